@@ -1,0 +1,57 @@
+# The two commands of the README, and what they need. Everything is installed here, into
+# .venv, from PyPI and crates.io: a fresh clone needs only Rust, Python >= 3.10 and a C
+# compiler.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# Where `pip install uv` puts uv when it is not already on PATH.
+PIP_SCRIPTS := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)
+export PATH := $(BIN):$(PATH):$(PIP_SCRIPTS)
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
+
+.PHONY: test bench setup build lint rust-test stubtest pytest leftovers fuzz clean
+
+test: build lint rust-test stubtest pytest leftovers
+
+setup: $(VENV)/.synced
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	@command -v uv >/dev/null || $(PYTHON) -m pip install --quiet uv
+	uv sync --all-extras --locked
+	@touch $@
+
+# The extension, optimised (tests and benchmarks both want the real thing), installed
+# in editable mode so that python/ changes need no rebuild.
+build: setup
+	maturin develop --release --uv --quiet
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+rust-test:
+	cargo test --workspace
+
+stubtest: build
+	python -m mypy
+	python -m mypy.stubtest ipc_benchmark._core
+
+pytest: build
+	python -m pytest
+
+# A test that leaks a segment, a directory or a socket fails the run here.
+leftovers:
+	python -m ipc_benchmark.leftovers --check
+
+# Runs the decoder fuzzer (nightly Rust, cargo-fuzz) for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 600
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	mkdir -p crates/ipc-core/fuzz/corpus/decode
+	cd crates/ipc-core && cargo +nightly fuzz run decode fuzz/corpus/decode fuzz/seeds -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024
+
+clean:
+	python -m ipc_benchmark.leftovers --remove
+	cargo clean
+	rm -rf $(VENV) benchmark_plots

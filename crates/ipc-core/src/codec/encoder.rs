@@ -1,0 +1,331 @@
+//! Writes blobs. Callers walk their own data (a Rust [`Value`](super::Value) or Python
+//! objects in the bindings) and call one method per node, so every producer emits the
+//! same bytes for the same logical value.
+
+use rustc_hash::FxHashMap;
+
+use super::error::{EncodeError, EncodeErrorKind};
+use super::format::{self, tag};
+
+/// Builds one blob. Typical use: [`Encoder::begin_index`] for a root dict, then per entry
+/// [`Encoder::index_key`] followed by the value's nodes, then [`Encoder::finish`].
+pub struct Encoder {
+    buf: Vec<u8>,
+    shared: SharedStrings,
+    index: Option<IndexBuilder>,
+}
+
+/// Nested dict keys repeat (every entry of a state dict has the same field names), so they
+/// are stored once per blob and referenced by number; the decoder then builds each once.
+#[derive(Default)]
+struct SharedStrings {
+    ids: FxHashMap<Box<[u8]>, u32>,
+    /// Each string encoded as a value (tag, length, bytes), in id order.
+    data: Vec<u8>,
+    offsets: Vec<u32>,
+}
+
+struct IndexBuilder {
+    /// Where the slot array starts in `buf`, and how many bytes were reserved for it.
+    slots_at: usize,
+    reserved: usize,
+    entries_at: usize,
+    /// (key hash, entry offset from `entries_at`), in insertion order.
+    entries: Vec<(u64, u64)>,
+}
+
+impl Default for Encoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Encoder {
+    pub fn new() -> Self {
+        Self::with_capacity(256)
+    }
+
+    /// `capacity` is a hint for the finished blob's size.
+    pub fn with_capacity(capacity: usize) -> Self {
+        let mut buf = Vec::with_capacity(capacity.max(format::HEADER_LEN));
+        buf.resize(format::HEADER_LEN, 0);
+        Encoder {
+            buf,
+            shared: SharedStrings::default(),
+            index: None,
+        }
+    }
+
+    /// Bytes written so far (a cheap progress or size estimate).
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.len() == format::HEADER_LEN
+    }
+
+    #[inline]
+    fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.buf.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.buf.push(v as u8);
+    }
+
+    #[inline]
+    pub fn none(&mut self) {
+        self.buf.push(tag::NONE);
+    }
+
+    #[inline]
+    pub fn bool(&mut self, v: bool) {
+        self.buf.push(if v { tag::TRUE } else { tag::FALSE });
+    }
+
+    /// Integers take the narrowest of 1, 2, 4 or 8 bytes that holds them.
+    #[inline]
+    pub fn int(&mut self, v: i64) {
+        if let Ok(x) = i8::try_from(v) {
+            self.buf.extend_from_slice(&[tag::I8, x as u8]);
+        } else if let Ok(x) = i16::try_from(v) {
+            self.buf.push(tag::I16);
+            self.buf.extend_from_slice(&x.to_le_bytes());
+        } else if let Ok(x) = i32::try_from(v) {
+            self.buf.push(tag::I32);
+            self.buf.extend_from_slice(&x.to_le_bytes());
+        } else {
+            self.buf.push(tag::I64);
+            self.buf.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+
+    /// An integer outside i64, as little-endian two's complement bytes.
+    pub fn big_int(&mut self, le_bytes: &[u8]) {
+        self.buf.push(tag::BIG_INT);
+        self.varint(le_bytes.len() as u64);
+        self.buf.extend_from_slice(le_bytes);
+    }
+
+    #[inline]
+    pub fn float(&mut self, v: f64) {
+        self.buf.push(tag::F64);
+        self.buf.extend_from_slice(&v.to_bits().to_le_bytes());
+    }
+
+    pub fn str(&mut self, s: &str) {
+        self.str_known(s, s.is_ascii());
+    }
+
+    /// Like [`Encoder::str`] when the caller already knows whether `s` is ASCII
+    /// (CPython does, for free). A wrong `ascii` makes a blob the decoder rejects.
+    #[inline]
+    pub fn str_known(&mut self, s: &str, ascii: bool) {
+        debug_assert_eq!(ascii, s.is_ascii());
+        self.buf
+            .push(if ascii { tag::STR_ASCII } else { tag::STR_UTF8 });
+        self.varint(s.len() as u64);
+        self.buf.extend_from_slice(s.as_bytes());
+    }
+
+    #[inline]
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.buf.push(tag::BYTES);
+        self.varint(b.len() as u64);
+        self.buf.extend_from_slice(b);
+    }
+
+    /// Starts a list of `len` values; the caller writes exactly that many next.
+    #[inline]
+    pub fn list(&mut self, len: usize) {
+        self.buf.push(tag::LIST);
+        self.varint(len as u64);
+    }
+
+    #[inline]
+    pub fn tuple(&mut self, len: usize) {
+        self.buf.push(tag::TUPLE);
+        self.varint(len as u64);
+    }
+
+    /// Starts a nested dict of `len` entries: then `len` times [`Encoder::key`] and a value.
+    #[inline]
+    pub fn dict(&mut self, len: usize) {
+        self.buf.push(tag::DICT);
+        self.varint(len as u64);
+    }
+
+    /// A key of a nested dict: short keys go to the shared table, long ones inline.
+    pub fn key(&mut self, s: &str, ascii: bool) {
+        match self.shared_id(s, ascii) {
+            Some(id) => self.shared_ref(id),
+            None => self.str_known(s, ascii),
+        }
+    }
+
+    /// The shared-table number for `s`, adding it if needed; None when `s` is too long
+    /// to share or the table is full, and the caller writes it inline. Callers may
+    /// memoise the answer per string (the bindings do, per Python object).
+    pub fn shared_id(&mut self, s: &str, ascii: bool) -> Option<u32> {
+        if s.len() > format::MAX_SHARED_LEN {
+            return None;
+        }
+        let table = &mut self.shared;
+        if let Some(&id) = table.ids.get(s.as_bytes()) {
+            return Some(id);
+        }
+        if table.offsets.len() >= format::MAX_SHARED_STRINGS {
+            return None;
+        }
+        let id = table.offsets.len() as u32;
+        table.offsets.push(table.data.len() as u32);
+        table
+            .data
+            .push(if ascii { tag::STR_ASCII } else { tag::STR_UTF8 });
+        // A shared string is at most MAX_SHARED_LEN (< 128) bytes: a one-byte length.
+        table.data.push(s.len() as u8);
+        table.data.extend_from_slice(s.as_bytes());
+        table.ids.insert(s.as_bytes().into(), id);
+        Some(id)
+    }
+
+    /// A reference to a string returned by [`Encoder::shared_id`].
+    #[inline]
+    pub fn shared_ref(&mut self, id: u32) {
+        self.buf.push(tag::STR_SHARED);
+        self.varint(u64::from(id));
+    }
+
+    /// Declares the root to be a dict of `len` entries with a hash index, so that a
+    /// reader can decode one key's value alone. Must come before anything else.
+    pub fn begin_index(&mut self, len: usize) {
+        assert!(
+            self.index.is_none() && self.is_empty(),
+            "begin_index must start the blob"
+        );
+        let reserved = format::slot_count(len) * 4;
+        self.buf.resize(format::HEADER_LEN + reserved, 0);
+        self.index = Some(IndexBuilder {
+            slots_at: format::HEADER_LEN,
+            reserved,
+            entries_at: self.buf.len(),
+            entries: Vec::with_capacity(len),
+        });
+    }
+
+    /// Starts a root entry; its value follows.
+    pub fn index_key(&mut self, key: &str, ascii: bool) {
+        let index = self
+            .index
+            .as_mut()
+            .expect("index_key needs begin_index first");
+        let offset = (self.buf.len() - index.entries_at) as u64;
+        index
+            .entries
+            .push((format::key_hash(key.as_bytes()), offset));
+        self.str_known(key, ascii);
+    }
+
+    /// Completes the blob: fills the hash slots, appends the shared table, writes the header.
+    pub fn finish(mut self) -> Result<Vec<u8>, EncodeError> {
+        let mut flags = 0u8;
+        let (mut n_entries, mut n_slots) = (0u64, 0u64);
+        if let Some(index) = self.index.take() {
+            flags |= format::FLAG_INDEXED;
+            let entries_len = (self.buf.len() - index.entries_at) as u64;
+            // Slot values are entry offset + 1 (0 marks an empty slot).
+            let wide = entries_len >= u64::from(u32::MAX);
+            if wide {
+                flags |= format::FLAG_WIDE_SLOTS;
+            }
+            let width = if wide { 8 } else { 4 };
+            let slots = format::slot_count(index.entries.len());
+            let needed = slots * width;
+            if needed != index.reserved {
+                // Only when the caller wrote more or fewer entries than announced, or the
+                // blob passed 4 GiB: move the entries to make room for the right table.
+                let range = index.slots_at..index.slots_at + index.reserved;
+                self.buf.splice(range, std::iter::repeat_n(0u8, needed));
+            }
+            let entries_at = index.slots_at + needed;
+            fill_slots(&mut self.buf, &index, entries_at, slots, width)?;
+            n_entries = index.entries.len() as u64;
+            n_slots = slots as u64;
+        }
+
+        let table_offset = self.buf.len() as u64;
+        let shared = std::mem::take(&mut self.shared);
+        self.buf
+            .extend_from_slice(&(shared.offsets.len() as u32).to_le_bytes());
+        for off in &shared.offsets {
+            self.buf.extend_from_slice(&off.to_le_bytes());
+        }
+        self.buf.extend_from_slice(&shared.data);
+
+        let total = self.buf.len() as u64;
+        let header = &mut self.buf[..format::HEADER_LEN];
+        header[0..4].copy_from_slice(&format::MAGIC);
+        header[4] = format::FORMAT_VERSION;
+        header[5] = flags;
+        header[6..8].copy_from_slice(&[0, 0]);
+        header[8..16].copy_from_slice(&total.to_le_bytes());
+        header[16..24].copy_from_slice(&table_offset.to_le_bytes());
+        header[24..32].copy_from_slice(&n_entries.to_le_bytes());
+        header[32..40].copy_from_slice(&n_slots.to_le_bytes());
+        Ok(self.buf)
+    }
+}
+
+/// Linear probing from each key's home slot. Equal hashes are compared byte for byte, so a
+/// duplicate key (two str subclass objects that compare unequal, or a Rust Vec of pairs) is
+/// reported rather than hidden.
+fn fill_slots(
+    buf: &mut [u8],
+    index: &IndexBuilder,
+    entries_at: usize,
+    n_slots: usize,
+    width: usize,
+) -> Result<(), EncodeError> {
+    let mut hashes = vec![0u64; n_slots];
+    for &(hash, offset) in &index.entries {
+        let mut slot = format::home_slot(hash, n_slots as u64) as usize;
+        loop {
+            let at = entries_at - n_slots * width + slot * width;
+            let cell = &mut buf[at..at + width];
+            if cell.iter().all(|&b| b == 0) {
+                cell.copy_from_slice(&(offset + 1).to_le_bytes()[..width]);
+                hashes[slot] = hash;
+                break;
+            }
+            if hashes[slot] == hash {
+                let mut stored = [0u8; 8];
+                stored[..width].copy_from_slice(cell);
+                let other = u64::from_le_bytes(stored) - 1;
+                let a = entry_key(buf, entries_at + other as usize);
+                let b = entry_key(buf, entries_at + offset as usize);
+                if a == b {
+                    let key = String::from_utf8_lossy(a).into_owned();
+                    return Err(EncodeError::new(EncodeErrorKind::DuplicateKey(key)));
+                }
+            }
+            slot = (slot + 1) & (n_slots - 1);
+        }
+    }
+    Ok(())
+}
+
+/// The key bytes of an entry this encoder wrote (trusted: tag, varint length, bytes).
+fn entry_key(buf: &[u8], at: usize) -> &[u8] {
+    let (mut len, mut shift, mut pos) = (0u64, 0u32, at + 1);
+    loop {
+        let b = buf[pos];
+        pos += 1;
+        len |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            break;
+        }
+        shift += 7;
+    }
+    &buf[pos..pos + len as usize]
+}

@@ -1,0 +1,80 @@
+//! Constants of the wire format, shared by the encoder and the decoder.
+//! docs/format.md describes the same layout byte by byte.
+
+/// First four bytes of every blob.
+pub const MAGIC: [u8; 4] = *b"IPCB";
+/// Format version written by this build; the decoder accepts exactly this one.
+pub const FORMAT_VERSION: u8 = 1;
+/// Size of the fixed header that precedes the slots or the root value.
+pub const HEADER_LEN: usize = 40;
+
+/// Header flag: the root is a dict whose keys are indexed by a hash table.
+pub const FLAG_INDEXED: u8 = 1;
+/// Header flag: hash slots are 8 bytes wide instead of 4.
+pub const FLAG_WIDE_SLOTS: u8 = 2;
+pub const KNOWN_FLAGS: u8 = FLAG_INDEXED | FLAG_WIDE_SLOTS;
+
+/// Deepest container nesting accepted on both sides (the root dict is depth 1).
+pub const MAX_DEPTH: usize = 256;
+/// Dict keys of nested dicts up to this many bytes go into the shared string table.
+pub const MAX_SHARED_LEN: usize = 64;
+/// At most this many distinct strings are shared per blob; later ones are written inline.
+pub const MAX_SHARED_STRINGS: usize = 1 << 16;
+
+/// One-byte tags that start every value.
+pub mod tag {
+    pub const NONE: u8 = 0x00;
+    pub const FALSE: u8 = 0x01;
+    pub const TRUE: u8 = 0x02;
+    pub const I8: u8 = 0x03;
+    pub const I16: u8 = 0x04;
+    pub const I32: u8 = 0x05;
+    pub const I64: u8 = 0x06;
+    pub const BIG_INT: u8 = 0x07;
+    pub const F64: u8 = 0x08;
+    pub const STR_ASCII: u8 = 0x09;
+    pub const STR_UTF8: u8 = 0x0A;
+    pub const STR_SHARED: u8 = 0x0B;
+    pub const BYTES: u8 = 0x0C;
+    pub const LIST: u8 = 0x0D;
+    pub const TUPLE: u8 = 0x0E;
+    pub const DICT: u8 = 0x0F;
+}
+
+/// FNV-1a over the key, then MurmurHash3's 64-bit finaliser: stable across processes,
+/// builds and languages. FNV alone mixes the last bytes poorly into the high bits, and keys
+/// that differ only in their last digits (`key_1`, `key_2`...) are the common case.
+#[inline]
+pub fn key_hash(key: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// The first slot probed for `hash` in a table of `n_slots` (a power of two): the hash's
+/// top bits.
+#[inline]
+pub fn home_slot(hash: u64, n_slots: u64) -> u64 {
+    debug_assert!(n_slots.is_power_of_two());
+    if n_slots <= 1 {
+        0
+    } else {
+        hash >> (64 - n_slots.trailing_zeros())
+    }
+}
+
+/// Slot count for `n` entries: a power of two with a load factor of at most 3/4.
+pub fn slot_count(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        (n + n / 3 + 1).next_power_of_two()
+    }
+}

@@ -1,0 +1,18 @@
+//! The binary format every backend and both harnesses share.
+//!
+//! A blob is a header, then either one root value or, when the root is a dict, a hash
+//! index of its keys followed by the entries, and last a table of shared strings. The
+//! index lets a reader decode one key's value without touching the others.
+//! docs/format.md is the byte-level description.
+
+mod decoder;
+mod encoder;
+mod error;
+pub mod format;
+mod value;
+
+pub use decoder::{Blob, Sink, Skip};
+pub use encoder::Encoder;
+pub use error::{format_path, DecodeError, EncodeError, EncodeErrorKind, PathSegment};
+pub use format::{FORMAT_VERSION, MAX_DEPTH};
+pub use value::{Value, ValueSink};

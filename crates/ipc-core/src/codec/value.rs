@@ -1,0 +1,174 @@
+//! The Rust-side data model: what the native harness writes and reads, without Python.
+
+use super::decoder::{Blob, Sink};
+use super::encoder::Encoder;
+use super::error::{DecodeError, EncodeError, EncodeErrorKind, PathSegment};
+use super::format::MAX_DEPTH;
+
+/// One value of the format. Dicts keep insertion order, as Python's do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    None,
+    Bool(bool),
+    Int(i64),
+    /// An integer outside i64, as little-endian two's complement bytes.
+    BigInt(Vec<u8>),
+    Float(f64),
+    Str(String),
+    Bytes(Vec<u8>),
+    List(Vec<Value>),
+    Tuple(Vec<Value>),
+    Dict(Vec<(String, Value)>),
+}
+
+impl Value {
+    /// Encodes the value; a root dict gets the key index.
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        let mut enc = Encoder::new();
+        match self {
+            Value::Dict(entries) => {
+                enc.begin_index(entries.len());
+                for (k, v) in entries {
+                    enc.index_key(k, k.is_ascii());
+                    write(&mut enc, v, 1).map_err(|e| e.within(PathSegment::Key(k.clone())))?;
+                }
+            }
+            v => write(&mut enc, v, 0)?,
+        }
+        enc.finish()
+    }
+
+    pub fn decode(buf: &[u8]) -> Result<Value, DecodeError> {
+        Blob::parse(buf)?.decode(&mut ValueSink)
+    }
+
+    /// The value of one root key, decoding nothing else.
+    pub fn decode_key(buf: &[u8], key: &str) -> Result<Option<Value>, DecodeError> {
+        Blob::parse(buf)?.get(key, &mut ValueSink)
+    }
+}
+
+fn write(enc: &mut Encoder, v: &Value, depth: usize) -> Result<(), EncodeError> {
+    match v {
+        Value::None => enc.none(),
+        Value::Bool(b) => enc.bool(*b),
+        Value::Int(i) => enc.int(*i),
+        Value::BigInt(b) => {
+            if b.is_empty() {
+                return Err(EncodeError::new(EncodeErrorKind::UnsupportedType(
+                    "BigInt with no bytes".into(),
+                )));
+            }
+            enc.big_int(b)
+        }
+        Value::Float(f) => enc.float(*f),
+        Value::Str(s) => enc.str(s),
+        Value::Bytes(b) => enc.bytes(b),
+        Value::List(items) | Value::Tuple(items) => {
+            if depth >= MAX_DEPTH {
+                return Err(EncodeError::new(EncodeErrorKind::TooDeep));
+            }
+            if matches!(v, Value::List(_)) {
+                enc.list(items.len());
+            } else {
+                enc.tuple(items.len());
+            }
+            for (i, item) in items.iter().enumerate() {
+                write(enc, item, depth + 1).map_err(|e| e.within(PathSegment::Index(i)))?;
+            }
+        }
+        Value::Dict(entries) => {
+            if depth >= MAX_DEPTH {
+                return Err(EncodeError::new(EncodeErrorKind::TooDeep));
+            }
+            enc.dict(entries.len());
+            if let Some(k) = first_duplicate(entries) {
+                return Err(EncodeError::new(EncodeErrorKind::DuplicateKey(k.clone())));
+            }
+            for (k, item) in entries {
+                enc.key(k, k.is_ascii());
+                write(enc, item, depth + 1).map_err(|e| e.within(PathSegment::Key(k.clone())))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A Vec of pairs can repeat a key, which a dict cannot hold.
+fn first_duplicate(entries: &[(String, Value)]) -> Option<&String> {
+    if entries.len() <= 8 {
+        // Small dicts (the common case) are cheaper to scan than to hash.
+        let mut keys = entries.iter().map(|(k, _)| k);
+        while let Some(k) = keys.next() {
+            if keys.clone().any(|other| other == k) {
+                return Some(k);
+            }
+        }
+        return None;
+    }
+    let mut seen = rustc_hash::FxHashSet::default();
+    entries
+        .iter()
+        .map(|(k, _)| k)
+        .find(|k| !seen.insert(k.as_str()))
+}
+
+/// Builds [`Value`]s.
+pub struct ValueSink;
+
+impl<'a> Sink<'a> for ValueSink {
+    type Value = Value;
+    type Key = String;
+    type Seq = (Vec<Value>, bool);
+    type Map = Vec<(String, Value)>;
+    type Error = DecodeError;
+
+    fn none(&mut self) -> Result<Value, DecodeError> {
+        Ok(Value::None)
+    }
+    fn bool(&mut self, v: bool) -> Result<Value, DecodeError> {
+        Ok(Value::Bool(v))
+    }
+    fn int(&mut self, v: i64) -> Result<Value, DecodeError> {
+        Ok(Value::Int(v))
+    }
+    fn big_int(&mut self, b: &'a [u8]) -> Result<Value, DecodeError> {
+        Ok(Value::BigInt(b.to_vec()))
+    }
+    fn float(&mut self, v: f64) -> Result<Value, DecodeError> {
+        Ok(Value::Float(v))
+    }
+    fn str(&mut self, s: &'a str, _: bool, _: Option<u32>) -> Result<Value, DecodeError> {
+        Ok(Value::Str(s.to_owned()))
+    }
+    fn bytes(&mut self, b: &'a [u8]) -> Result<Value, DecodeError> {
+        Ok(Value::Bytes(b.to_vec()))
+    }
+    fn seq(&mut self, len: usize, tuple: bool) -> Result<Self::Seq, DecodeError> {
+        Ok((Vec::with_capacity(len), tuple))
+    }
+    fn seq_push(&mut self, seq: &mut Self::Seq, _: usize, v: Value) -> Result<(), DecodeError> {
+        seq.0.push(v);
+        Ok(())
+    }
+    fn seq_end(&mut self, (items, tuple): Self::Seq) -> Result<Value, DecodeError> {
+        Ok(if tuple {
+            Value::Tuple(items)
+        } else {
+            Value::List(items)
+        })
+    }
+    fn map(&mut self, len: usize) -> Result<Self::Map, DecodeError> {
+        Ok(Vec::with_capacity(len))
+    }
+    fn key(&mut self, s: &'a str, _: bool, _: Option<u32>) -> Result<String, DecodeError> {
+        Ok(s.to_owned())
+    }
+    fn map_insert(&mut self, map: &mut Self::Map, k: String, v: Value) -> Result<(), DecodeError> {
+        map.push((k, v));
+        Ok(())
+    }
+    fn map_end(&mut self, map: Self::Map) -> Result<Value, DecodeError> {
+        Ok(Value::Dict(map))
+    }
+}

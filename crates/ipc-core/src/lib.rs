@@ -1,0 +1,10 @@
+//! ipc-core: shared dictionaries for one writer and many readers, in pure Rust.
+//!
+//! The Python bindings and the native MPI harness both sit on this crate; nothing here
+//! knows about Python.
+
+pub mod codec;
+pub mod names;
+pub mod payload;
+
+pub use codec::{DecodeError, EncodeError, Value};

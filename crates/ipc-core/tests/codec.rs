@@ -1,0 +1,270 @@
+//! Codec behaviour seen from outside the crate: round trips, the pinned format, lookups,
+//! limits, and garbage that must fail cleanly.
+
+use ipc_core::codec::{Blob, EncodeErrorKind, Encoder, Skip, Value, MAX_DEPTH};
+use ipc_core::payload::{self, SplitMix64};
+
+fn d(entries: &[(&str, Value)]) -> Value {
+    Value::Dict(
+        entries
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+    )
+}
+
+fn s(x: &str) -> Value {
+    Value::Str(x.into())
+}
+
+/// Every kind of value, nested, with shared keys and a few edge cases.
+fn sample() -> Value {
+    d(&[
+        ("none", Value::None),
+        (
+            "flags",
+            Value::List(vec![Value::Bool(true), Value::Bool(false)]),
+        ),
+        (
+            "ints",
+            Value::List(vec![
+                Value::Int(0),
+                Value::Int(-128),
+                Value::Int(300),
+                Value::Int(-70000),
+                Value::Int(1 << 40),
+                Value::Int(i64::MIN),
+            ]),
+        ),
+        // 2**70, as CPython's int.to_bytes(9, "little", signed=True) writes it.
+        ("big", Value::BigInt(vec![0, 0, 0, 0, 0, 0, 0, 0, 0x40])),
+        (
+            "floats",
+            Value::List(vec![
+                Value::Float(1.5),
+                Value::Float(-0.0),
+                Value::Float(f64::INFINITY),
+                Value::Float(f64::NEG_INFINITY),
+            ]),
+        ),
+        (
+            "text",
+            Value::List(vec![s(""), s("ascii"), s("é"), s("日本")]),
+        ),
+        ("bytes", Value::Bytes(vec![0, 255, 10])),
+        ("tuple", Value::Tuple(vec![s("t"), Value::Tuple(vec![])])),
+        (
+            "nested",
+            d(&[
+                ("x", d(&[("x", Value::Int(2)), ("é", s("y"))])),
+                ("empty", d(&[])),
+            ]),
+        ),
+    ])
+}
+
+#[test]
+fn round_trip_every_kind() {
+    let v = sample();
+    let blob = v.encode().unwrap();
+    assert_eq!(Value::decode(&blob).unwrap(), v);
+}
+
+#[test]
+fn non_dict_roots_round_trip() {
+    for v in [
+        Value::None,
+        Value::Int(7),
+        s("root"),
+        Value::List(vec![d(&[("k", Value::Int(1))]), d(&[("k", Value::Int(2))])]),
+        Value::Tuple(vec![]),
+    ] {
+        let blob = v.encode().unwrap();
+        assert!(!Blob::parse(&blob).unwrap().is_indexed());
+        assert_eq!(Value::decode(&blob).unwrap(), v);
+    }
+}
+
+#[test]
+fn floats_keep_their_bits() {
+    let nan = f64::from_bits(0x7ff8_0000_0000_1234);
+    let blob = Value::List(vec![Value::Float(nan), Value::Float(-0.0)])
+        .encode()
+        .unwrap();
+    let Value::List(items) = Value::decode(&blob).unwrap() else {
+        panic!("not a list")
+    };
+    let bits: Vec<u64> = items
+        .iter()
+        .map(|v| match v {
+            Value::Float(f) => f.to_bits(),
+            _ => panic!("not a float"),
+        })
+        .collect();
+    assert_eq!(bits, vec![nan.to_bits(), (-0.0f64).to_bits()]);
+}
+
+/// The bytes of `sample()` are pinned: a change here is a format change, which needs a new
+/// FORMAT_VERSION and a line in docs/format.md. Python's tests check the same file.
+#[test]
+fn golden_bytes() {
+    let blob = sample().encode().unwrap();
+    let hex: String = blob.iter().map(|b| format!("{b:02x}")).collect();
+    let golden = include_str!("data/golden_v1.hex").trim();
+    assert_eq!(hex, golden, "the encoding of the golden sample changed");
+}
+
+#[test]
+fn get_finds_each_key_alone() {
+    let v = payload::generate(1000, 0);
+    let blob = v.encode().unwrap();
+    let Value::Dict(entries) = &v else {
+        unreachable!()
+    };
+    let b = Blob::parse(&blob).unwrap();
+    assert_eq!(b.len(), 1000);
+    for (k, expected) in entries {
+        assert_eq!(&Value::decode_key(&blob, k).unwrap().unwrap(), expected);
+    }
+    assert_eq!(Value::decode_key(&blob, "key_1000").unwrap(), None);
+    assert_eq!(Value::decode_key(&blob, "").unwrap(), None);
+    let keys = b.keys().unwrap();
+    assert_eq!(keys.len(), 1000);
+    assert_eq!(keys[999], "key_999");
+}
+
+#[test]
+fn empty_dict_has_no_slots() {
+    let blob = d(&[]).encode().unwrap();
+    assert_eq!(Value::decode(&blob).unwrap(), d(&[]));
+    assert_eq!(Value::decode_key(&blob, "x").unwrap(), None);
+    assert!(Value::decode_key(&Value::Int(1).encode().unwrap(), "x").is_err());
+}
+
+#[test]
+fn wrong_announced_count_still_makes_a_valid_index() {
+    // A caller that announces 100 entries and writes 3 gets a correctly sized table.
+    let mut enc = Encoder::new();
+    enc.begin_index(100);
+    for k in ["a", "b", "c"] {
+        enc.index_key(k, true);
+        enc.int(1);
+    }
+    let blob = enc.finish().unwrap();
+    assert_eq!(Value::decode_key(&blob, "c").unwrap(), Some(Value::Int(1)));
+    assert_eq!(Blob::parse(&blob).unwrap().len(), 3);
+}
+
+#[test]
+fn duplicate_keys_are_refused() {
+    for v in [
+        d(&[("a", Value::None), ("a", Value::None)]),
+        d(&[("n", d(&[("k", Value::None), ("k", Value::Int(1))]))]),
+    ] {
+        let e = v.encode().unwrap_err();
+        assert!(matches!(e.kind, EncodeErrorKind::DuplicateKey(ref k) if k == "a" || k == "k"));
+    }
+}
+
+fn nested_lists(levels: usize) -> Value {
+    let mut v = Value::Int(0);
+    for _ in 0..levels {
+        v = Value::List(vec![v]);
+    }
+    v
+}
+
+#[test]
+fn depth_limit_is_the_same_on_both_sides() {
+    let ok = nested_lists(MAX_DEPTH);
+    assert_eq!(Value::decode(&ok.encode().unwrap()).unwrap(), ok);
+    let e = nested_lists(MAX_DEPTH + 1).encode().unwrap_err();
+    assert_eq!(e.kind, EncodeErrorKind::TooDeep);
+    assert_eq!(e.path().len(), MAX_DEPTH);
+
+    // A blob nested one level too deep, written by hand, is refused by the decoder.
+    let mut enc = Encoder::new();
+    for _ in 0..=MAX_DEPTH {
+        enc.list(1);
+    }
+    enc.none();
+    let blob = enc.finish().unwrap();
+    let err = Value::decode(&blob).unwrap_err();
+    assert!(err.reason.contains("nesting deeper"), "{err}");
+}
+
+#[test]
+fn truncations_and_bit_flips_fail_cleanly() {
+    let blob = sample().encode().unwrap();
+    for cut in 0..blob.len() {
+        assert!(
+            Value::decode(&blob[..cut]).is_err(),
+            "prefix of {cut} bytes decoded"
+        );
+    }
+    // Flip every bit of the blob in turn: decoding may succeed (a flipped value byte is
+    // still a value) but must never panic.
+    for i in 0..blob.len() {
+        for bit in 0..8 {
+            let mut bad = blob.clone();
+            bad[i] ^= 1 << bit;
+            let _ = Value::decode(&bad);
+            let _ = Value::decode_key(&bad, "nested");
+        }
+    }
+}
+
+#[test]
+fn random_bytes_fail_cleanly() {
+    let mut rng = SplitMix64::new(42);
+    let header = &sample().encode().unwrap()[..40];
+    for len in 0..2000 {
+        let mut buf: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
+        // Half the time keep a plausible header so the body parser is exercised too.
+        if len >= 40 && rng.next_u64() % 2 == 0 {
+            buf[..40].copy_from_slice(header);
+            buf[8..16].copy_from_slice(&(len as u64).to_le_bytes());
+        }
+        let _ = Value::decode(&buf);
+        let _ = Value::decode_key(&buf, "key_1");
+        if let Ok(b) = Blob::parse(&buf) {
+            let _ = b.decode(&mut Skip);
+        }
+    }
+}
+
+#[test]
+fn huge_counts_do_not_allocate() {
+    // A list claiming 2^62 items in a 60-byte blob must be rejected before any allocation.
+    let mut enc = Encoder::new();
+    enc.list(1 << 62);
+    let blob = enc.finish().unwrap();
+    let err = Value::decode(&blob).unwrap_err();
+    assert!(err.reason.contains("exceeds"), "{err}");
+}
+
+#[test]
+fn header_errors_name_the_problem() {
+    let blob = sample().encode().unwrap();
+    let mut bad = blob.clone();
+    bad[0] = b'X';
+    assert!(Value::decode(&bad).unwrap_err().reason.contains("magic"));
+    let mut bad = blob.clone();
+    bad[4] = 2;
+    assert!(Value::decode(&bad)
+        .unwrap_err()
+        .reason
+        .contains("format version 2"));
+    assert!(Value::decode(&blob[..10])
+        .unwrap_err()
+        .reason
+        .contains("header"));
+}
+
+#[test]
+fn seeded_payloads_round_trip() {
+    for seed in [0, 1, 99] {
+        let v = payload::generate(257, seed);
+        assert_eq!(Value::decode(&v.encode().unwrap()).unwrap(), v);
+    }
+}

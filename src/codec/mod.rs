@@ -1,0 +1,110 @@
+//! `serialize`, `deserialize` and friends: the codec as Python sees it.
+
+mod from_blob;
+mod to_blob;
+
+pub use from_blob::{decode, decode_key, keys};
+pub use to_blob::encode;
+
+use pyo3::buffer::PyBuffer;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+use crate::errors::CoreError;
+
+/// Runs `f` with the cyclic garbage collector paused. Decoding creates many containers
+/// and none of them can form a cycle, so collections triggered meanwhile are pure cost;
+/// pausing also guarantees that no finalizer runs Python code while raw pointers are held.
+pub fn with_gc_paused<T>(_py: Python<'_>, f: impl FnOnce() -> T) -> T {
+    struct Resume(bool);
+    impl Drop for Resume {
+        fn drop(&mut self) {
+            if self.0 {
+                // SAFETY: we hold the GIL (the Python token was passed in).
+                unsafe { ffi::PyGC_Enable() };
+            }
+        }
+    }
+    // SAFETY: as above.
+    let _resume = Resume(unsafe { ffi::PyGC_Disable() } == 1);
+    f()
+}
+
+/// Runs `f` on the bytes of any object that supports the buffer protocol.
+pub fn with_buffer<T>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> T) -> PyResult<T> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(f(b.as_bytes()));
+    }
+    let buffer = PyBuffer::<u8>::get(obj)?;
+    if !buffer.is_c_contiguous() {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "deserialize needs a contiguous buffer",
+        ));
+    }
+    // SAFETY: the buffer stays exported (so the exporter cannot resize or free it) while
+    // `buffer` lives, and no Python code runs during `f` (the GIL is held, the GC paused).
+    let bytes =
+        unsafe { std::slice::from_raw_parts(buffer.buf_ptr() as *const u8, buffer.len_bytes()) };
+    Ok(f(bytes))
+}
+
+/// serialize(obj) -> bytes
+#[pyfunction]
+fn serialize<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let py = obj.py();
+    let blob = with_gc_paused(py, || encode(obj, 4096))?;
+    Ok(PyBytes::new(py, &blob))
+}
+
+/// deserialize(buf) -> object
+#[pyfunction]
+fn deserialize<'py>(buf: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let py = buf.py();
+    with_buffer(buf, |bytes| with_gc_paused(py, || decode(py, bytes)))?.map_err(PyErr::from)
+}
+
+/// decode_key(buf, key, default=None) -> object: one root key's value, decoding nothing else.
+#[pyfunction]
+#[pyo3(name = "decode_key", signature = (buf, key, default=None))]
+fn decode_key_py<'py>(
+    buf: &Bound<'py, PyAny>,
+    key: &str,
+    default: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = buf.py();
+    let found = with_buffer(buf, |bytes| decode_key(py, bytes, key))??;
+    Ok(found
+        .or(default)
+        .unwrap_or_else(|| py.None().into_bound(py)))
+}
+
+/// blob_keys(buf) -> list[str]: the root keys in order.
+#[pyfunction]
+fn blob_keys<'py>(buf: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    let py = buf.py();
+    with_buffer(buf, |bytes| {
+        let keys = keys(bytes).map_err(CoreError::from)?;
+        PyList::new(py, keys)
+    })?
+}
+
+/// generate_payload_blob(size, seed=0) -> bytes: the Rust generator's test dict, encoded
+/// in Rust. Tests compare it with serialize(generate_test_dict(size, seed)).
+#[pyfunction]
+#[pyo3(signature = (size, seed=0))]
+fn generate_payload_blob(py: Python<'_>, size: usize, seed: u64) -> PyResult<Bound<'_, PyBytes>> {
+    let blob = ipc_core::payload::generate(size, seed)
+        .encode()
+        .map_err(CoreError::from)?;
+    Ok(PyBytes::new(py, &blob))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(serialize, m)?)?;
+    m.add_function(wrap_pyfunction!(deserialize, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_key_py, m)?)?;
+    m.add_function(wrap_pyfunction!(blob_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(generate_payload_blob, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! `ipc_benchmark._core`: the Python face of ipc-core. One file per exposed area; no
+//! transport logic lives here, only conversion between Python objects and ipc-core.
+
+use pyo3::prelude::*;
+
+mod codec;
+mod errors;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("FORMAT_VERSION", ipc_core::codec::FORMAT_VERSION)?;
+    m.add("MAX_DEPTH", ipc_core::codec::MAX_DEPTH)?;
+    m.add("PREFIX", ipc_core::names::PREFIX)?;
+    errors::register(m)?;
+    codec::register(m)?;
+    Ok(())
+}
