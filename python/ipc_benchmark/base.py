@@ -6,7 +6,7 @@ import hashlib
 import time
 from abc import ABC, abstractmethod
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 from ._core import IPCTimeoutError, serialize
 
@@ -20,6 +20,15 @@ class IPCBackend(ABC):
     pure-Python backend works unchanged; the native backends override them with versions
     that neither copy nor decode the whole snapshot.
     """
+
+    #: True for message-passing backends in which every read consumes one message (the
+    #: original ZeroMQ PUSH/PULL design, or an MPI broadcast): the writer must send one
+    #: message per read, so a harness calls ``expect_reads`` on the writer and lets its
+    #: single ``write`` run while the readers read.
+    consumes_messages: ClassVar[bool] = False
+
+    def expect_reads(self, readers: int, reads_each: int) -> None:
+        """Tell a message-consuming writer how many reads its next write must serve."""
 
     @abstractmethod
     def initialize(self, name: str, is_writer: bool) -> None:
