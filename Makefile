@@ -40,6 +40,12 @@ stubtest: build
 pytest: build
 	python -m pytest
 
+# The MPI benchmark: rank 0 writes, 3 readers read, every backend available here, every
+# size (docs/benchmark.md); then the analysis, once analyze_results.py exists.
+bench: build
+	mpiexec -n 4 python benchmark_mpi.py
+	@if [ -f analyze_results.py ]; then python analyze_results.py; fi
+
 # A test that leaks a segment, a directory or a socket fails the run here.
 leftovers:
 	python -m ipc_benchmark.leftovers --check

@@ -1,0 +1,124 @@
+"""Command line of the MPI benchmark: ``mpiexec -n N python benchmark_mpi.py [options]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..registry import BUILTIN, default_backends, resolve, user_spec
+from .config import Config
+
+DESCRIPTION = """\
+One writer (rank 0) and N-1 readers share a dictionary through each backend in turn;
+every reader times each read, and checks what it read. Run under MPI with N >= 2:
+    mpiexec -n 4 python benchmark_mpi.py
+"""
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0 seconds, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="benchmark_mpi.py", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--backends", nargs="+", metavar="NAME",
+                   help=f"backends to run, in order: {', '.join(BUILTIN)} or module:Class "
+                        "(default: every built-in one available here)")
+    p.add_argument("--backend", action="append", default=[], metavar="MODULE:CLASS",
+                   dest="extra", help="also run this IPCBackend subclass (repeatable)")
+    p.add_argument("--sizes", nargs="+", type=_positive, default=[10, 100, 1000, 10000],
+                   metavar="N", help="dict sizes in entries (default: 10 100 1000 10000)")
+    p.add_argument("--iterations", type=_positive, default=100,
+                   help="timed reads per reader (default: 100)")
+    p.add_argument("--warmup", type=_non_negative, default=5,
+                   help="untimed reads per reader, and untimed writes (default: 5)")
+    p.add_argument("--repeat", type=_positive, default=5,
+                   help="timed writes (default: 5; message backends: 1, see the docs)")
+    p.add_argument("--seed", type=_non_negative, default=0,
+                   help="payload seed (0 = the original data) and random-key seed")
+    p.add_argument("--output", type=Path, default=Path("benchmark_results.json"),
+                   help="result file (default: benchmark_results.json)")
+    p.add_argument("--workload", choices=["full", "get"], default="full",
+                   help="full: each read is read(); get: get(one random key)")
+    p.add_argument("--idle-wait", action=argparse.BooleanOptionalAction, default=None,
+                   help="ranks waiting for others sleep instead of spinning "
+                        "(default: on when ranks outnumber CPU cores)")
+    p.add_argument("--timeout", type=_seconds, default=300.0,
+                   help="seconds any one phase may take before the job is aborted "
+                        "(default: 300)")
+    return p
+
+
+def parse_args(argv: list[str]) -> Config:
+    """Exits with status 2 and a message naming the problem on a bad command line."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.seed >= 1 << 64:
+        parser.error(f"--seed must fit in 64 unsigned bits, got {args.seed}")
+    unavailable: list[str] = []
+    try:
+        if args.backends is None:
+            specs, missing = default_backends()
+            unavailable = list(missing.values())
+            named = []
+        else:
+            specs = named = [resolve(name) for name in args.backends]
+        extra = [user_spec(target) for target in args.extra]
+    except ValueError as e:
+        parser.error(str(e))
+    specs, named = specs + extra, named + extra
+    # Asked for by name, a backend that cannot run is an error, not a silent skip.
+    for spec in named:
+        reason = spec.unavailable_reason()
+        if reason is not None:
+            parser.error(f"cannot run {reason}")
+    names = [spec.name for spec in specs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        parser.error(f"backend named twice: {', '.join(duplicates)}")
+    if not specs:
+        parser.error("no backend to run")
+    return Config(
+        backends=specs,
+        sizes=list(args.sizes),
+        iterations=args.iterations,
+        warmup=args.warmup,
+        repeat=args.repeat,
+        seed=args.seed,
+        output=args.output,
+        workload=args.workload,
+        idle_wait=args.idle_wait,
+        timeout=args.timeout,
+        unavailable=tuple(unavailable),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of benchmark_mpi.py; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    config = parse_args(argv)
+    from .run import run  # imports mpi4py, whose import starts MPI
+
+    return run(config, [Path(sys.argv[0]).name, *argv])
+

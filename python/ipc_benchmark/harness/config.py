@@ -1,0 +1,27 @@
+"""What one benchmark run does: every rank parses the same command line into this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from ..registry import BackendSpec
+
+Workload = Literal["full", "get"]
+
+
+@dataclass(frozen=True)
+class Config:
+    backends: list[BackendSpec]
+    sizes: list[int]
+    iterations: int  # timed reads per reader
+    warmup: int  # untimed reads per reader, and untimed writes
+    repeat: int  # timed writes
+    seed: int
+    output: Path
+    workload: Workload
+    idle_wait: bool | None  # None: on when ranks outnumber cores
+    timeout: float  # seconds any one phase may take before the job is aborted
+    #: Notes for the log: default backends that are not available here, and why.
+    unavailable: tuple[str, ...] = ()

@@ -1,0 +1,110 @@
+"""What rank 0 prints on stderr: one line per step, and the summary tables at the end."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, TextIO
+
+
+def fmt_time(seconds: float | None) -> str:
+    """A duration with a unit that keeps 3 significant digits readable."""
+    if seconds is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def fmt_rate(per_s: float | None) -> str:
+    if per_s is None:
+        return "-"
+    for unit, scale in (("M", 1e6), ("k", 1e3)):
+        if per_s >= scale:
+            return f"{per_s / scale:.3g}{unit}/s"
+    return f"{per_s:.3g}/s"
+
+
+def fmt_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit, scale in (("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} B"
+
+
+def _median(block: dict[str, Any] | None) -> float | None:
+    return None if block is None else float(block["median"])
+
+
+def progress_line(step: int, total: int, rec: dict[str, Any]) -> str:
+    head = (f"[{step:>{len(str(total))}}/{total}] {rec['backend']:<12} "
+            f"{rec['data_size']:>7} entries")
+    if rec["status"] != "ok":
+        return f"{head}  FAILED  {rec['error']}"
+    return (f"{head}  ok  write {fmt_time(rec['write_time'])}  "
+            f"read median {fmt_time(_median(rec['read']))}  "
+            f"p99 {fmt_time(rec['read']['p99'])}  "
+            f"all readers {fmt_rate(rec['aggregate_reads_per_s'])}")
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, row in enumerate(rows):
+        # Names left-aligned, numbers right-aligned.
+        cells = [c.ljust(w) if i < 2 else c.rjust(w)
+                 for i, (c, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def summary(records: list[dict[str, Any]], readers: int) -> str:
+    """The median table, and Rust/reference ratios where both sides ran."""
+    rows = [["backend", "impl", "entries", "payload", "write median", "read median",
+             "read p99", "reads/s (all readers)", "status"]]
+    for r in records:
+        ok = r["status"] == "ok"
+        rows.append([
+            r["backend"], r["implementation"], str(r["data_size"]),
+            fmt_bytes(r["payload_bytes"]),
+            fmt_time(_median(r["write"]) if ok else None),
+            fmt_time(_median(r["read"]) if ok else None),
+            fmt_time(r["read"]["p99"] if ok and r["read"] else None),
+            fmt_rate(r["aggregate_reads_per_s"]),
+            "ok" if ok else "FAILED",
+        ])
+    plural = "s" if readers > 1 else ""
+    text = [f"Medians, 1 writer + {readers} reader{plural}:", _table(rows)]
+    ratios = ratio_rows(records)
+    if ratios:
+        text += ["", "Rust / reference, medians (below 1: Rust is faster):",
+                 _table([["backend", "vs", "entries", "write", "read"]] + ratios)]
+    failed = [r for r in records if r["status"] != "ok"]
+    if failed:
+        text += ["", f"{len(failed)} of {len(records)} failed:"]
+        text += [f"  {r['backend']}, {r['data_size']} entries: {r['error']}" for r in failed]
+    return "\n".join(text)
+
+
+def ratio_rows(records: list[dict[str, Any]]) -> list[list[str]]:
+    ok = {(r["backend"], r["data_size"], r["workload"]): r
+          for r in records if r["status"] == "ok"}
+    rows = []
+    for (name, size, workload), r in ok.items():
+        ref = ok.get((r["reference"], size, workload)) if r["reference"] else None
+        if r["implementation"] != "rust" or ref is None:
+            continue
+        cells = []
+        for block in ("write", "read"):
+            mine, theirs = _median(r[block]), _median(ref[block])
+            cells.append(f"{mine / theirs:.2f}x" if mine is not None and theirs else "-")
+        rows.append([name, r["reference"], str(size), *cells])
+    return rows
+
+
+def say(text: str, stream: TextIO | None = None) -> None:
+    print(text, file=stream or sys.stderr, flush=True)
