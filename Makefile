@@ -9,10 +9,16 @@ BIN := $(CURDIR)/$(VENV)/bin
 PIP_SCRIPTS := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)
 export PATH := $(BIN):$(PATH):$(PIP_SCRIPTS)
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
+# The native harness (rsmpi) builds against the mpich wheel in .venv, the MPI mpi4py uses:
+# its mpicc is first on PATH; bindgen loads the libclang wheel's library and needs the C
+# compiler's own headers (stddef.h), which that wheel lacks. Computed when a recipe runs,
+# so after `setup` has installed the wheel. docs/native-harness.md has the details.
+export LIBCLANG_PATH = $(shell ls -d $(CURDIR)/$(VENV)/lib/python*/site-packages/clang/native 2>/dev/null | head -n 1)
+export BINDGEN_EXTRA_CLANG_ARGS := -I$(shell $(CC) -print-file-name=include)
 
-.PHONY: test bench setup build lint rust-test stubtest pytest leftovers fuzz clean
+.PHONY: test bench setup build native lint rust-test stubtest pytest leftovers fuzz clean
 
-test: build lint rust-test stubtest pytest leftovers
+test: build native lint rust-test stubtest pytest leftovers
 
 setup: $(VENV)/.synced
 
@@ -26,18 +32,22 @@ $(VENV)/.synced: pyproject.toml uv.lock
 build: setup
 	maturin develop --release --uv --quiet
 
-lint:
+# The native MPI harness, target/release/ipc-mpi-bench (tests run it under mpiexec).
+native: setup
+	cargo build --release -p ipc-mpi-bench
+
+lint: setup
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-rust-test:
+rust-test: setup
 	cargo test --workspace
 
 stubtest: build
 	python -m mypy
 	python -m mypy.stubtest ipc_benchmark._core
 
-pytest: build
+pytest: build native
 	python -m pytest
 
 # The MPI benchmark: rank 0 writes, 3 readers read, every backend available here, every

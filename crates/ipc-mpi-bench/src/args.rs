@@ -1,0 +1,193 @@
+//! The command line: the same flags as benchmark_mpi.py, where they apply.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::backend;
+
+/// What one timed read does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Workload {
+    /// Fetch the whole snapshot and decode it into a Value.
+    Full,
+    /// Fetch and decode the value of one random top-level key.
+    Get,
+}
+
+impl Workload {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Workload::Full => "full",
+            Workload::Get => "get",
+        }
+    }
+}
+
+/// The native MPI benchmark: rank 0 writes, every other rank reads.
+///
+/// Run as `mpiexec -n 4 target/release/ipc-mpi-bench`; writes the JSON of
+/// docs/results-schema.md with metadata.harness = "rust".
+#[derive(Debug, Parser)]
+#[command(name = "ipc-mpi-bench", version)]
+pub struct Args {
+    /// Backends to run, comma-separated (default: every one built in but the self-test
+    /// `fault`).
+    #[arg(long, value_delimiter = ',')]
+    pub backends: Vec<String>,
+
+    /// Dict sizes (entries), comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [10, 100, 1000, 10000])]
+    pub sizes: Vec<usize>,
+
+    /// Timed reads per reader.
+    #[arg(long, default_value_t = 100)]
+    pub iterations: usize,
+
+    /// Untimed reads per reader, and untimed writes, before the timed ones.
+    #[arg(long, default_value_t = 5)]
+    pub warmup: usize,
+
+    /// Timed writes (for backends that pull; a push backend times its one write).
+    #[arg(long, default_value_t = 5)]
+    pub repeat: usize,
+
+    /// Payload seed; 0 is the original benchmark's data.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// full = read() the whole snapshot; get = get() one random key.
+    #[arg(long, value_enum, default_value_t = Workload::Full)]
+    pub workload: Workload,
+
+    /// Where rank 0 writes the results.
+    #[arg(long, default_value = "benchmark_results_rust.json")]
+    pub output: PathBuf,
+
+    /// Ranks waiting for others sleep between polls instead of spinning
+    /// (default: on when ranks outnumber CPU cores).
+    #[arg(long, overrides_with = "no_idle_wait")]
+    pub idle_wait: bool,
+
+    /// Ranks waiting for others spin, even when oversubscribed.
+    #[arg(long, overrides_with = "idle_wait")]
+    pub no_idle_wait: bool,
+
+    /// Seconds any one wait for other ranks may take before the job is aborted.
+    #[arg(long, default_value_t = 300.0)]
+    pub timeout: f64,
+}
+
+impl Args {
+    /// Fills the defaults that depend on the build and the machine, and checks ranges.
+    pub fn validate(mut self) -> Result<Args, String> {
+        if self.backends.is_empty() {
+            self.backends = backend::default_names()
+                .iter()
+                .map(|n| n.to_string())
+                .collect();
+        }
+        for name in &self.backends {
+            if backend::lookup(name).is_none() {
+                return Err(format!(
+                    "unknown backend {name:?}; built in: {}",
+                    backend::names().join(", ")
+                ));
+            }
+        }
+        if self.sizes.is_empty() || self.sizes.contains(&0) {
+            return Err("--sizes must list sizes of at least 1 entry".into());
+        }
+        if self.iterations == 0 || self.repeat == 0 {
+            return Err("--iterations and --repeat must be at least 1".into());
+        }
+        if !(self.timeout.is_finite() && self.timeout > 0.0) {
+            return Err("--timeout must be a positive number of seconds".into());
+        }
+        Ok(self)
+    }
+
+    /// --idle-wait / --no-idle-wait if given, else on when oversubscribed.
+    pub fn idle_wait(&self, ranks: usize, cores: usize) -> bool {
+        if self.idle_wait {
+            true
+        } else if self.no_idle_wait {
+            false
+        } else {
+            ranks > cores
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(argv: &[&str]) -> Result<Args, String> {
+        let argv = std::iter::once("ipc-mpi-bench").chain(argv.iter().copied());
+        Args::try_parse_from(argv)
+            .map_err(|e| e.to_string())?
+            .validate()
+    }
+
+    #[test]
+    fn defaults() {
+        let a = parse(&[]).expect("defaults parse");
+        assert_eq!(a.sizes, vec![10, 100, 1000, 10000]);
+        assert_eq!((a.iterations, a.warmup, a.repeat, a.seed), (100, 5, 5, 0));
+        assert_eq!(a.workload, Workload::Full);
+        assert_eq!(a.backends, backend::default_names());
+        assert!(!a.backends.iter().any(|b| b == "fault"));
+        assert_eq!(a.timeout(), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn lists_and_values() {
+        let a = parse(&[
+            "--backends",
+            "mpi-bcast",
+            "--sizes",
+            "1,20",
+            "--iterations",
+            "3",
+            "--workload",
+            "get",
+            "--output",
+            "x.json",
+        ])
+        .expect("parses");
+        assert_eq!(a.backends, vec!["mpi-bcast"]);
+        assert_eq!(a.sizes, vec![1, 20]);
+        assert_eq!(a.iterations, 3);
+        assert_eq!(a.workload, Workload::Get);
+        assert_eq!(a.output, PathBuf::from("x.json"));
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(parse(&["--backends", "nope"])
+            .expect_err("unknown backend")
+            .contains("unknown backend"));
+        assert!(parse(&["--sizes", "10,0"]).is_err());
+        assert!(parse(&["--iterations", "0"]).is_err());
+        assert!(parse(&["--timeout", "0"]).is_err());
+        assert!(parse(&["--workload", "half"]).is_err());
+    }
+
+    #[test]
+    fn idle_wait_defaults_to_oversubscription() {
+        let a = parse(&[]).expect("parses");
+        assert!(a.idle_wait(4, 2));
+        assert!(!a.idle_wait(2, 2));
+        assert!(!parse(&["--no-idle-wait"]).expect("parses").idle_wait(4, 2));
+        assert!(parse(&["--idle-wait"]).expect("parses").idle_wait(2, 8));
+        // The last of the two flags wins.
+        let a = parse(&["--idle-wait", "--no-idle-wait"]).expect("parses");
+        assert!(!a.idle_wait(8, 2));
+    }
+}

@@ -1,0 +1,88 @@
+//! What the harness runs: a [`Backend`] per store design, and the registry of them.
+//!
+//! To add one: a file in this folder with a type that implements [`Backend`], and one
+//! [`Entry`] in [`REGISTRY`]. Nothing else in the harness names a backend.
+
+mod fault;
+mod mpi_bcast;
+
+use std::rc::Rc;
+
+use ipc_core::Value;
+use mpi::topology::SimpleCommunicator;
+
+use crate::coll::Waiter;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One shared dictionary, seen from one rank: rank 0 writes, every other rank reads.
+///
+/// The same five operations as the Python `IPCBackend`, minus Python. Every method may
+/// fail; the harness marks the record failed and still calls `cleanup` on every rank.
+pub trait Backend {
+    /// True for push-style designs where every read consumes one message: the writer's
+    /// single write then serves every read, and runs while the readers read.
+    fn consumes_messages(&self) -> bool {
+        false
+    }
+
+    /// Tells a message-consuming writer how many reads its next write must serve.
+    fn expect_reads(&mut self, _readers: usize, _reads_each: usize) {}
+
+    /// Creates (writer) or attaches to (reader) the store called `name`. Names are
+    /// unique per run, backend and size; OS objects get `ipc_core::names::PREFIX` too.
+    fn initialize(&mut self, name: &str, is_writer: bool) -> Result<(), BoxError>;
+
+    /// Encodes `data` and publishes it: the two are timed together.
+    fn write(&mut self, data: &Value) -> Result<(), BoxError>;
+
+    /// Fetches the latest snapshot and decodes all of it; None if nothing was written.
+    fn read(&mut self) -> Result<Option<Value>, BoxError>;
+
+    /// Fetches the latest snapshot and decodes only the value of `key`; None if the
+    /// snapshot or the key is missing.
+    fn get(&mut self, key: &str) -> Result<Option<Value>, BoxError>;
+
+    /// Releases everything; the writer also removes what it created. Called on every
+    /// rank even when `initialize` failed or never ran, so it must tolerate that.
+    fn cleanup(&mut self) -> Result<(), BoxError>;
+}
+
+/// What backends may use besides their own store.
+pub struct Env {
+    /// A communicator of their own (a duplicate of the world), so that a backend's
+    /// messages never mix with the harness's collectives.
+    pub comm: Rc<SimpleCommunicator>,
+    pub waiter: Waiter,
+}
+
+/// A backend as the results name it (docs/results-schema.md, "Backend names").
+pub struct Entry {
+    pub name: &'static str,
+    pub display_name: &'static str,
+    /// The Python reference design this one is the native counterpart of.
+    pub reference: Option<&'static str>,
+    /// Exercises the harness itself: runs only when named in --backends.
+    pub self_test: bool,
+    pub make: fn(&Env) -> Box<dyn Backend>,
+}
+
+pub const REGISTRY: &[Entry] = &[mpi_bcast::ENTRY, fault::ENTRY];
+
+pub fn lookup(name: &str) -> Option<&'static Entry> {
+    REGISTRY.iter().find(|e| e.name == name)
+}
+
+/// Every backend a user may name.
+pub fn names() -> Vec<&'static str> {
+    REGISTRY.iter().map(|e| e.name).collect()
+}
+
+/// What runs when --backends is not given: all but the self-tests.
+pub fn default_names() -> Vec<&'static str> {
+    REGISTRY
+        .iter()
+        .filter(|e| !e.self_test)
+        .map(|e| e.name)
+        .collect()
+}

@@ -1,0 +1,248 @@
+//! What each rank measured for one (backend, size), and how rank 0 merges the ranks'
+//! reports into one result record.
+
+use serde::{Deserialize, Serialize};
+
+use crate::args::Workload;
+use crate::backend::Entry;
+use crate::results::Record;
+use crate::stats::Stats;
+
+/// The steps of one record, in order; the first failure is the one reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Phase {
+    Setup,
+    Write,
+    Read,
+    Cleanup,
+}
+
+impl Phase {
+    fn as_str(self) -> &'static str {
+        match self {
+            Phase::Setup => "initialize",
+            Phase::Write => "write",
+            Phase::Read => "read",
+            Phase::Cleanup => "cleanup",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub phase: Phase,
+    pub message: String,
+}
+
+/// One rank's share of a record; sent to rank 0 as JSON.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RankReport {
+    pub rank: usize,
+    /// This rank's first failure.
+    pub failure: Option<Failure>,
+    /// The writer's encoded snapshot size.
+    pub payload_bytes: Option<usize>,
+    pub write_samples: Vec<f64>,
+    pub read_samples: Vec<f64>,
+    /// Wall clock (ns since the Unix epoch), comparable across ranks, unlike Instant:
+    /// when this reader's first timed read started and its last one ended.
+    pub first_read_start_ns: Option<u64>,
+    pub last_read_end_ns: Option<u64>,
+    /// Reads (warm-up and timed) whose content matched what was written.
+    pub reads_verified: usize,
+}
+
+impl RankReport {
+    pub fn new(rank: usize) -> Self {
+        RankReport {
+            rank,
+            ..Default::default()
+        }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.failure.is_none()
+    }
+
+    /// Keeps the first failure: later ones are usually its consequences.
+    pub fn fail(&mut self, phase: Phase, message: impl Into<String>) {
+        if self.failure.is_none() {
+            self.failure = Some(Failure {
+                phase,
+                message: message.into(),
+            });
+        }
+    }
+
+    pub fn check<E: std::fmt::Display>(&mut self, phase: Phase, result: Result<(), E>) {
+        if let Err(e) = result {
+            self.fail(phase, e.to_string());
+        }
+    }
+}
+
+/// What a record needs besides the ranks' reports.
+pub struct RecordInfo<'a> {
+    pub entry: &'a Entry,
+    pub data_size: usize,
+    pub workload: Workload,
+    /// Reads each reader makes, warm-up included: all must verify.
+    pub reads_each: usize,
+}
+
+/// The record of a case that never finished: failed, nothing measured. Its error is
+/// filled in by whoever gives up on it.
+pub fn unfinished(info: &RecordInfo<'_>) -> Record {
+    let mut record = merge(info, &[]);
+    record.status = "failed".to_owned();
+    record.verified = false;
+    record
+}
+
+/// Rank 0's view of the whole record. `reports` holds every rank's, in rank order.
+pub fn merge(info: &RecordInfo<'_>, reports: &[RankReport]) -> Record {
+    let first_failure = reports
+        .iter()
+        .filter_map(|r| r.failure.as_ref().map(|f| (f.phase, r.rank, f)))
+        .min_by_key(|&(phase, rank, _)| (phase, rank));
+    let error = first_failure
+        .map(|(phase, rank, f)| format!("rank {rank}: {}: {}", phase.as_str(), f.message));
+    let ok = error.is_none();
+    let readers = reports.iter().filter(|r| r.rank != 0);
+    let verified = ok && readers.clone().all(|r| r.reads_verified == info.reads_each);
+
+    let write_samples = reports
+        .iter()
+        .filter(|r| r.rank == 0)
+        .flat_map(|r| r.write_samples.iter().copied())
+        .collect();
+    let read_samples: Vec<f64> = readers
+        .clone()
+        .flat_map(|r| r.read_samples.iter().copied())
+        .collect();
+    let timed_reads = read_samples.len();
+    let write = Stats::of(write_samples);
+    let read = Stats::of(read_samples);
+
+    // All timed reads over the wall time from the first reader's first timed read to
+    // the last reader's last one.
+    let span_start = readers.clone().filter_map(|r| r.first_read_start_ns).min();
+    let span_end = readers.filter_map(|r| r.last_read_end_ns).max();
+    let aggregate = match (span_start, span_end) {
+        (Some(a), Some(b)) if b > a && ok => Some(timed_reads as f64 / ((b - a) as f64 * 1e-9)),
+        _ => None,
+    };
+
+    let avg_read_time = read.as_ref().map(|s| s.mean).filter(|_| ok);
+    Record {
+        backend: info.entry.name.to_owned(),
+        data_size: info.data_size,
+        write_time: write.as_ref().map(|s| s.median).filter(|_| ok),
+        avg_read_time,
+        throughput: avg_read_time.filter(|&t| t > 0.0).map(|t| 1.0 / t),
+        display_name: info.entry.display_name.to_owned(),
+        implementation: "rust".to_owned(),
+        reference: info.entry.reference.map(str::to_owned),
+        workload: info.workload.as_str().to_owned(),
+        status: if ok { "ok" } else { "failed" }.to_owned(),
+        error,
+        payload_bytes: reports.iter().find_map(|r| r.payload_bytes),
+        write,
+        read,
+        aggregate_reads_per_s: aggregate,
+        verified,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend;
+
+    fn info() -> RecordInfo<'static> {
+        RecordInfo {
+            entry: backend::lookup("mpi-bcast").expect("registered"),
+            data_size: 10,
+            workload: Workload::Full,
+            reads_each: 3,
+        }
+    }
+
+    fn good() -> Vec<RankReport> {
+        let writer = RankReport {
+            rank: 0,
+            payload_bytes: Some(500),
+            write_samples: vec![0.5],
+            ..Default::default()
+        };
+        let reader = |rank, start| RankReport {
+            rank,
+            read_samples: vec![0.1, 0.3],
+            first_read_start_ns: Some(start),
+            last_read_end_ns: Some(start + 500_000_000),
+            reads_verified: 3,
+            ..Default::default()
+        };
+        vec![writer, reader(1, 1_000_000_000), reader(2, 1_500_000_000)]
+    }
+
+    #[test]
+    fn merges_a_good_record() {
+        let r = merge(&info(), &good());
+        assert_eq!(r.status, "ok");
+        assert_eq!(r.error, None);
+        assert!(r.verified);
+        assert_eq!(r.write_time, Some(0.5));
+        let avg = r.avg_read_time.expect("avg");
+        assert!((avg - 0.2).abs() < 1e-12);
+        assert!((r.throughput.expect("throughput") - 5.0).abs() < 1e-9);
+        assert_eq!(r.read.as_ref().map(|s| s.samples.len()), Some(4));
+        // 4 timed reads from t = 1.0 s to t = 2.0 s.
+        assert!((r.aggregate_reads_per_s.expect("aggregate") - 4.0).abs() < 1e-9);
+        assert_eq!(r.payload_bytes, Some(500));
+        assert_eq!(r.reference.as_deref(), Some("mpi-bcast"));
+    }
+
+    #[test]
+    fn first_failure_by_phase_then_rank() {
+        let mut reports = good();
+        reports[2].fail(Phase::Read, "late");
+        reports[0].fail(Phase::Cleanup, "later still");
+        reports[1].fail(Phase::Read, "first");
+        let r = merge(&info(), &reports);
+        assert_eq!(r.status, "failed");
+        assert_eq!(r.error.as_deref(), Some("rank 1: read: first"));
+        assert!(!r.verified);
+        assert_eq!(
+            (r.write_time, r.avg_read_time, r.throughput),
+            (None, None, None)
+        );
+        assert_eq!(r.aggregate_reads_per_s, None);
+        // What was measured stays.
+        assert!(r.write.is_some());
+    }
+
+    #[test]
+    fn unverified_reads_are_not_verified() {
+        let mut reports = good();
+        reports[2].reads_verified = 2;
+        assert!(!merge(&info(), &reports).verified);
+    }
+
+    #[test]
+    fn an_unfinished_case_is_failed() {
+        let r = unfinished(&info());
+        assert_eq!((r.status.as_str(), r.verified), ("failed", false));
+        assert_eq!((r.write, r.read, r.payload_bytes), (None, None, None));
+        assert_eq!(r.backend, "mpi-bcast");
+    }
+
+    #[test]
+    fn report_round_trips_through_json() {
+        let mut r = good().remove(1);
+        r.fail(Phase::Setup, "x");
+        let bytes = serde_json::to_vec(&r).expect("serialises");
+        let back: RankReport = serde_json::from_slice(&bytes).expect("parses");
+        assert_eq!(back, r);
+    }
+}

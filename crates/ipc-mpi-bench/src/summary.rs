@@ -1,0 +1,53 @@
+//! The table rank 0 prints at the end, for a person at the terminal.
+
+use crate::results::Record;
+
+pub fn table(records: &[Record]) -> String {
+    let mut out = format!(
+        "{:<12} {:>8} {:>12} {:>12} {:>12} {:>12}  {}\n",
+        "backend", "size", "write med", "read med", "read p99", "reads/s", "status"
+    );
+    for r in records {
+        let (read_med, read_p99) = r
+            .read
+            .as_ref()
+            .map_or((None, None), |s| (Some(s.median), Some(s.p99)));
+        out.push_str(&format!(
+            "{:<12} {:>8} {:>12} {:>12} {:>12} {:>12}  {}\n",
+            r.backend,
+            r.data_size,
+            seconds(r.write_time),
+            seconds(read_med),
+            seconds(read_p99),
+            r.aggregate_reads_per_s
+                .map_or("-".to_owned(), |x| format!("{x:.0}")),
+            r.error
+                .as_deref()
+                .map_or(r.status.clone(), |e| format!("{}: {e}", r.status)),
+        ));
+    }
+    out
+}
+
+/// Seconds with a unit a person reads at a glance.
+fn seconds(t: Option<f64>) -> String {
+    match t {
+        None => "-".to_owned(),
+        Some(t) if t < 1e-3 => format!("{:.1} us", t * 1e6),
+        Some(t) if t < 1.0 => format!("{:.2} ms", t * 1e3),
+        Some(t) => format!("{t:.2} s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units() {
+        assert_eq!(seconds(None), "-");
+        assert_eq!(seconds(Some(2.5e-6)), "2.5 us");
+        assert_eq!(seconds(Some(0.0123)), "12.30 ms");
+        assert_eq!(seconds(Some(3.0)), "3.00 s");
+    }
+}
