@@ -1,8 +1,16 @@
 //! The one place where ipc-core errors become Python exceptions.
+//!
+//! Every exception the package raises derives from `IPCError`; where Python users would
+//! expect a builtin (`except TimeoutError`, `except ValueError`...) the class derives from
+//! that builtin too.
 
 use ipc_core::codec::{DecodeError, EncodeError, EncodeErrorKind};
+use ipc_core::Error;
+use pyo3::call::PyCallArgs;
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyTimeoutError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyException, PyOSError, PyRuntimeError, PyTimeoutError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyType};
@@ -19,34 +27,102 @@ create_exception!(
     IPCError,
     "Bytes read from a store, a socket or a buffer are not a valid blob."
 );
+create_exception!(
+    ipc_benchmark,
+    WriterExistsError,
+    IPCError,
+    "Another live process is already the writer of this store."
+);
+create_exception!(
+    ipc_benchmark,
+    StoreClosedError,
+    IPCError,
+    "The writer closed the store: no newer snapshot will come from it."
+);
 
-/// `IPCTimeoutError(IPCError, TimeoutError)`: two bases, which `create_exception!` cannot
-/// express, so the class is made by calling `type` once at import.
-static TIMEOUT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+/// Exceptions with two bases (ours and a builtin), which `create_exception!` cannot make:
+/// built once by calling `type` and kept here.
+struct Dual {
+    name: &'static str,
+    doc: &'static str,
+    cell: PyOnceLock<Py<PyType>>,
+}
 
-fn timeout_error_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    TIMEOUT_ERROR
-        .get_or_try_init(py, || {
-            let bases = (py.get_type::<IPCError>(), py.get_type::<PyTimeoutError>());
-            let attrs = PyDict::new(py);
-            attrs.set_item("__module__", "ipc_benchmark")?;
-            attrs.set_item(
-                "__doc__",
-                "A wait (for a snapshot, a writer, a reader) ran past its timeout.",
-            )?;
-            let t = py
-                .get_type::<PyType>()
-                .call1(("IPCTimeoutError", bases, attrs))?;
-            Ok::<_, PyErr>(t.cast_into::<PyType>()?.unbind())
-        })
-        .map(|t| t.bind(py))
+static TIMEOUT: Dual = Dual {
+    name: "IPCTimeoutError",
+    doc: "A wait (for a snapshot, a writer, a reader) ran past its timeout.",
+    cell: PyOnceLock::new(),
+};
+static INVALID_NAME: Dual = Dual {
+    name: "InvalidNameError",
+    doc: "A store name that cannot be used; the message says why.",
+    cell: PyOnceLock::new(),
+};
+static OS_ERROR: Dual = Dual {
+    name: "IPCOSError",
+    doc: "An operating-system call failed; the message names the object.",
+    cell: PyOnceLock::new(),
+};
+static USAGE: Dual = Dual {
+    name: "UsageError",
+    doc: "A backend used the wrong way: writing from a reader, using it after cleanup().",
+    cell: PyOnceLock::new(),
+};
+
+impl Dual {
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        builtin: Bound<'py, PyType>,
+    ) -> PyResult<&Bound<'py, PyType>> {
+        self.cell
+            .get_or_try_init(py, || {
+                let attrs = PyDict::new(py);
+                attrs.set_item("__module__", "ipc_benchmark")?;
+                attrs.set_item("__doc__", self.doc)?;
+                let bases = (py.get_type::<IPCError>(), builtin);
+                let t = py.get_type::<PyType>().call1((self.name, bases, attrs))?;
+                Ok::<_, PyErr>(t.cast_into::<PyType>()?.unbind())
+            })
+            .map(|t| t.bind(py))
+    }
+
+    #[cold]
+    fn new_err<'py, A: PyCallArgs<'py>>(
+        &self,
+        py: Python<'py>,
+        builtin: Bound<'py, PyType>,
+        args: A,
+    ) -> PyErr {
+        match self.get(py, builtin) {
+            Ok(t) => match t.call1(args) {
+                Ok(instance) => PyErr::from_value(instance),
+                Err(e) => e,
+            },
+            Err(e) => e,
+        }
+    }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("IPCError", py.get_type::<IPCError>())?;
     m.add("CorruptDataError", py.get_type::<CorruptDataError>())?;
-    m.add("IPCTimeoutError", timeout_error_type(py)?)?;
+    m.add("WriterExistsError", py.get_type::<WriterExistsError>())?;
+    m.add("StoreClosedError", py.get_type::<StoreClosedError>())?;
+    m.add(
+        "IPCTimeoutError",
+        TIMEOUT.get(py, py.get_type::<PyTimeoutError>())?,
+    )?;
+    m.add(
+        "InvalidNameError",
+        INVALID_NAME.get(py, py.get_type::<PyValueError>())?,
+    )?;
+    m.add("IPCOSError", OS_ERROR.get(py, py.get_type::<PyOSError>())?)?;
+    m.add(
+        "UsageError",
+        USAGE.get(py, py.get_type::<PyRuntimeError>())?,
+    )?;
     Ok(())
 }
 
@@ -56,52 +132,49 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 pub struct CoreError(Box<Failure>);
 
 pub enum Failure {
+    Core(Error),
+    /// Bytes handed to `deserialize` that are not a blob (no store involved).
     Decode(DecodeError),
-    Encode(EncodeError),
     /// A Python exception raised while converting objects (MemoryError, say).
     Py(PyErr),
 }
 
 impl CoreError {
-    pub fn failure(&self) -> &Failure {
-        &self.0
-    }
-
     /// Applies `f` to an encoding error (to add a path segment); others pass through.
     #[cold]
     pub fn map_encode(self, f: impl FnOnce(EncodeError) -> EncodeError) -> Self {
         match *self.0 {
-            Failure::Encode(e) => Failure::Encode(f(e)).into(),
-            other => other.into(),
+            Failure::Core(Error::Encode(e)) => Error::Encode(f(e)).into(),
+            other => CoreError(Box::new(other)),
         }
     }
 }
 
-impl From<Failure> for CoreError {
+impl From<Error> for CoreError {
     #[cold]
-    fn from(f: Failure) -> Self {
-        CoreError(Box::new(f))
+    fn from(e: Error) -> Self {
+        CoreError(Box::new(Failure::Core(e)))
     }
 }
 
 impl From<DecodeError> for CoreError {
     #[cold]
     fn from(e: DecodeError) -> Self {
-        Failure::Decode(e).into()
+        CoreError(Box::new(Failure::Decode(e)))
     }
 }
 
 impl From<EncodeError> for CoreError {
     #[cold]
     fn from(e: EncodeError) -> Self {
-        Failure::Encode(e).into()
+        Error::Encode(e).into()
     }
 }
 
 impl From<PyErr> for CoreError {
     #[cold]
     fn from(e: PyErr) -> Self {
-        Failure::Py(e).into()
+        CoreError(Box::new(Failure::Py(e)))
     }
 }
 
@@ -109,17 +182,36 @@ impl From<CoreError> for PyErr {
     #[cold]
     fn from(e: CoreError) -> PyErr {
         match *e.0 {
+            Failure::Core(e) => core_to_py(e),
             Failure::Decode(e) => CorruptDataError::new_err(e.to_string()),
-            Failure::Encode(e) => match e.kind {
-                EncodeErrorKind::UnsupportedType(_) | EncodeErrorKind::NonStrKey(_) => {
-                    PyTypeError::new_err(e.to_string())
-                }
-                EncodeErrorKind::InvalidStr(_)
-                | EncodeErrorKind::TooDeep
-                | EncodeErrorKind::Cycle { .. }
-                | EncodeErrorKind::DuplicateKey(_) => PyValueError::new_err(e.to_string()),
-            },
             Failure::Py(e) => e,
         }
     }
+}
+
+#[cold]
+fn core_to_py(e: Error) -> PyErr {
+    Python::attach(|py| {
+        let msg = e.to_string();
+        match e {
+            Error::Corrupt { .. } => CorruptDataError::new_err(msg),
+            Error::Encode(enc) => match enc.kind {
+                EncodeErrorKind::UnsupportedType(_) | EncodeErrorKind::NonStrKey(_) => {
+                    PyTypeError::new_err(msg)
+                }
+                _ => PyValueError::new_err(msg),
+            },
+            Error::InvalidName { .. } => {
+                INVALID_NAME.new_err(py, py.get_type::<PyValueError>(), (msg,))
+            }
+            Error::WriterExists { .. } => WriterExistsError::new_err(msg),
+            Error::Closed { .. } => StoreClosedError::new_err(msg),
+            Error::Timeout { .. } => TIMEOUT.new_err(py, py.get_type::<PyTimeoutError>(), (msg,)),
+            Error::Io { source, .. } => {
+                let errno = source.raw_os_error().unwrap_or(0);
+                OS_ERROR.new_err(py, py.get_type::<PyOSError>(), (errno, msg))
+            }
+            Error::Usage(_) => USAGE.new_err(py, py.get_type::<PyRuntimeError>(), (msg,)),
+        }
+    })
 }

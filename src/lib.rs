@@ -5,6 +5,11 @@ use pyo3::prelude::*;
 
 mod codec;
 mod errors;
+mod lmdb;
+mod shm;
+mod snapshot;
+mod wait;
+mod zmq;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -14,5 +19,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PREFIX", ipc_core::names::PREFIX)?;
     errors::register(m)?;
     codec::register(m)?;
+    m.add_class::<shm::PyShmStore>()?;
+    m.add_class::<lmdb::PyLmdbStore>()?;
+    m.add_class::<zmq::PyZmqStore>()?;
     Ok(())
 }

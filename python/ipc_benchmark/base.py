@@ -6,7 +6,7 @@ import hashlib
 import time
 from abc import ABC, abstractmethod
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any
 
 from ._core import IPCTimeoutError, serialize
 
@@ -24,8 +24,9 @@ class IPCBackend(ABC):
     #: True for message-passing backends in which every read consumes one message (the
     #: original ZeroMQ PUSH/PULL design, or an MPI broadcast): the writer must send one
     #: message per read, so a harness calls ``expect_reads`` on the writer and lets its
-    #: single ``write`` run while the readers read.
-    consumes_messages: ClassVar[bool] = False
+    #: single ``write`` run while the readers read. A class attribute that an instance
+    #: may override (ZeroMQBackend does, by mode).
+    consumes_messages: bool = False
 
     def expect_reads(self, readers: int, reads_each: int) -> None:
         """Tell a message-consuming writer how many reads its next write must serve."""

@@ -12,7 +12,36 @@ use crate::errors::CoreError;
 pub struct PySink<'py> {
     py: Python<'py>,
     /// Shared strings already built, by id.
-    shared: Vec<Option<Bound<'py, PyAny>>>,
+    shared: Vec<Option<Py<PyAny>>>,
+}
+
+/// Shared strings built for one snapshot, kept between calls: a reader that calls `get`
+/// many times on the same snapshot builds each field name once, not once per call.
+#[derive(Default)]
+pub struct SharedCache {
+    /// Which snapshot the strings belong to (a store-specific pair, e.g. version and
+    /// incarnation): ids mean nothing across snapshots.
+    snapshot: (u64, u64),
+    strings: Vec<Option<Py<PyAny>>>,
+}
+
+impl SharedCache {
+    /// A sink that starts with the strings cached for `snapshot` (none if it changed).
+    pub fn sink<'py>(&mut self, py: Python<'py>, snapshot: (u64, u64)) -> PySink<'py> {
+        if self.snapshot != snapshot {
+            self.snapshot = snapshot;
+            self.strings.clear();
+        }
+        PySink {
+            py,
+            shared: std::mem::take(&mut self.strings),
+        }
+    }
+
+    /// Keeps what `sink` built, for the next call on the same snapshot.
+    pub fn keep(&mut self, sink: PySink<'_>) {
+        self.strings = sink.shared;
+    }
 }
 
 impl<'py> PySink<'py> {
@@ -58,10 +87,19 @@ impl<'py> PySink<'py> {
         };
         let id = id as usize;
         let obj = self.string(s, ascii)?;
+        // Interned: field names then are the very objects of the user's literals, so
+        // lookups like `entry["value"]` succeed on the first pointer comparison.
+        let mut ptr = obj.into_ptr();
+        // SAFETY: `ptr` is an owned reference to an exact str; InternInPlace may swap it
+        // for the interned equal string, transferring our reference.
+        let obj = unsafe {
+            ffi::PyUnicode_InternInPlace(&mut ptr);
+            Bound::from_owned_ptr(self.py, ptr)
+        };
         if self.shared.len() <= id {
-            self.shared.resize(id + 1, None);
+            self.shared.resize_with(id + 1, || None);
         }
-        self.shared[id] = Some(obj.clone());
+        self.shared[id] = Some(obj.clone().unbind());
         Ok(obj)
     }
 }
@@ -118,7 +156,10 @@ impl<'a, 'py> Sink<'a> for PySink<'py> {
     }
     #[inline]
     fn cached_str(&mut self, id: u32) -> Option<Self::Value> {
-        self.shared.get(id as usize).and_then(|o| o.clone())
+        match self.shared.get(id as usize) {
+            Some(Some(obj)) => Some(obj.bind(self.py).clone()),
+            _ => None,
+        }
     }
     #[inline]
     fn cached_key(&mut self, id: u32) -> Option<Self::Key> {

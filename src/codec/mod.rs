@@ -3,7 +3,7 @@
 mod from_blob;
 mod to_blob;
 
-pub use from_blob::{decode, decode_key, keys};
+pub use from_blob::{decode, decode_key, keys, SharedCache};
 pub use to_blob::encode;
 
 use pyo3::buffer::PyBuffer;

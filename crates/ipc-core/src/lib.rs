@@ -4,7 +4,13 @@
 //! knows about Python.
 
 pub mod codec;
+pub mod error;
+pub mod futex;
+pub mod lmdb;
 pub mod names;
 pub mod payload;
+pub mod shm;
+pub mod zmq;
 
 pub use codec::{DecodeError, EncodeError, Value};
+pub use error::{Error, Result};

@@ -37,10 +37,13 @@ pub fn generate(size: usize, seed: u64) -> Value {
             let entry = Value::Dict(vec![
                 ("value".into(), Value::Int(v)),
                 ("squared".into(), Value::Int(v * v)),
-                ("text".into(), Value::Str(format!("test_value_{v}"))),
+                (
+                    "text".into(),
+                    Value::Str(compact_str::format_compact!("test_value_{v}")),
+                ),
                 ("float".into(), Value::Float(v as f64 / 3.0)),
             ]);
-            (format!("key_{i}"), entry)
+            (compact_str::format_compact!("key_{i}"), entry)
         })
         .collect();
     Value::Dict(entries)

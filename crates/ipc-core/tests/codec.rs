@@ -1,14 +1,16 @@
 //! Codec behaviour seen from outside the crate: round trips, the pinned format, lookups,
 //! limits, and garbage that must fail cleanly.
 
-use ipc_core::codec::{Blob, EncodeErrorKind, Encoder, Skip, Value, MAX_DEPTH};
+use ipc_core::codec::{
+    decode_value, Blob, EncodeErrorKind, Encoder, Skip, Table, Value, ValueSink, MAX_DEPTH,
+};
 use ipc_core::payload::{self, SplitMix64};
 
 fn d(entries: &[(&str, Value)]) -> Value {
     Value::Dict(
         entries
             .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
+            .map(|(k, v)| ((*k).into(), v.clone()))
             .collect(),
     )
 }
@@ -176,6 +178,17 @@ fn nested_lists(levels: usize) -> Value {
 
 #[test]
 fn depth_limit_is_the_same_on_both_sides() {
+    // 256 levels of recursion take ~200 KiB of stack in a release build and several
+    // times that unoptimised: more than a test thread's default 2 MiB.
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(depth_limit)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+fn depth_limit() {
     let ok = nested_lists(MAX_DEPTH);
     assert_eq!(Value::decode(&ok.encode().unwrap()).unwrap(), ok);
     let e = nested_lists(MAX_DEPTH + 1).encode().unwrap_err();
@@ -267,4 +280,39 @@ fn seeded_payloads_round_trip() {
         let v = payload::generate(257, seed);
         assert_eq!(Value::decode(&v.encode().unwrap()).unwrap(), v);
     }
+}
+
+#[test]
+fn entries_decode_apart_from_their_blob() {
+    // What the LMDB store does: keep the table and each value separately, decode later.
+    let v = sample();
+    let blob = v.encode().unwrap();
+    let b = Blob::parse(&blob).unwrap();
+    let table_bytes = b.table().as_bytes().to_vec();
+    let stored: Vec<(ipc_core::codec::Text, Vec<u8>)> = b
+        .entries()
+        .unwrap()
+        .iter()
+        .map(|e| (e.key.into(), e.value.to_vec()))
+        .collect();
+    let table = Table::parse(&table_bytes).unwrap();
+    let rebuilt = Value::Dict(
+        stored
+            .iter()
+            .map(|(k, bytes)| {
+                (
+                    k.clone(),
+                    decode_value(bytes, table, &mut ValueSink).unwrap(),
+                )
+            })
+            .collect(),
+    );
+    assert_eq!(rebuilt, v);
+    // A value with a byte missing, or one byte too many, is refused.
+    let (_, bytes) = &stored[2];
+    assert!(decode_value(&bytes[..bytes.len() - 1], table, &mut ValueSink).is_err());
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(decode_value(&longer, table, &mut ValueSink).is_err());
+    assert!(Table::parse(&table_bytes[..3]).is_err());
 }

@@ -78,7 +78,90 @@ pub struct Blob<'a> {
     /// The root value, or the entries of an indexed root: from here to `table_at`.
     body_at: usize,
     table_at: usize,
-    n_shared: usize,
+    table: Table<'a>,
+}
+
+/// The shared-string table of a blob, or one stored apart from its values (the LMDB
+/// store keeps it in its meta record). Parsing checks the count; each string is checked
+/// when used.
+#[derive(Clone, Copy)]
+pub struct Table<'a> {
+    bytes: &'a [u8],
+    count: usize,
+    /// Offset of `bytes` in the buffer it came from, for error messages.
+    base: usize,
+}
+
+impl<'a> Table<'a> {
+    /// Parses a table section: a u32 count, that many u32 offsets, then the strings.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        Self::parse_at(bytes, 0)
+    }
+
+    fn parse_at(bytes: &'a [u8], base: usize) -> Result<Self, DecodeError> {
+        let Some(head) = bytes.get(..4) else {
+            return err(base, "shared table shorter than its 4-byte count");
+        };
+        let count = u32::from_le_bytes(head.try_into().unwrap()) as usize;
+        if count > (bytes.len() - 4) / 4 {
+            return err(
+                base,
+                format!("shared table claims {count} strings, more than its bytes hold"),
+            );
+        }
+        Ok(Table { bytes, count, base })
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The table section's bytes, as stored.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// String `id` (below `len()`), validated: (text, is_ascii).
+    fn get(&self, id: u32) -> Result<(&'a str, bool), DecodeError> {
+        let o = 4 + id as usize * 4;
+        let rel = u32::from_le_bytes(self.bytes[o..o + 4].try_into().unwrap()) as usize;
+        let data = 4 + self.count * 4;
+        if rel >= self.bytes.len() - data {
+            return err(self.base + o, "shared string offset out of range");
+        }
+        let mut skip = Skip;
+        let mut r = Reader::new(self.bytes, *self, &mut skip, data + rel);
+        r.raw_str()
+            .map_err(|e| DecodeError::new(self.base + e.offset, e.reason))
+    }
+}
+
+/// Decodes one value stored apart from its blob (an LMDB record), against `table`. The
+/// value counts as nested one level, inside a root dict, and must fill `bytes` exactly.
+pub fn decode_value<'a, S: Sink<'a>>(
+    bytes: &'a [u8],
+    table: Table<'a>,
+    sink: &mut S,
+) -> Result<S::Value, S::Error> {
+    let mut r = Reader::new(bytes, table, sink, 0);
+    r.depth = 1;
+    let value = r.value()?;
+    if r.pos != bytes.len() {
+        return Err(DecodeError::new(r.pos, "unexpected bytes after the value").into());
+    }
+    Ok(value)
+}
+
+/// One root entry of an indexed blob, as found in place.
+pub struct Entry<'a> {
+    pub key: &'a str,
+    pub ascii: bool,
+    /// The encoded value, to be decoded with [`decode_value`] and the blob's table.
+    pub value: &'a [u8],
 }
 
 #[cold]
@@ -142,14 +225,7 @@ impl<'a> Blob<'a> {
             );
         }
         let table_at = table_at as usize;
-        let n_shared = u32::from_le_bytes(buf[table_at..table_at + 4].try_into().unwrap());
-        let n_shared = n_shared as usize;
-        if n_shared > (buf.len() - table_at - 4) / 4 {
-            return err(
-                table_at,
-                format!("shared table claims {n_shared} strings, more than its bytes hold"),
-            );
-        }
+        let table = Table::parse_at(&buf[table_at..], table_at)?;
 
         let indexed = flags & format::FLAG_INDEXED != 0;
         let wide_slots = flags & format::FLAG_WIDE_SLOTS != 0;
@@ -187,7 +263,7 @@ impl<'a> Blob<'a> {
             n_slots: n_slots as usize,
             body_at,
             table_at,
-            n_shared,
+            table,
         })
     }
 
@@ -206,13 +282,37 @@ impl<'a> Blob<'a> {
     }
 
     fn reader<'s, S: Sink<'a>>(&self, sink: &'s mut S, pos: usize) -> Reader<'a, 's, S> {
-        Reader {
-            blob: *self,
-            pos,
-            end: self.table_at,
-            depth: 0,
-            sink,
+        let mut r = Reader::new(self.buf, self.table, sink, pos);
+        r.end = self.table_at;
+        r
+    }
+
+    /// The shared-string table.
+    pub fn table(&self) -> Table<'a> {
+        self.table
+    }
+
+    /// The root entries in order, each value located but not decoded (they are walked,
+    /// so this validates the whole blob).
+    pub fn entries(&self) -> Result<Vec<Entry<'a>>, DecodeError> {
+        if !self.indexed {
+            return err(5, "the root is not an indexed dict");
         }
+        let mut skip = Skip;
+        let mut r = self.reader(&mut skip, self.body_at);
+        r.depth = 1;
+        let mut out = Vec::with_capacity(self.n_entries);
+        for _ in 0..self.n_entries {
+            let (key, ascii) = r.raw_str()?;
+            let start = r.pos;
+            r.value()?;
+            out.push(Entry {
+                key,
+                ascii,
+                value: &self.buf[start..r.pos],
+            });
+        }
+        Ok(out)
     }
 
     /// Decodes the whole value.
@@ -238,26 +338,24 @@ impl<'a> Blob<'a> {
         if self.n_slots == 0 {
             return Ok(None);
         }
-        let width = if self.wide_slots { 8 } else { 4 };
         let mut slot = format::home_slot(format::key_hash(key.as_bytes()), self.n_slots as u64);
         let mut r = self.reader(sink, 0);
         r.depth = 1; // inside the root dict, as in a full decode
                      // At most one pass over the table, even if garbage filled every slot.
         for _ in 0..self.n_slots {
-            let at = format::HEADER_LEN + slot as usize * width;
-            let mut cell = [0u8; 8];
-            cell[..width].copy_from_slice(&self.buf[at..at + width]);
-            let stored = u64::from_le_bytes(cell);
+            let stored = self.slot(slot as usize);
             if stored == 0 {
                 return Ok(None);
             }
             let entry = (stored - 1) as usize;
             if entry >= self.table_at - self.body_at {
+                let at = format::HEADER_LEN + slot as usize * self.slot_width();
                 return Err(DecodeError::new(at, "hash slot points past the entries").into());
             }
             r.pos = self.body_at + entry;
-            let (k, _) = r.raw_str()?;
-            if k == key {
+            // Compare bytes without validating them: only a match matters, and a match
+            // equals `key`, which is valid UTF-8 already.
+            if r.key_bytes()? == key.as_bytes() {
                 return r.value().map(Some);
             }
             slot = (slot + 1) & (self.n_slots as u64 - 1);
@@ -265,40 +363,39 @@ impl<'a> Blob<'a> {
         Ok(None)
     }
 
-    /// The root keys, in insertion order (values are skipped, not built).
-    pub fn keys(&self) -> Result<Vec<&'a str>, DecodeError> {
-        if !self.indexed {
-            return err(5, "the root is not an indexed dict");
+    #[inline]
+    fn slot_width(&self) -> usize {
+        if self.wide_slots {
+            8
+        } else {
+            4
         }
-        let mut skip = Skip;
-        let mut r = self.reader(&mut skip, self.body_at);
-        let mut keys = Vec::with_capacity(self.n_entries);
-        for _ in 0..self.n_entries {
-            keys.push(r.raw_str()?.0);
-            r.value()?;
-        }
-        Ok(keys)
     }
 
-    /// A shared-table string, validated: (text, is_ascii). `id` is below `n_shared`.
-    fn shared(&self, id: u32) -> Result<(&'a str, bool), DecodeError> {
-        let offsets = self.table_at + 4;
-        let o = offsets + id as usize * 4;
-        let rel = u32::from_le_bytes(self.buf[o..o + 4].try_into().unwrap()) as usize;
-        let data = offsets + self.n_shared * 4;
-        if rel >= self.buf.len() - data {
-            return err(o, "shared string offset out of range");
+    /// The raw value of hash slot `i` (< n_slots, so inside the bounds checked by parse).
+    #[inline]
+    fn slot(&self, i: usize) -> u64 {
+        let at = format::HEADER_LEN + i * self.slot_width();
+        if self.wide_slots {
+            read_u64(self.buf, at)
+        } else {
+            u64::from(u32::from_le_bytes(self.buf[at..at + 4].try_into().unwrap()))
         }
-        let mut skip = Skip;
-        let mut r = self.reader(&mut skip, data + rel);
-        r.end = self.buf.len();
-        r.raw_str()
+    }
+
+    /// The root keys, in insertion order (values are walked, not built).
+    pub fn keys(&self) -> Result<Vec<&'a str>, DecodeError> {
+        Ok(self.entries()?.into_iter().map(|e| e.key).collect())
     }
 }
 
-/// A cursor over one blob that feeds a sink.
+/// A cursor over encoded values that feeds a sink.
 struct Reader<'a, 's, S> {
-    blob: Blob<'a>,
+    buf: &'a [u8],
+    table: Table<'a>,
+    /// Shared strings validated so far, by id: each is checked once per decode, however
+    /// often it is referenced. Allocated on the first reference.
+    validated: Vec<Option<(&'a str, bool)>>,
     pos: usize,
     /// Values must end before this offset.
     end: usize,
@@ -306,23 +403,35 @@ struct Reader<'a, 's, S> {
     sink: &'s mut S,
 }
 
-impl<'a, S: Sink<'a>> Reader<'a, '_, S> {
+impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
+    fn new(buf: &'a [u8], table: Table<'a>, sink: &'s mut S, pos: usize) -> Self {
+        Reader {
+            buf,
+            table,
+            validated: Vec::new(),
+            pos,
+            end: buf.len(),
+            depth: 0,
+            sink,
+        }
+    }
+
     #[inline]
     fn remaining(&self) -> usize {
         self.end - self.pos
     }
 
-    #[inline]
+    #[inline(always)]
     fn byte(&mut self) -> Result<u8, DecodeError> {
         if self.pos >= self.end {
             return err(self.pos, "unexpected end of data");
         }
-        let b = self.blob.buf[self.pos];
+        let b = self.buf[self.pos];
         self.pos += 1;
         Ok(b)
     }
 
-    #[inline]
+    #[inline(always)]
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if n > self.remaining() {
             return err(
@@ -333,15 +442,15 @@ impl<'a, S: Sink<'a>> Reader<'a, '_, S> {
                 ),
             );
         }
-        let s = &self.blob.buf[self.pos..self.pos + n];
+        let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;
         Ok(s)
     }
 
-    #[inline]
+    #[inline(always)]
     fn varint(&mut self) -> Result<u64, DecodeError> {
         // Lengths and counts below 128 (nearly all of them) take one byte.
-        match self.blob.buf[..self.end].get(self.pos) {
+        match self.buf[..self.end].get(self.pos) {
             Some(&b) if b < 0x80 => {
                 self.pos += 1;
                 Ok(u64::from(b))
@@ -368,7 +477,7 @@ impl<'a, S: Sink<'a>> Reader<'a, '_, S> {
 
     /// A count of items that each take at least `min_size` bytes: bounded by what is left,
     /// so pre-sizing a container by it never allocates more than the input justifies.
-    #[inline]
+    #[inline(always)]
     fn count(&mut self, min_size: usize) -> Result<usize, DecodeError> {
         let at = self.pos;
         let n = self.varint()?;
@@ -381,21 +490,49 @@ impl<'a, S: Sink<'a>> Reader<'a, '_, S> {
         Ok(n as usize)
     }
 
+    /// Shared string `id` (checked against the table's size), validated once.
+    #[inline]
+    fn shared(&mut self, id: u32) -> Result<(&'a str, bool), DecodeError> {
+        if let Some(Some(hit)) = self.validated.get(id as usize) {
+            return Ok(*hit);
+        }
+        let found = self.table.get(id)?;
+        if self.validated.is_empty() {
+            // Bounded by the table's count, which parse checked against its bytes.
+            self.validated.resize(self.table.count, None);
+        }
+        self.validated[id as usize] = Some(found);
+        Ok(found)
+    }
+
     /// A reference into the shared table, checked against its size.
     #[inline]
     fn shared_id(&mut self) -> Result<u32, DecodeError> {
         let at = self.pos;
         let id = self.varint()?;
-        if id >= self.blob.n_shared as u64 {
+        if id >= self.table.count as u64 {
             return err(
                 at,
                 format!(
                     "shared string {id} does not exist ({} in the table)",
-                    self.blob.n_shared
+                    self.table.count
                 ),
             );
         }
         Ok(id as u32)
+    }
+
+    /// The bytes of an inline string, tag included, unvalidated.
+    #[inline]
+    fn key_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let at = self.pos;
+        match self.byte()? {
+            tag::STR_ASCII | tag::STR_UTF8 => {
+                let n = self.count(1)?;
+                self.take(n)
+            }
+            t => err(at, format!("expected a string, found tag {t:#04x}")),
+        }
     }
 
     /// An inline string, tag included: root keys and shared-table entries.
@@ -408,7 +545,7 @@ impl<'a, S: Sink<'a>> Reader<'a, '_, S> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn str_body(&mut self, t: u8) -> Result<(&'a str, bool), DecodeError> {
         let at = self.pos;
         let n = self.count(1)?;
@@ -469,7 +606,7 @@ impl<'a, S: Sink<'a>> Reader<'a, '_, S> {
                 if let Some(v) = self.sink.cached_str(id) {
                     return Ok(v);
                 }
-                let (s, ascii) = self.blob.shared(id)?;
+                let (s, ascii) = self.shared(id)?;
                 self.sink.str(s, ascii, Some(id))
             }
             tag::STR_ASCII | tag::STR_UTF8 => {
@@ -536,7 +673,7 @@ impl<'a, S: Sink<'a>> Reader<'a, '_, S> {
                     match self.sink.cached_key(id) {
                         Some(k) => k,
                         None => {
-                            let (s, ascii) = self.blob.shared(id)?;
+                            let (s, ascii) = self.shared(id)?;
                             self.sink.key(s, ascii, Some(id))?
                         }
                     }

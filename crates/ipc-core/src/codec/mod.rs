@@ -11,8 +11,8 @@ mod error;
 pub mod format;
 mod value;
 
-pub use decoder::{Blob, Sink, Skip};
+pub use decoder::{decode_value, Blob, Entry, Sink, Skip, Table};
 pub use encoder::Encoder;
 pub use error::{format_path, DecodeError, EncodeError, EncodeErrorKind, PathSegment};
 pub use format::{FORMAT_VERSION, MAX_DEPTH};
-pub use value::{Value, ValueSink};
+pub use value::{Text, Value, ValueSink};

@@ -5,6 +5,10 @@ use super::encoder::Encoder;
 use super::error::{DecodeError, EncodeError, EncodeErrorKind, PathSegment};
 use super::format::MAX_DEPTH;
 
+/// The string type of [`Value`]: up to 24 bytes are stored inline, so the typical key or
+/// short text costs no heap allocation when a snapshot is decoded.
+pub type Text = compact_str::CompactString;
+
 /// One value of the format. Dicts keep insertion order, as Python's do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -14,11 +18,11 @@ pub enum Value {
     /// An integer outside i64, as little-endian two's complement bytes.
     BigInt(Vec<u8>),
     Float(f64),
-    Str(String),
+    Str(Text),
     Bytes(Vec<u8>),
     List(Vec<Value>),
     Tuple(Vec<Value>),
-    Dict(Vec<(String, Value)>),
+    Dict(Vec<(Text, Value)>),
 }
 
 impl Value {
@@ -30,7 +34,7 @@ impl Value {
                 enc.begin_index(entries.len());
                 for (k, v) in entries {
                     enc.index_key(k, k.is_ascii());
-                    write(&mut enc, v, 1).map_err(|e| e.within(PathSegment::Key(k.clone())))?;
+                    write(&mut enc, v, 1).map_err(|e| e.within(PathSegment::Key(k.to_string())))?;
                 }
             }
             v => write(&mut enc, v, 0)?,
@@ -83,11 +87,14 @@ fn write(enc: &mut Encoder, v: &Value, depth: usize) -> Result<(), EncodeError> 
             }
             enc.dict(entries.len());
             if let Some(k) = first_duplicate(entries) {
-                return Err(EncodeError::new(EncodeErrorKind::DuplicateKey(k.clone())));
+                return Err(EncodeError::new(EncodeErrorKind::DuplicateKey(
+                    k.to_string(),
+                )));
             }
             for (k, item) in entries {
                 enc.key(k, k.is_ascii());
-                write(enc, item, depth + 1).map_err(|e| e.within(PathSegment::Key(k.clone())))?;
+                write(enc, item, depth + 1)
+                    .map_err(|e| e.within(PathSegment::Key(k.to_string())))?;
             }
         }
     }
@@ -95,7 +102,7 @@ fn write(enc: &mut Encoder, v: &Value, depth: usize) -> Result<(), EncodeError> 
 }
 
 /// A Vec of pairs can repeat a key, which a dict cannot hold.
-fn first_duplicate(entries: &[(String, Value)]) -> Option<&String> {
+fn first_duplicate(entries: &[(Text, Value)]) -> Option<&Text> {
     if entries.len() <= 8 {
         // Small dicts (the common case) are cheaper to scan than to hash.
         let mut keys = entries.iter().map(|(k, _)| k);
@@ -118,9 +125,9 @@ pub struct ValueSink;
 
 impl<'a> Sink<'a> for ValueSink {
     type Value = Value;
-    type Key = String;
+    type Key = Text;
     type Seq = (Vec<Value>, bool);
-    type Map = Vec<(String, Value)>;
+    type Map = Vec<(Text, Value)>;
     type Error = DecodeError;
 
     fn none(&mut self) -> Result<Value, DecodeError> {
@@ -139,7 +146,7 @@ impl<'a> Sink<'a> for ValueSink {
         Ok(Value::Float(v))
     }
     fn str(&mut self, s: &'a str, _: bool, _: Option<u32>) -> Result<Value, DecodeError> {
-        Ok(Value::Str(s.to_owned()))
+        Ok(Value::Str(Text::new(s)))
     }
     fn bytes(&mut self, b: &'a [u8]) -> Result<Value, DecodeError> {
         Ok(Value::Bytes(b.to_vec()))
@@ -161,10 +168,10 @@ impl<'a> Sink<'a> for ValueSink {
     fn map(&mut self, len: usize) -> Result<Self::Map, DecodeError> {
         Ok(Vec::with_capacity(len))
     }
-    fn key(&mut self, s: &'a str, _: bool, _: Option<u32>) -> Result<String, DecodeError> {
-        Ok(s.to_owned())
+    fn key(&mut self, s: &'a str, _: bool, _: Option<u32>) -> Result<Text, DecodeError> {
+        Ok(Text::new(s))
     }
-    fn map_insert(&mut self, map: &mut Self::Map, k: String, v: Value) -> Result<(), DecodeError> {
+    fn map_insert(&mut self, map: &mut Self::Map, k: Text, v: Value) -> Result<(), DecodeError> {
         map.push((k, v));
         Ok(())
     }

@@ -1,0 +1,296 @@
+//! One LMDB environment per store directory and process, shared by every handle on it.
+//!
+//! heed refuses to open the same path twice in one process (LMDB forbids it: closing one
+//! of two handles would drop the other's locks), so handles on the same directory share a
+//! [`SharedEnv`] through a registry of weak references. The environment sits behind a
+//! read-write lock: every transaction of this process holds it shared, and the two
+//! operations LMDB allows only while no transaction of the process is open take it
+//! exclusively — changing the map size, and closing the environment.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, Weak};
+use std::time::Duration;
+
+use heed::types::Bytes;
+use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, FlagSetMode, MdbError};
+use heed::{RoTxn, RwTxn};
+
+use crate::error::{Error, Result};
+
+/// The one database of a store: LMDB's unnamed database, raw bytes in and out.
+pub type Db = Database<'static, Bytes, Bytes>;
+
+/// Reader slots in a new lock file. A slot is taken per reading thread and freed when the
+/// thread ends; slots of killed processes are reclaimed when a store is opened or written.
+pub const DEFAULT_MAX_READERS: u32 = 510;
+
+/// How long `open` waits for another thread of this process to finish closing the
+/// previous environment at the same path.
+const CLOSE_WAIT: Duration = Duration::from_secs(30);
+
+pub struct SharedEnv {
+    /// None once retired: the store was removed and its environment closed.
+    state: RwLock<Option<Opened>>,
+    /// Set when retiring begins, so that handles notice without taking the lock.
+    retired: AtomicBool,
+}
+
+struct Opened {
+    env: Env,
+    db: Db,
+}
+
+fn registry() -> &'static Mutex<HashMap<PathBuf, Weak<SharedEnv>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<PathBuf, Weak<SharedEnv>>>> = OnceLock::new();
+    REGISTRY.get_or_init(Mutex::default)
+}
+
+/// An LMDB failure, naming what was being done to which store.
+#[cold]
+pub fn lmdb_error(label: &str, doing: &str, e: heed::Error) -> Error {
+    let source = match e {
+        heed::Error::Io(io) => io,
+        other => std::io::Error::other(other.to_string()),
+    };
+    Error::io(format!("{label}: {doing}"), source)
+}
+
+/// The environment of the store in `dir` (which must exist), opened by this process once
+/// and shared. Clears reader slots left by dead processes.
+pub fn open(dir: &Path, label: &str, max_readers: u32) -> Result<Arc<SharedEnv>> {
+    let path = dir
+        .canonicalize()
+        .map_err(|e| Error::io(format!("{label}: resolving {}", dir.display()), e))?;
+    let mut registry = registry().lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(shared) = registry.get(&path).and_then(Weak::upgrade) {
+        if !shared.is_retired() {
+            return Ok(shared);
+        }
+    }
+    let env = open_env(&path, label, max_readers)?;
+    // Before this process takes a reader slot of its own: the table may be full of
+    // slots of dead processes.
+    env.clear_stale_readers()
+        .map_err(|e| lmdb_error(label, "clearing stale reader slots", e))?;
+    let what = format!("opening the database in {}", path.display());
+    let rtxn = env.read_txn().map_err(|e| lmdb_error(label, &what, e))?;
+    let db = env
+        .open_databases_and_commit(rtxn, |opener, rtxn| {
+            opener
+                .open_database::<Bytes, Bytes>(rtxn, None)
+                .map(CommitOrAbort::<_, ()>::Commit)
+        })
+        .map_err(|e| lmdb_error(label, &what, e))?
+        .unwrap_commit()
+        // The unnamed database always exists; a None would be an LMDB bug.
+        .ok_or_else(|| Error::io(format!("{label}: {what}"), std::io::ErrorKind::NotFound))?;
+    let shared = Arc::new(SharedEnv {
+        state: RwLock::new(Some(Opened { env, db })),
+        retired: AtomicBool::new(false),
+    });
+    registry.retain(|_, weak| weak.strong_count() > 0);
+    registry.insert(path, Arc::downgrade(&shared));
+    Ok(shared)
+}
+
+fn open_env(path: &Path, label: &str, max_readers: u32) -> Result<Env> {
+    let mut options = EnvOpenOptions::new();
+    options.max_readers(max_readers);
+    loop {
+        // SAFETY: LMDB's rules for the memory map are kept: only this module opens the
+        // environment, once per process (the registry); every transaction holds the state
+        // lock, so resizing and closing never overlap one; and the store's files are
+        // written only through LMDB. (Another process of the same user writing into the
+        // files directly is outside what any mmap-based store can defend against.)
+        match unsafe { options.open(path) } {
+            Ok(env) => return Ok(env),
+            Err(heed::Error::EnvAlreadyOpened) => {
+                // Its last handle is being dropped on another thread right now (a dead
+                // weak reference in the registry, heed not yet told): wait for the close.
+                if let Some(closing) = heed::env_closing_event(path) {
+                    if !closing.wait_timeout(CLOSE_WAIT) {
+                        return Err(Error::io(
+                            format!("{label}: {} is still open in this process", path.display()),
+                            std::io::ErrorKind::WouldBlock,
+                        ));
+                    }
+                }
+            }
+            Err(e) => {
+                let what = format!("opening the LMDB environment in {}", path.display());
+                return Err(lmdb_error(label, &what, e));
+            }
+        }
+    }
+}
+
+impl SharedEnv {
+    /// LMDB's limit on key length (511 bytes in its default build).
+    pub fn max_key_size(&self, label: &str) -> Result<usize> {
+        let guard = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        let opened = guard.as_ref().ok_or_else(|| retired(label))?;
+        Ok(opened.env.max_key_size())
+    }
+
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
+    }
+
+    /// Runs `f` in a read transaction. A reader whose map is smaller than what the writer
+    /// has grown the file to adopts the new size and tries again.
+    pub fn read<R, E: From<Error>>(
+        &self,
+        label: &str,
+        f: impl FnOnce(&RoTxn<'_>, Db) -> Result<R, E>,
+    ) -> Result<R, E> {
+        loop {
+            {
+                let guard = self.state.read().unwrap_or_else(PoisonError::into_inner);
+                let Some(opened) = guard.as_ref() else {
+                    return Err(retired(label).into());
+                };
+                match opened.env.read_txn() {
+                    Ok(txn) => return f(&txn, opened.db),
+                    Err(heed::Error::Mdb(MdbError::MapResized)) => {}
+                    Err(e) => {
+                        return Err(lmdb_error(label, "starting a read transaction", e).into())
+                    }
+                };
+            }
+            self.resize(label, 0)?;
+        }
+    }
+
+    /// Runs `f` in a write transaction and commits. When the map is full, the transaction
+    /// is aborted, the map doubled, and `f` run again: what the caller writes must not
+    /// depend on an earlier attempt.
+    pub fn write<R>(
+        &self,
+        label: &str,
+        mut f: impl FnMut(&mut RwTxn<'_>, Db) -> heed::Result<R>,
+    ) -> Result<R> {
+        loop {
+            let guard = self.state.read().unwrap_or_else(PoisonError::into_inner);
+            let Some(opened) = guard.as_ref() else {
+                return Err(retired(label));
+            };
+            let result = opened.env.write_txn().and_then(|mut txn| {
+                let r = f(&mut txn, opened.db)?;
+                txn.commit()?;
+                Ok(r)
+            });
+            let map_size = opened.env.info().map_size;
+            drop(guard);
+            match result {
+                Ok(r) => return Ok(r),
+                Err(heed::Error::Mdb(MdbError::MapFull)) => {
+                    // Pages pinned by readers that died mid-read are a common cause: free
+                    // them before growing.
+                    self.clear_stale_readers(label)?;
+                    self.resize(label, map_size.saturating_mul(2))?;
+                }
+                Err(heed::Error::Mdb(MdbError::MapResized)) => self.resize(label, 0)?,
+                Err(e) => return Err(lmdb_error(label, "writing a snapshot", e)),
+            }
+        }
+    }
+
+    /// (map size, bytes in use up to the last page written).
+    pub fn usage(&self, label: &str) -> Result<(usize, usize)> {
+        let guard = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        let opened = guard.as_ref().ok_or_else(|| retired(label))?;
+        let info = opened.env.info();
+        let page = opened.env.unnamed_database_stat().page_size as usize;
+        Ok((info.map_size, (info.last_page_number + 1) * page))
+    }
+
+    /// Grows the map to at least `at_least` bytes (a power of two, so that repeated
+    /// growth stays logarithmic), or with 0 adopts the size another process set.
+    pub fn resize(&self, label: &str, at_least: usize) -> Result<()> {
+        let guard = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let opened = guard.as_ref().ok_or_else(|| retired(label))?;
+        let size = if at_least == 0 {
+            0
+        } else if opened.env.info().map_size >= at_least {
+            return Ok(());
+        } else {
+            at_least.checked_next_power_of_two().unwrap_or(at_least)
+        };
+        // SAFETY: the exclusive guard is held: no transaction of this process is open
+        // (every one holds the guard shared while it lives).
+        unsafe { opened.env.resize(size) }
+            .map_err(|e| lmdb_error(label, &format!("growing the map to {size} bytes"), e))
+    }
+
+    /// Makes commits fsync (durable) or not (fast: a system crash may lose the latest
+    /// commits, never the integrity of the database).
+    pub fn set_durable(&self, label: &str, durable: bool) -> Result<()> {
+        let guard = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let opened = guard.as_ref().ok_or_else(|| retired(label))?;
+        let mode = if durable {
+            FlagSetMode::Disable
+        } else {
+            FlagSetMode::Enable
+        };
+        // SAFETY: NO_SYNC is one of the flags LMDB lets a process change at run time, and
+        // the exclusive guard makes this the only call of set_flags on this environment.
+        unsafe { opened.env.set_flags(EnvFlags::NO_SYNC, mode) }
+            .map_err(|e| lmdb_error(label, "setting the durability", e))
+    }
+
+    /// Whether commits are synced to disk, as LMDB reports it.
+    pub fn is_durable(&self, label: &str) -> Result<bool> {
+        let guard = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        let opened = guard.as_ref().ok_or_else(|| retired(label))?;
+        let flags = opened
+            .env
+            .get_flags()
+            .map_err(|e| lmdb_error(label, "reading the flags", e))?;
+        Ok(flags & EnvFlags::NO_SYNC.bits() == 0)
+    }
+
+    /// Flushes what non-durable commits left to the OS.
+    pub fn sync(&self, label: &str) -> Result<()> {
+        let guard = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        let opened = guard.as_ref().ok_or_else(|| retired(label))?;
+        opened
+            .env
+            .force_sync()
+            .map_err(|e| lmdb_error(label, "flushing to disk", e))
+    }
+
+    /// Frees the reader slots of processes that died (their snapshots pin pages the writer
+    /// could otherwise reuse, and their slots count against the limit).
+    pub fn clear_stale_readers(&self, label: &str) -> Result<usize> {
+        let guard = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        let opened = guard.as_ref().ok_or_else(|| retired(label))?;
+        opened
+            .env
+            .clear_stale_readers()
+            .map_err(|e| lmdb_error(label, "clearing stale reader slots", e))
+    }
+
+    /// Closes the environment in this process, for good, before its files are removed:
+    /// waits for this process's transactions to end; other handles then see the store
+    /// closed, and a new store at the same path gets a fresh environment.
+    pub fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+        let opened = self
+            .state
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        // Dropping the only Env handle closes it (heed counts handles, and none is kept
+        // elsewhere).
+        drop(opened);
+    }
+}
+
+#[cold]
+fn retired(label: &str) -> Error {
+    Error::Closed {
+        store: label.to_owned(),
+    }
+}

@@ -1,0 +1,69 @@
+//! The store's directory: creating it safely, and removing LMDB's files from it.
+
+use std::path::Path;
+
+use super::layout;
+use crate::error::{Error, Result};
+
+/// Creates the store's directory (mode 0700). In the shared temp dir, an existing entry
+/// must be a real directory of ours, not a link or a directory someone else planted.
+/// Returns whether it created the directory.
+pub fn make_dir(dir: &Path, label: &str, in_temp: bool) -> Result<bool> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let shown = dir.display();
+    match std::fs::DirBuilder::new()
+        .recursive(!in_temp)
+        .mode(0o700)
+        .create(dir)
+    {
+        Ok(()) => return Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(Error::io(format!("{label}: creating {shown}"), e)),
+    }
+    let meta = std::fs::symlink_metadata(dir)
+        .map_err(|e| Error::io(format!("{label}: inspecting {shown}"), e))?;
+    if !meta.is_dir() {
+        let what = format!("{label}: {shown} is not a directory");
+        return Err(Error::io(what, rustix::io::Errno::NOTDIR));
+    }
+    if in_temp && meta.uid() != rustix::process::geteuid().as_raw() {
+        let what = format!(
+            "{label}: {shown} belongs to another user (uid {})",
+            meta.uid()
+        );
+        return Err(Error::io(what, rustix::io::Errno::PERM));
+    }
+    Ok(false)
+}
+
+/// Removes LMDB's files of the store in `dir` (the notify file goes with the lock).
+pub fn remove_files(dir: &Path, label: &str) -> Result<()> {
+    let mut result = Ok(());
+    for file in [layout::DATA_FILE, layout::LOCK_FILE] {
+        let path = dir.join(file);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                result = result.and(Err(Error::io(
+                    format!("{label}: removing {}", path.display()),
+                    e,
+                )))
+            }
+        }
+    }
+    result
+}
+
+/// A new store's incarnation: random, never 0.
+pub fn random_incarnation() -> u64 {
+    let mut bytes = [0u8; 8];
+    if rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty()).is_err() {
+        // Uniqueness, not secrecy, is what matters: fall back on time and pid.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        return now ^ u64::from(rustix::process::getpid().as_raw_nonzero().get() as u32) << 32;
+    }
+    u64::from_le_bytes(bytes) | 1
+}

@@ -1,0 +1,300 @@
+//! Publishing a snapshot: one write transaction after which the database holds exactly
+//! the new dict, so a reader's transaction sees the old snapshot or the new one.
+
+use std::io::Write as _;
+
+use heed::{PutFlags, RwTxn};
+
+use super::env::Db;
+use super::layout::{self, ESCAPED_KEY_LEN, META_KEY};
+use crate::codec::{Blob, DecodeError};
+use crate::error::{Error, Result};
+
+/// Values up to this size are assembled in a scratch buffer and put in one piece (which
+/// lets a full rewrite append); larger ones are written straight into LMDB's page.
+const INLINE_VALUE: usize = 64 << 10;
+
+/// A snapshot ready to be written: its records, and their order in LMDB.
+pub struct Prepared<'b> {
+    /// In the dict's order (ordinal = index).
+    records: Vec<NewRecord<'b>>,
+    /// Indexes into `records`, sorted by record key as LMDB sorts them.
+    sorted: Vec<u32>,
+    table: &'b [u8],
+}
+
+struct NewRecord<'b> {
+    key: RecordKey<'b>,
+    /// The key, when the record key cannot hold it (then the record does).
+    escaped: Option<&'b str>,
+    value: &'b [u8],
+}
+
+enum RecordKey<'b> {
+    Plain(&'b [u8]),
+    Escaped([u8; ESCAPED_KEY_LEN]),
+}
+
+impl RecordKey<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            RecordKey::Plain(b) => b,
+            RecordKey::Escaped(b) => b,
+        }
+    }
+}
+
+/// The first 16 bytes of a key, zero-padded, as a number: comparing these orders keys as
+/// LMDB does except for ties, which the full comparison settles. Sorting on them is
+/// several times faster than comparing byte slices throughout.
+fn sort_prefix(key: &[u8]) -> u128 {
+    let mut b = [0u8; 16];
+    let n = key.len().min(16);
+    b[..n].copy_from_slice(&key[..n]);
+    u128::from_be_bytes(b)
+}
+
+/// How a write went: records put and deleted (the rest were left as they were).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    pub put: usize,
+    pub deleted: usize,
+    /// True when the whole database was cleared and written again.
+    pub rewrote_all: bool,
+}
+
+/// Splits an indexed blob into records. Fails on a blob that is not a dict, or that holds
+/// a key twice (which no dict can, but a hand-made blob might).
+pub fn prepare<'b>(label: &str, blob: &'b [u8], max_key: usize) -> Result<Prepared<'b>> {
+    let bad = |e: DecodeError| Error::Corrupt {
+        store: format!("{label}, the blob to publish"),
+        source: e,
+    };
+    let parsed = Blob::parse(blob).map_err(bad)?;
+    if !parsed.is_indexed() {
+        return Err(Error::Usage(format!(
+            "{label}: only a dict can be published (its keys become records)"
+        )));
+    }
+    let entries = parsed.entries().map_err(bad)?;
+    if u32::try_from(entries.len()).is_err() {
+        return Err(Error::Usage(format!(
+            "{label}: {} keys is more than a store holds (2^32)",
+            entries.len()
+        )));
+    }
+    let mut records: Vec<NewRecord<'b>> = entries
+        .into_iter()
+        .map(|e| {
+            let escaped = layout::is_escaped(e.key, max_key);
+            let key = if escaped {
+                let mut k = [0u8; ESCAPED_KEY_LEN];
+                k[..ESCAPED_KEY_LEN - 1].copy_from_slice(&layout::escaped_prefix(e.key));
+                RecordKey::Escaped(k)
+            } else {
+                RecordKey::Plain(e.key.as_bytes())
+            };
+            NewRecord {
+                key,
+                escaped: escaped.then_some(e.key),
+                value: e.value,
+            }
+        })
+        .collect();
+    let mut order: Vec<(u128, u32)> = (0..records.len())
+        .map(|i| (sort_prefix(records[i].key.bytes()), i as u32))
+        .collect();
+    // Escaped keys with equal hashes sort by the key itself; they get their counters
+    // 0, 1... below in that order, which keeps the whole list sorted.
+    order.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0).then_with(|| {
+            let (x, y) = (&records[a.1 as usize], &records[b.1 as usize]);
+            x.key
+                .bytes()
+                .cmp(y.key.bytes())
+                .then_with(|| x.escaped.cmp(&y.escaped))
+        })
+    });
+    let sorted: Vec<u32> = order.into_iter().map(|(_, i)| i).collect();
+    let duplicate = |key: &str| {
+        bad(DecodeError::new(
+            0,
+            format!("key {key:?} appears twice in the dict"),
+        ))
+    };
+    for pair in sorted.windows(2) {
+        let (prev, cur) = (pair[0] as usize, pair[1] as usize);
+        let counter = match (&records[prev].key, &records[cur].key) {
+            (RecordKey::Plain(a), RecordKey::Plain(b)) if a == b => {
+                return Err(duplicate(std::str::from_utf8(b).unwrap_or("?")));
+            }
+            (RecordKey::Escaped(a), RecordKey::Escaped(b))
+                if a[..ESCAPED_KEY_LEN - 1] == b[..ESCAPED_KEY_LEN - 1] =>
+            {
+                if records[prev].escaped == records[cur].escaped {
+                    return Err(duplicate(records[cur].escaped.unwrap_or("")));
+                }
+                a[ESCAPED_KEY_LEN - 1].checked_add(1).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "{label}: more than 256 long keys share one 64-bit hash"
+                    ))
+                })?
+            }
+            _ => continue,
+        };
+        if let RecordKey::Escaped(b) = &mut records[cur].key {
+            b[ESCAPED_KEY_LEN - 1] = counter;
+        }
+    }
+    Ok(Prepared {
+        records,
+        sorted,
+        table: parsed.table().as_bytes(),
+    })
+}
+
+impl Prepared<'_> {
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn table(&self) -> &[u8] {
+        self.table
+    }
+
+    /// Bytes the records will take, roughly (values, keys, LMDB's per-record overhead).
+    pub fn size_estimate(&self) -> usize {
+        self.records
+            .iter()
+            .map(|r| r.value.len() + r.key.bytes().len() + r.escaped.map_or(0, str::len) + 24)
+            .sum()
+    }
+
+    fn record(&self, i: u32) -> (u64, &NewRecord<'_>) {
+        (u64::from(i), &self.records[i as usize])
+    }
+
+    /// Clears the database and writes every record, in key order (LMDB's append mode:
+    /// no searching, and pages filled completely).
+    pub fn write_all(
+        &self,
+        txn: &mut RwTxn<'_>,
+        db: Db,
+        meta: &[u8],
+        scratch: &mut Vec<u8>,
+    ) -> heed::Result<WriteStats> {
+        db.clear(txn)?;
+        for &i in &self.sorted {
+            let (ordinal, r) = self.record(i);
+            put(txn, db, ordinal, r, PutFlags::APPEND, scratch)?;
+        }
+        db.put_with_flags(txn, PutFlags::APPEND, META_KEY, meta)?;
+        Ok(WriteStats {
+            put: self.records.len(),
+            deleted: 0,
+            rewrote_all: true,
+        })
+    }
+
+    /// Writes only what differs from the stored snapshot: records whose bytes changed or
+    /// that are new, and deletes those of keys that are gone. Switches to
+    /// [`Prepared::write_all`] as soon as more than half the records turn out to differ,
+    /// which is then cheaper.
+    pub fn write_changed(
+        &self,
+        txn: &mut RwTxn<'_>,
+        db: Db,
+        meta: &[u8],
+        scratch: &mut Vec<u8>,
+    ) -> heed::Result<WriteStats> {
+        let n = self.records.len();
+        // More than half changed, or the first 32 all did (a rewrite of every value,
+        // most likely): stop comparing and rewrite everything.
+        let too_many =
+            |changes: usize, seen: usize| changes > n / 2 || (seen == 32 && changes == 32);
+        let mut seen = 0;
+        let mut puts: Vec<u32> = Vec::new();
+        let mut deletes: Vec<Vec<u8>> = Vec::new();
+        {
+            // A merge of two sorted lists: the stored records and the new ones.
+            let mut next = 0;
+            for item in db.iter(txn)? {
+                let (key, data) = item?;
+                if key == META_KEY {
+                    continue;
+                }
+                while let Some(&i) = self.sorted.get(next) {
+                    if self.records[i as usize].key.bytes() >= key {
+                        break;
+                    }
+                    puts.push(i);
+                    next += 1;
+                }
+                match self.sorted.get(next) {
+                    Some(&i) if self.records[i as usize].key.bytes() == key => {
+                        let (ordinal, r) = self.record(i);
+                        if !r.stored_as(ordinal, data, scratch) {
+                            puts.push(i);
+                        }
+                        next += 1;
+                    }
+                    _ => deletes.push(key.to_vec()),
+                }
+                seen += 1;
+                if too_many(puts.len() + deletes.len(), seen) {
+                    break; // no need to look further
+                }
+            }
+            puts.extend(&self.sorted[next..]);
+        }
+        if too_many(puts.len() + deletes.len(), seen) {
+            return self.write_all(txn, db, meta, scratch);
+        }
+        for key in &deletes {
+            db.delete(txn, key)?;
+        }
+        for &i in &puts {
+            let (ordinal, r) = self.record(i);
+            put(txn, db, ordinal, r, PutFlags::empty(), scratch)?;
+        }
+        db.put(txn, META_KEY, meta)?;
+        Ok(WriteStats {
+            put: puts.len(),
+            deleted: deletes.len(),
+            rewrote_all: false,
+        })
+    }
+}
+
+impl NewRecord<'_> {
+    /// Whether `data`, a stored record, is byte for byte what this record would write.
+    fn stored_as(&self, ordinal: u64, data: &[u8], scratch: &mut Vec<u8>) -> bool {
+        layout::record_head(ordinal, self.escaped, scratch);
+        let head = scratch.len();
+        data.len() == head + self.value.len()
+            && data[..head] == scratch[..]
+            && &data[head..] == self.value
+    }
+}
+
+fn put(
+    txn: &mut RwTxn<'_>,
+    db: Db,
+    ordinal: u64,
+    r: &NewRecord<'_>,
+    flags: PutFlags,
+    scratch: &mut Vec<u8>,
+) -> heed::Result<()> {
+    layout::record_head(ordinal, r.escaped, scratch);
+    if r.value.len() <= INLINE_VALUE {
+        scratch.extend_from_slice(r.value);
+        return db.put_with_flags(txn, flags, r.key.bytes(), scratch);
+    }
+    // Big values (a large bytes object) go straight into the page LMDB reserves, saving
+    // a copy of the whole value.
+    let head: &[u8] = scratch;
+    db.put_reserved(txn, r.key.bytes(), head.len() + r.value.len(), |space| {
+        space.write_all(head)?;
+        space.write_all(r.value)
+    })
+}

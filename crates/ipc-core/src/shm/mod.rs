@@ -1,0 +1,279 @@
+//! A shared-memory dictionary: one writer publishes immutable snapshots, any number of
+//! readers map the latest one and decode straight from it.
+//!
+//! Each published version is a separate, immutable segment `/dev/shm/ipcb_shm_<name>.<v>`;
+//! a small head segment `/dev/shm/ipcb_shm_<name>` says which version is current. The
+//! writer fills a new segment completely, then stores the version into the head (Release),
+//! so a reader that loads the version (Acquire) opens a complete segment or none at all: a
+//! torn read is impossible by construction. docs/design.md gives the full argument.
+
+mod head;
+mod layout;
+mod segment;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustix::io::Errno;
+
+use crate::error::{Error, Result};
+use crate::names;
+
+pub use head::HeadHandle;
+use head::WaitOutcome;
+use segment::Snapshot as Segment;
+
+/// A published snapshot, mapped read-only.
+pub struct Snapshot {
+    segment: Segment,
+}
+
+impl Snapshot {
+    /// The encoded blob (see docs/format.md), borrowed from shared memory.
+    pub fn blob(&self) -> &[u8] {
+        self.segment.blob()
+    }
+
+    pub fn version(&self) -> u64 {
+        self.segment.version
+    }
+
+    /// Identifies the writer's run of the store: (incarnation, version) names a snapshot
+    /// uniquely, even across a writer restart.
+    pub fn incarnation(&self) -> u64 {
+        self.segment.incarnation
+    }
+}
+
+/// One process's handle on a store: the writer's, or a reader's.
+pub struct ShmStore {
+    name: String,
+    writer: Option<head::WriterLock>,
+    head: Option<Arc<HeadHandle>>,
+    cached: Option<Snapshot>,
+    /// A reader saw the writer close the store and has not seen a new writer since.
+    saw_close: bool,
+    closed_here: bool,
+}
+
+/// How often a reader re-checks for a writer that has not created the store yet.
+const ATTACH_POLL_MAX: Duration = Duration::from_millis(50);
+/// A reader gives up after this many consecutive races with a publishing writer (each race
+/// means a newer version appeared while it was opening the previous one).
+const MAX_RACES: u32 = 10_000;
+
+impl ShmStore {
+    /// Becomes the writer of `name`, creating the store or taking over one whose writer
+    /// died. Fails with [`Error::WriterExists`] while another writer is alive.
+    pub fn create(name: &str) -> Result<Self> {
+        names::validate(name)?;
+        let lock = head::WriterLock::acquire(name)?;
+        Ok(ShmStore {
+            name: name.to_owned(),
+            head: Some(lock.head()),
+            writer: Some(lock),
+            cached: None,
+            saw_close: false,
+            closed_here: false,
+        })
+    }
+
+    /// A reader of `name`. The store need not exist yet: reads return None until the
+    /// writer has published.
+    pub fn attach(name: &str) -> Result<Self> {
+        names::validate(name)?;
+        let mut store = ShmStore {
+            name: name.to_owned(),
+            writer: None,
+            head: None,
+            cached: None,
+            saw_close: false,
+            closed_here: false,
+        };
+        store.head_handle()?;
+        Ok(store)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn is_writer(&self) -> bool {
+        self.writer.is_some()
+    }
+
+    fn label(&self) -> String {
+        format!("shared-memory store {:?}", self.name)
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed_here {
+            return Err(Error::Usage(format!(
+                "{}: used after cleanup()",
+                self.label()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Publishes `blob` as the next version and returns that version. Readers see the
+    /// previous snapshot until this returns, and this one from then on.
+    pub fn publish(&mut self, blob: &[u8]) -> Result<u64> {
+        self.check_open()?;
+        let label = self.label();
+        let Some(lock) = self.writer.as_mut() else {
+            return Err(Error::Usage(format!("{label}: only the writer can write")));
+        };
+        lock.publish(blob)
+    }
+
+    /// The head, attaching to it first if this reader is not attached yet. None when no
+    /// writer has created the store; [`Error::Closed`] after the writer closed it.
+    pub fn head_handle(&mut self) -> Result<Option<Arc<HeadHandle>>> {
+        Ok(self.attached()?.map(|_| ()).and(self.head.clone()))
+    }
+
+    /// Like [`ShmStore::head_handle`], borrowed: the hot paths skip the reference count.
+    fn attached(&mut self) -> Result<Option<&HeadHandle>> {
+        self.check_open()?;
+        if let Some(head) = &self.head {
+            if !head.is_closed() {
+                return Ok(self.head.as_deref());
+            }
+            // The writer closed this head. Forget it and look for a successor under the
+            // same name (a writer that restarted).
+            self.head = None;
+            self.cached = None;
+            self.saw_close = true;
+        }
+        match HeadHandle::open(&self.name)? {
+            Some(head) if !head.is_closed() => {
+                self.saw_close = false;
+                self.head = Some(Arc::new(head));
+                Ok(self.head.as_deref())
+            }
+            _ if self.saw_close => Err(Error::Closed {
+                store: self.label(),
+            }),
+            _ => Ok(None),
+        }
+    }
+
+    /// The latest version, 0 before the first write. Costs one atomic load once attached.
+    pub fn version(&mut self) -> Result<u64> {
+        Ok(self.attached()?.map_or(0, |h| h.version()))
+    }
+
+    /// The latest snapshot, mapped; None before the first write. Maps a new segment only
+    /// when the version has changed since the last call.
+    pub fn latest(&mut self) -> Result<Option<&Snapshot>> {
+        let mut races = 0;
+        loop {
+            let Some(head) = self.attached()? else {
+                return Ok(None);
+            };
+            let (incarnation, version) = head.current();
+            if version == 0 {
+                return Ok(None);
+            }
+            let fresh = self.cached.as_ref().is_some_and(|s| {
+                s.segment.version == version && s.segment.incarnation == incarnation
+            });
+            if fresh {
+                return Ok(self.cached.as_ref());
+            }
+            match segment::open(&self.name, incarnation, version) {
+                Ok(segment) => {
+                    self.cached = Some(Snapshot { segment });
+                    return Ok(self.cached.as_ref());
+                }
+                Err(segment::OpenError::Gone) => {
+                    // Normal when the writer published again and removed this version
+                    // meanwhile, or is closing: look again. Anything else is damage.
+                    let head = self.head.as_deref().expect("attached above");
+                    if head.current() == (incarnation, version) && !head.is_closed() {
+                        return Err(Error::io(
+                            format!("{}: the data segment of version {version}", self.label()),
+                            Errno::NOENT,
+                        ));
+                    }
+                }
+                Err(segment::OpenError::Failed(e)) => return Err(e),
+            }
+            races += 1;
+            if races >= MAX_RACES {
+                return Err(Error::io(
+                    format!(
+                        "{}: the writer kept replacing the snapshot while it was being opened",
+                        self.label()
+                    ),
+                    Errno::AGAIN,
+                ));
+            }
+        }
+    }
+
+    /// Blocks until a version newer than `after` is published and returns it; sleeps (no
+    /// spinning) on a futex in the head, or polls gently while the store does not exist.
+    pub fn wait_for_update(&mut self, after: u64, timeout: Duration) -> Result<u64> {
+        let label = self.label();
+        wait_for_update_with(&label, after, timeout, || self.head_handle())
+    }
+
+    /// The writer marks the store closed, wakes every waiter and removes all its segments;
+    /// a reader only unmaps. Idempotent; also run on drop.
+    pub fn close(&mut self) -> Result<()> {
+        if self.closed_here {
+            return Ok(());
+        }
+        self.closed_here = true;
+        self.cached = None;
+        self.head = None;
+        match self.writer.take() {
+            Some(lock) => lock.close(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ShmStore {
+    fn drop(&mut self) {
+        // A writer that is dropped without cleanup still removes what it created.
+        let _ = self.close();
+    }
+}
+
+/// The waiting loop of [`ShmStore::wait_for_update`], with the head obtained through
+/// `head` so that a caller can hold its own lock only while fetching it (the Python
+/// binding waits with neither the GIL nor its lock held).
+pub fn wait_for_update_with(
+    label: &str,
+    after: u64,
+    timeout: Duration,
+    mut head: impl FnMut() -> Result<Option<Arc<HeadHandle>>>,
+) -> Result<u64> {
+    let deadline = Instant::now() + timeout;
+    let mut poll = Duration::from_millis(1);
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match head()? {
+            Some(h) => match h.wait_newer(after, remaining) {
+                WaitOutcome::Newer(v) => return Ok(v),
+                WaitOutcome::Closed => continue, // head() reports it, or finds a successor
+                WaitOutcome::TimedOut => {}
+            },
+            None if !remaining.is_zero() => {
+                // No store yet: nothing to sleep on, so check back with a growing pause.
+                std::thread::sleep(poll.min(remaining));
+                poll = (poll * 2).min(ATTACH_POLL_MAX);
+            }
+            None => {}
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Timeout {
+                what: format!("{label}: waiting for a version newer than {after}"),
+                after: timeout,
+            });
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! A ZeroMQ dictionary, in two modes.
+//!
+//! * [`Mode::PubSub`] (the default): the writer publishes each snapshot once; every reader
+//!   keeps the newest in a background thread, and a late joiner is sent the current one.
+//! * [`Mode::Push`]: the original benchmark's design, kept for comparison: PUSH/PULL, one
+//!   message per read, so the writer sends readers × reads copies (of one encoding).
+//!
+//! docs/design.md describes the protocol.
+
+mod endpoint;
+mod publisher;
+mod puller;
+mod server;
+mod subscriber;
+mod wire;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+pub use endpoint::Endpoints;
+pub use subscriber::STALE_AFTER;
+
+use crate::error::{Error, Result};
+use crate::names;
+use publisher::Publisher;
+use puller::Puller;
+use subscriber::Subscriber;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    PubSub,
+    Push,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Result<Mode> {
+        match s {
+            "pubsub" => Ok(Mode::PubSub),
+            "push" => Ok(Mode::Push),
+            other => Err(Error::Usage(format!(
+                "unknown ZeroMQ mode {other:?}: use \"pubsub\" or \"push\""
+            ))),
+        }
+    }
+}
+
+/// A received snapshot: the message as it arrived, shared without copying.
+#[derive(Clone)]
+pub struct Frame {
+    msg: Arc<zmq::Message>,
+    incarnation: u64,
+    version: u64,
+}
+
+impl Frame {
+    fn new(msg: zmq::Message, header: wire::Header) -> Self {
+        Frame {
+            msg: Arc::new(msg),
+            incarnation: header.incarnation,
+            version: header.version,
+        }
+    }
+
+    /// The encoded blob (see docs/format.md).
+    pub fn blob(&self) -> &[u8] {
+        &self.msg[wire::HEADER_LEN..]
+    }
+
+    /// (writer run, writer's version): names this snapshot uniquely.
+    pub fn id(&self) -> (u64, u64) {
+        (self.incarnation, self.version)
+    }
+}
+
+/// One process's end of a store.
+pub struct ZmqStore {
+    name: String,
+    role: Role,
+}
+
+enum Role {
+    Publisher(Publisher),
+    Subscriber(Subscriber),
+    Puller(Puller),
+    Closed,
+}
+
+/// The process's one ZeroMQ context (its I/O thread serves every socket).
+fn context() -> zmq::Context {
+    static CONTEXT: OnceLock<zmq::Context> = OnceLock::new();
+    CONTEXT.get_or_init(zmq::Context::new).clone()
+}
+
+fn zmq_error(what: &str) -> impl Fn(zmq::Error) -> Error + '_ {
+    move |e| {
+        Error::io(
+            what.to_owned(),
+            std::io::Error::from_raw_os_error(e.to_raw()),
+        )
+    }
+}
+
+impl ZmqStore {
+    /// The writer: binds the endpoints (see [`Endpoints::resolve`]). `timeout` bounds the
+    /// push-mode waits for readers and for room in their queues.
+    pub fn bind(name: &str, mode: Mode, endpoint: Option<&str>, timeout: Duration) -> Result<Self> {
+        names::validate(name)?;
+        let endpoints = Endpoints::resolve(name, endpoint)?;
+        let publisher = Publisher::bind(name, endpoints, mode, timeout)?;
+        Ok(ZmqStore {
+            name: name.to_owned(),
+            role: Role::Publisher(publisher),
+        })
+    }
+
+    /// A reader: connects now; the writer may come later. In push mode `timeout` bounds
+    /// each read's wait for its message.
+    pub fn connect(
+        name: &str,
+        mode: Mode,
+        endpoint: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Self> {
+        names::validate(name)?;
+        let endpoints = Endpoints::resolve(name, endpoint)?;
+        let role = match mode {
+            Mode::PubSub => Role::Subscriber(Subscriber::connect(name, &endpoints)?),
+            Mode::Push => Role::Puller(Puller::connect(name, &endpoints, timeout)?),
+        };
+        Ok(ZmqStore {
+            name: name.to_owned(),
+            role,
+        })
+    }
+
+    #[cold]
+    fn misuse(&self, what: &str) -> Error {
+        let role = match self.role {
+            Role::Publisher(_) => "the writer",
+            Role::Subscriber(_) => "a reader",
+            Role::Puller(_) => "a push-mode reader",
+            Role::Closed => {
+                return Error::Usage(format!(
+                    "zeromq store {:?}: used after cleanup()",
+                    self.name
+                ))
+            }
+        };
+        Error::Usage(format!(
+            "zeromq store {:?}: {what} is not available to {role}",
+            self.name
+        ))
+    }
+
+    pub fn publish(&mut self, blob: &[u8]) -> Result<u64> {
+        match &mut self.role {
+            Role::Publisher(p) => p.publish(blob),
+            _ => Err(self.misuse("write()")),
+        }
+    }
+
+    /// Push mode: how many reads the next write must serve.
+    pub fn expect_reads(&mut self, readers: usize, reads_each: usize) -> Result<()> {
+        match &mut self.role {
+            Role::Publisher(p) => {
+                p.expect_reads(readers, reads_each);
+                Ok(())
+            }
+            _ => Err(self.misuse("expect_reads()")),
+        }
+    }
+
+    /// Pubsub: the newest snapshot received (None before the first). Push mode: the next
+    /// message, waited for.
+    pub fn latest(&mut self) -> Result<Option<Frame>> {
+        match &mut self.role {
+            Role::Subscriber(s) => s.latest(),
+            Role::Puller(p) => p.take().map(Some),
+            _ => Err(self.misuse("read()")),
+        }
+    }
+
+    pub fn version(&self) -> Result<u64> {
+        match &self.role {
+            Role::Publisher(p) => Ok(p.version()),
+            Role::Subscriber(s) => s.version(),
+            Role::Puller(p) => Ok(p.version()),
+            Role::Closed => Err(self.misuse("version")),
+        }
+    }
+
+    /// Pubsub readers: whether the writer has been silent for [`STALE_AFTER`].
+    pub fn is_stale(&self) -> Result<bool> {
+        match &self.role {
+            Role::Subscriber(s) => Ok(s.is_stale()),
+            Role::Publisher(_) => Ok(false),
+            _ => Err(self.misuse("stale")),
+        }
+    }
+
+    pub fn wait_for_update(&self, after: u64, timeout: Duration) -> Result<u64> {
+        match &self.role {
+            Role::Subscriber(s) => s.wait_for_update(after, timeout),
+            _ => Err(self.misuse("wait_for_update()")),
+        }
+    }
+
+    /// True for a push-mode reader, whose reads wait for a message.
+    pub fn reads_block(&self) -> bool {
+        matches!(self.role, Role::Puller(_))
+    }
+
+    /// The writer removes its socket files; a reader stops its thread. Idempotent.
+    pub fn close(&mut self) -> Result<()> {
+        match std::mem::replace(&mut self.role, Role::Closed) {
+            Role::Publisher(p) => p.close(),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for ZmqStore {
+    fn drop(&mut self) {
+        // A writer dropped without cleanup still removes its socket files.
+        let _ = self.close();
+    }
+}

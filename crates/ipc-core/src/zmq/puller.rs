@@ -1,0 +1,87 @@
+//! A push-mode reader: the original design, where every read takes the next message.
+
+use std::time::Duration;
+
+use super::endpoint::Endpoints;
+use super::wire::{self, Header, Kind};
+use super::{context, zmq_error, Frame};
+use crate::error::{Error, Result};
+
+pub struct Puller {
+    store: String,
+    pull: zmq::Socket,
+    _dealer: zmq::Socket,
+    version: u64,
+    timeout: Duration,
+}
+
+impl Puller {
+    pub fn connect(store: &str, endpoints: &Endpoints, timeout: Duration) -> Result<Self> {
+        let ctx = context();
+        let pull = ctx
+            .socket(zmq::PULL)
+            .map_err(zmq_error("creating a PULL socket"))?;
+        pull.set_linger(0)
+            .map_err(zmq_error("configuring a PULL socket"))?;
+        // Unlimited, as on the writer's side: see Publisher::bind.
+        pull.set_rcvhwm(0)
+            .map_err(zmq_error("configuring a PULL socket"))?;
+        pull.connect(&endpoints.data)
+            .map_err(zmq_error(&format!("connecting to {}", endpoints.data)))?;
+        // Say hello on the control socket, so the writer can wait until every reader is
+        // connected before it sends (otherwise the first reader gets all the messages).
+        let dealer = ctx
+            .socket(zmq::DEALER)
+            .map_err(zmq_error("creating a DEALER socket"))?;
+        dealer
+            .set_linger(0)
+            .map_err(zmq_error("configuring a DEALER socket"))?;
+        dealer
+            .connect(&endpoints.control)
+            .map_err(zmq_error(&format!("connecting to {}", endpoints.control)))?;
+        dealer
+            .send(wire::HELLO, zmq::DONTWAIT)
+            .map_err(zmq_error("greeting the writer"))?;
+        Ok(Puller {
+            store: format!(
+                "zeromq store {store:?} at {} (push mode)",
+                endpoints.describe()
+            ),
+            pull,
+            _dealer: dealer,
+            version: 0,
+            timeout,
+        })
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Takes the next message, waiting up to the store's timeout for it.
+    pub fn take(&mut self) -> Result<Frame> {
+        let deadline = std::time::Instant::now() + self.timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if self
+                .pull
+                .poll(zmq::POLLIN, left.as_millis() as i64)
+                .map_err(zmq_error("polling"))?
+                == 0
+            {
+                return Err(Error::Timeout {
+                    what: format!("{}: waiting for the next message", self.store),
+                    after: self.timeout,
+                });
+            }
+            let msg = self.pull.recv_msg(0).map_err(zmq_error("receiving"))?;
+            match Header::parse(&msg) {
+                Some(h) if h.kind == Kind::Snapshot => {
+                    self.version = h.version;
+                    return Ok(Frame::new(msg, h));
+                }
+                _ => continue, // not one of ours
+            }
+        }
+    }
+}

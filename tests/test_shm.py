@@ -1,0 +1,318 @@
+"""SharedMemoryBackend across processes: ordering, atomicity, growth, crashes, cleanup."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import os
+import random
+import signal
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ipc_benchmark import (
+    InvalidNameError,
+    IPCTimeoutError,
+    SharedMemoryBackend,
+    StoreClosedError,
+    UsageError,
+    WriterExistsError,
+)
+from ipc_benchmark.utils import generate_test_dict
+
+SHM = Path("/dev/shm")
+ctx = mp.get_context("spawn")
+
+
+def segments(name: str) -> list[str]:
+    return sorted(p.name for p in SHM.iterdir() if p.name.startswith(f"ipcb_shm_{name}"))
+
+
+@pytest.fixture
+def store(unique_name: str) -> Iterator[str]:
+    """A store name; the test fails if anything of it is left in /dev/shm afterwards."""
+    yield unique_name
+    assert segments(unique_name) == [], "the test left segments behind"
+
+
+def reader(name: str) -> SharedMemoryBackend:
+    r = SharedMemoryBackend()
+    r.initialize(name, False)
+    return r
+
+
+def writer(name: str) -> SharedMemoryBackend:
+    w = SharedMemoryBackend()
+    w.initialize(name, True)
+    return w
+
+
+def self_checking(n: int, seed: int) -> dict[str, Any]:
+    """A dict whose 'digest' entry is a hash of everything else: a reader can tell a
+    torn snapshot (parts of two writes) from a whole one."""
+    rng = random.Random(seed)
+    body = {f"k{i}": [rng.random(), seed, "x" * rng.randrange(50)] for i in range(n)}
+    digest = hashlib.blake2b(repr(sorted(body.items())).encode(), digest_size=16).hexdigest()
+    return {"seed": seed, "digest": digest, **body}
+
+
+def is_whole(d: dict[str, Any]) -> bool:
+    body = {k: v for k, v in d.items() if k not in ("seed", "digest")}
+    return d["digest"] == hashlib.blake2b(repr(sorted(body.items())).encode(), digest_size=16).hexdigest()
+
+
+# --- processes ----------------------------------------------------------------------
+
+
+def write_later(name: str, data: dict[str, Any], go: Any, done: Any) -> None:
+    go.wait(30)
+    w = writer(name)
+    w.write(data)
+    done.wait(30)
+    w.cleanup()
+
+
+def rewrite_forever(name: str, ready: Any, stop: Any, sizes: tuple[int, int]) -> None:
+    """Alternates two self-checking dicts of different sizes as fast as it can."""
+    w = writer(name)
+    variants = [self_checking(sizes[0], 1), self_checking(sizes[1], 2)]
+    w.write(variants[0])
+    ready.set()
+    i = 0
+    while not stop.is_set():
+        i += 1
+        w.write(variants[i % 2])
+    w.cleanup()
+
+
+def check_reads(name: str, seconds: float, out: Any) -> None:
+    r = reader(name)
+    reads = torn = 0
+    seen: set[int] = set()
+    last_version = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        d = r.read()
+        assert d is not None
+        v = r.version
+        reads += 1
+        torn += not is_whole(d)
+        seen.add(d["seed"])
+        if v < last_version:
+            torn += 1  # a version going backwards is as wrong as a torn read
+        last_version = v
+    r.cleanup()
+    out.put((reads, torn, sorted(seen)))
+
+
+def publish_big_until_killed(name: str, mib: int) -> None:
+    w = writer(name)
+    i = 0
+    while True:
+        i += 1
+        blob = bytes([i % 256]) * (mib << 20)
+        w.write({"seed": i, "blob": blob, "digest": hashlib.blake2b(blob).hexdigest()})
+
+
+def try_to_write(name: str, out: Any) -> None:
+    try:
+        writer(name)
+    except WriterExistsError as e:
+        out.put(("exists", str(e)))
+    else:
+        out.put(("became writer", ""))
+
+
+# --- tests --------------------------------------------------------------------------
+
+
+def test_reader_can_attach_before_the_writer_exists(store: str) -> None:
+    r = reader(store)
+    assert r.read() is None and r.version == 0 and r.keys() == [] and r.get("a", 1) == 1
+    go, done = ctx.Event(), ctx.Event()
+    p = ctx.Process(target=write_later, args=(store, {"a": [1, 2]}, go, done))
+    p.start()
+    try:
+        go.set()
+        assert r.wait_for_update(0, timeout=30) == 1
+        assert r.read() == {"a": [1, 2]} and r.get("a") == [1, 2]
+    finally:
+        done.set()
+        p.join(30)
+        r.cleanup()
+    assert p.exitcode == 0
+
+
+def test_snapshots_grow_without_limit(store: str) -> None:
+    w, r = writer(store), reader(store)
+    try:
+        for size in (10, 100_000, 100 * 1024 * 1024):
+            blob = os.urandom(1024) * (size // 1024) if size >= 1024 else b"x" * size
+            w.write({"blob": blob, "size": size})
+            got = r.read()
+            assert got is not None and got["size"] == size and got["blob"] == blob
+            assert segments(store) == [f"ipcb_shm_{store}", f"ipcb_shm_{store}.{w.version}"]
+    finally:
+        w.cleanup()
+        r.cleanup()
+
+
+def test_no_torn_reads_under_continuous_rewrites(store: str) -> None:
+    ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
+    w = ctx.Process(target=rewrite_forever, args=(store, ready, stop, (2000, 500)))
+    w.start()
+    assert ready.wait(60)
+    readers = [ctx.Process(target=check_reads, args=(store, 4.0, out)) for _ in range(2)]
+    for p in readers:
+        p.start()
+    results = [out.get(timeout=120) for _ in readers]
+    stop.set()
+    for p in [*readers, w]:
+        p.join(60)
+        assert p.exitcode == 0
+    for reads, torn, seen in results:
+        assert torn == 0
+        assert reads >= 200, f"only {reads} reads in 4 s"
+        assert seen == [1, 2], "the reader never saw the writer switch snapshots"
+
+
+def test_writer_killed_mid_write(store: str) -> None:
+    # Large snapshots make the window between creating a segment and publishing it long
+    # (tens of ms), so the kill below lands inside it.
+    p = ctx.Process(target=publish_big_until_killed, args=(store, 32))
+    p.start()
+    r = reader(store)
+    try:
+        r.wait_for_update(1, timeout=60)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            v = r.version
+            if (SHM / f"ipcb_shm_{store}.{v + 1}").exists() and r.version == v:
+                os.kill(p.pid, signal.SIGKILL)
+                break
+        else:
+            pytest.fail("never caught the writer between creating and publishing")
+        p.join(30)
+        assert p.exitcode == -signal.SIGKILL
+        assert r.version == v, "the writer published before the kill landed"
+        assert (SHM / f"ipcb_shm_{store}.{v + 1}").exists(), "no half-written segment"
+        d = r.read()
+        assert d is not None and d["seed"] == v
+        assert hashlib.blake2b(d["blob"]).hexdigest() == d["digest"]
+        # A new writer takes over the name, removes the half-written segment and goes on
+        # from the last version; readers see no gap.
+        w = writer(store)
+        try:
+            assert r.read() == d
+            assert segments(store) == [f"ipcb_shm_{store}", f"ipcb_shm_{store}.{v}"]
+            w.write({"after": "restart"})
+            assert r.version == v + 1 and r.read() == {"after": "restart"}
+            assert segments(store) == [f"ipcb_shm_{store}", f"ipcb_shm_{store}.{v + 1}"]
+        finally:
+            w.cleanup()
+    finally:
+        if p.is_alive():
+            p.kill()
+        r.cleanup()
+
+
+def test_second_writer_is_refused_until_the_first_dies(store: str) -> None:
+    w = writer(store)
+    w.write({"a": 1})
+    out = ctx.Queue()
+    p = ctx.Process(target=try_to_write, args=(store, out))
+    p.start()
+    kind, message = out.get(timeout=60)
+    p.join(30)
+    assert kind == "exists" and f"pid {os.getpid()}" in message and store in message
+    w.write({"a": 2})  # the first writer is unaffected
+    assert reader(store).read() == {"a": 2}
+    w.cleanup()
+
+
+def test_close_semantics_and_restart(store: str) -> None:
+    w, r = writer(store), reader(store)
+    w.write({"gen": 1})
+    assert r.read() == {"gen": 1}
+    w.cleanup()
+    assert segments(store) == []
+    with pytest.raises(StoreClosedError, match="the writer closed this store"):
+        r.read()
+    with pytest.raises(StoreClosedError):
+        r.wait_for_update(1, timeout=5)
+    w2 = writer(store)  # a restarted writer: the reader follows it
+    w2.write({"gen": 2})
+    assert r.read() == {"gen": 2} and r.version == 1
+    w2.cleanup()
+    r.cleanup()
+
+
+def test_wait_for_update_sleeps_instead_of_spinning(store: str) -> None:
+    w, r = writer(store), reader(store)
+    w.write({"a": 1})
+    cpu0, t0 = time.process_time(), time.monotonic()
+    with pytest.raises(IPCTimeoutError, match="newer than 1"):
+        r.wait_for_update(1, timeout=1.0)
+    waited, cpu = time.monotonic() - t0, time.process_time() - cpu0
+    assert waited >= 1.0
+    assert cpu < 0.1, f"waiting used {cpu:.3f} s of CPU"
+    w.cleanup()
+    r.cleanup()
+
+
+def test_segments_are_private_and_prefixed(store: str) -> None:
+    w = writer(store)
+    w.write({"a": 1})
+    for name in segments(store):
+        assert stat.S_IMODE((SHM / name).stat().st_mode) == 0o600
+        assert name.startswith("ipcb_")
+    w.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [("", "empty"), ("a/b", "'/'"), ("..", "'.'"), ("x.1", "'.'"), ("x" * 201, "201 bytes")],
+)
+def test_bad_names_are_refused(name: str, why: str) -> None:
+    for is_writer in (True, False):
+        with pytest.raises(InvalidNameError, match=why) as info:
+            SharedMemoryBackend().initialize(name, is_writer)
+        assert isinstance(info.value, ValueError)
+
+
+def test_misuse_is_explained(store: str) -> None:
+    b = SharedMemoryBackend()
+    with pytest.raises(UsageError, match="initialize"):
+        b.read()
+    b.initialize(store, False)
+    with pytest.raises(UsageError, match="only the writer"):
+        b.write({"a": 1})
+    with pytest.raises(UsageError, match="already initialised"):
+        b.initialize(store, False)
+    w = writer(store)
+    with pytest.raises(TypeError, match="takes a dict, got list"):
+        w.write([1, 2])  # type: ignore[arg-type]
+    w.cleanup()
+    b.cleanup()
+    b.cleanup()  # idempotent
+
+
+def test_get_and_keys_read_one_key(store: str) -> None:
+    data = generate_test_dict(1000)
+    with writer(store) as w, reader(store) as r:
+        w.write(data)
+        assert r.keys() == list(data)
+        assert r.get("key_999") == data["key_999"]
+        assert r.get("missing") is None and r.get("missing", 0) == 0
+
+
+def test_writer_dropped_without_cleanup_removes_segments(store: str) -> None:
+    w = writer(store)
+    w.write({"a": 1})
+    del w  # garbage collection must not leak the segments
+    assert segments(store) == []
