@@ -149,7 +149,7 @@ def test_user_backends_and_failures_do_not_stop_the_run(tmp_path: Path) -> None:
     read_fail = records[(f"{user}FailingReadBackend", 10)]
     assert read_fail["error"] == "rank 2: OSError: injected read failure"
     # What was measured is kept: the healthy reader's 4 timed reads, and the one timed
-    # read the failing reader did (after 1 warm-up) before its 3rd read raised.
+    # read the failing reader did (after settling and 1 warm-up) before its next raised.
     assert len(read_fail["read"]["samples"]) == 4 + 1
     corrupt = records[(f"{user}CorruptingBackend", 10)]
     assert corrupt["error"].startswith("rank 1: VerificationError: read 0 differs")
@@ -195,7 +195,7 @@ def test_a_stuck_backend_aborts_the_job_and_keeps_the_results(tmp_path: Path) ->
                       timeout=60)
     assert proc.returncode != 0
     assert "timed out after 3 s waiting for the other ranks in " \
-           "'tests.user_backends:HangingBackend, 10 entries: read'" in proc.stderr
+           "'tests.user_backends:HangingBackend, 10 entries: settle'" in proc.stderr
     assert doc is not None, "rank 0 should save the results before aborting"
     lmdb, hung = doc["results"]
     assert lmdb["status"] == "ok"

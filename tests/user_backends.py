@@ -54,14 +54,15 @@ class FailingWriteBackend(FileBackend):
 
 
 class FailingReadBackend(FileBackend):
-    """The last reader fails on its third read; the other readers are fine."""
+    """The last reader fails on its fourth read (the harness's settle read, one warm-up
+    read, one timed read, then this); the other readers are fine."""
 
     reads = 0
 
     def read(self) -> dict[str, Any] | None:
         self.reads += 1
         comm = MPI.COMM_WORLD
-        if comm.Get_rank() == comm.Get_size() - 1 and self.reads == 3:
+        if comm.Get_rank() == comm.Get_size() - 1 and self.reads == 4:
             raise OSError("injected read failure")
         return super().read()
 

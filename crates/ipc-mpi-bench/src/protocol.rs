@@ -1,6 +1,7 @@
 //! One (backend, size) on one rank: the benchmark's protocol, as benchmark_mpi.py runs it.
 //!
-//! 1. The writer creates the store; barrier; the readers attach; barrier.
+//! 1. The writer creates the store; barrier; the readers attach; barrier. (Readers of a
+//!    store that delivers in the background first wait, untimed, for the snapshot.)
 //! 2. Pull backends: the writer makes `warmup` untimed then `repeat` timed writes;
 //!    barrier; each reader makes `warmup` untimed then `iterations` timed reads; barrier.
 //!    Push backends (`consumes_messages`): the writer's one timed write serves every
@@ -74,7 +75,10 @@ pub fn run_record(
             );
         }
         if coll.all_ok(rep.ok(), "the writes") && !writer {
-            read_all(backend.as_mut(), &plan, args, false, &mut rep);
+            rep.check(Phase::Read, backend.settle(args.timeout() / 2));
+            if rep.ok() {
+                read_all(backend.as_mut(), &plan, args, false, &mut rep);
+            }
         }
         coll.all_ok(rep.ok(), "the reads");
     }

@@ -39,6 +39,7 @@ pub fn run(world: &SimpleCommunicator, args: &Args) -> Result<bool, String> {
     let env = Env {
         comm: Rc::new(world.duplicate()),
         waiter,
+        timeout: args.timeout(),
     };
     // Store names must agree on every rank and differ between runs.
     let run_id = coll.broadcast_u64(u64::from(std::process::id()), "start-up");

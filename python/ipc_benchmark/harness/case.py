@@ -6,7 +6,10 @@ also tells every rank whether any rank failed, so all ranks take the same path:
 1. construct the backend (every rank);
 2. initialize the writer, then the readers (create before attach);
 3. measure. Shared-store backends: the writer does ``warmup`` untimed and ``repeat``
-   timed writes; then the readers do ``warmup`` untimed and ``iterations`` timed reads.
+   timed writes; the readers wait, untimed, until they hold a snapshot (ZeroMQ pubsub
+   delivers in the background, so it may still be arriving after the barrier; every
+   case has a fresh store, so any snapshot is the one written); then they do ``warmup``
+   untimed and ``iterations`` timed reads.
    Message backends (``consumes_messages``): the writer is told to expect
    ``readers x (warmup + iterations)`` reads and does one timed write while the readers
    read;
@@ -83,7 +86,8 @@ class Case:
             self._step("write while reading", True,
                        self._write_serving_reads if writer else self._read_all)
         elif ok and self._step("write", writer, self._write_all):
-            self._step("read", reader, self._read_all)
+            ok = self._step("settle", reader, self._settle)
+            ok and self._step("read", reader, self._read_all)
         reports = self._collect() if measured else None
         display_name = self._display_name()
         # Only what initialize may have opened needs cleaning up; a backend that never
@@ -155,6 +159,22 @@ class Case:
         backend.write(self.expected)
         end = clock()
         self.report.write_ns.append(end - start)
+
+    def _settle(self) -> None:
+        """Wait until this reader holds a snapshot, sleeping in ``wait_for_update``
+        between looks rather than spinning. What it holds is checked by the reads."""
+        backend = self._backend()
+        deadline = time.monotonic() + self.config.timeout / 2
+        while backend.read() is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise VerificationError(
+                    f"no snapshot arrived within {self.config.timeout / 2:.0f} s of the write"
+                )
+            try:
+                backend.wait_for_update(backend.version, timeout=min(left, 1.0))
+            except TimeoutError:
+                pass  # look again until the deadline
 
     def _read_all(self) -> None:
         backend, clock = self._backend(), time.perf_counter_ns

@@ -4,9 +4,13 @@
 //! [`Entry`] in [`REGISTRY`]. Nothing else in the harness names a backend.
 
 mod fault;
+mod lmdb;
 mod mpi_bcast;
+mod shm;
+mod zmq;
 
 use std::rc::Rc;
+use std::time::Duration;
 
 use ipc_core::Value;
 use mpi::topology::SimpleCommunicator;
@@ -33,6 +37,12 @@ pub trait Backend {
     /// unique per run, backend and size; OS objects get `ipc_core::names::PREFIX` too.
     fn initialize(&mut self, name: &str, is_writer: bool) -> Result<(), BoxError>;
 
+    /// Waits, untimed, until this reader holds a snapshot: stores that deliver in the
+    /// background (ZeroMQ pubsub) may still be receiving it after the write barrier.
+    fn settle(&mut self, _timeout: Duration) -> Result<(), BoxError> {
+        Ok(())
+    }
+
     /// Encodes `data` and publishes it: the two are timed together.
     fn write(&mut self, data: &Value) -> Result<(), BoxError>;
 
@@ -54,6 +64,8 @@ pub struct Env {
     /// messages never mix with the harness's collectives.
     pub comm: Rc<SimpleCommunicator>,
     pub waiter: Waiter,
+    /// The harness's per-phase timeout (--timeout).
+    pub timeout: Duration,
 }
 
 /// A backend as the results name it (docs/results-schema.md, "Backend names").
@@ -67,7 +79,14 @@ pub struct Entry {
     pub make: fn(&Env) -> Box<dyn Backend>,
 }
 
-pub const REGISTRY: &[Entry] = &[mpi_bcast::ENTRY, fault::ENTRY];
+pub const REGISTRY: &[Entry] = &[
+    shm::ENTRY,
+    lmdb::ENTRY,
+    zmq::PUBSUB,
+    zmq::PUSH,
+    mpi_bcast::ENTRY,
+    fault::ENTRY,
+];
 
 pub fn lookup(name: &str) -> Option<&'static Entry> {
     REGISTRY.iter().find(|e| e.name == name)
