@@ -1,0 +1,93 @@
+"""The CSV summaries (one row per record, every harness and workload) and the Markdown
+tables of report.md (one row per backend, one column per size)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Callable
+
+from ..harness.report import fmt_rate, fmt_time
+from .dataset import Dataset, Group
+from .load import Record, Stats
+
+_IDENTITY = ["harness", "workload", "backend", "display_name", "implementation", "reference",
+             "data_size", "status"]
+_STATS = ["median", "min", "p90", "p99", "max", "mean", "std"]
+
+
+def _identity(r: Record) -> list[object]:
+    return [r.harness, r.workload, r.backend, r.display_name, r.implementation,
+            r.reference, r.data_size, r.status]
+
+
+def _stats(s: Stats | None) -> list[object]:
+    if s is None:
+        return [None] * (len(_STATS) + 1)
+    return [s.median, s.min, s.p90, s.p99, s.max, s.mean, s.std, s.count]
+
+
+def write_csvs(dataset: Dataset, out: Path) -> list[Path]:
+    """write_summary.csv and read_summary.csv. The original's columns (write_time,
+    avg_read_time, throughput) keep their names and meaning; times are in seconds, an
+    empty cell is a value not measured (every time of a failed record)."""
+    write_header = _IDENTITY + ["write_time"] + [f"write_{s}_s" for s in _STATS] + [
+        "writes", "payload_bytes", "error"]
+    read_header = _IDENTITY + ["avg_read_time", "throughput"] + [
+        f"read_{s}_s" for s in _STATS] + ["reads", "aggregate_reads_per_s", "verified",
+                                          "error"]
+    write_rows, read_rows = [], []
+    for r in dataset.records:
+        write_rows.append(_identity(r) + [r.write_time] + _stats(r.write) + [
+            r.payload_bytes, r.error])
+        read_rows.append(_identity(r) + [r.avg_read_time, r.throughput] + _stats(r.read) + [
+            r.aggregate_reads_per_s, r.verified, r.error])
+    paths = []
+    for name, header, rows in (("write_summary.csv", write_header, write_rows),
+                               ("read_summary.csv", read_header, read_rows)):
+        path = out / name
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows([["" if v is None else v for v in row] for row in rows])
+        paths.append(path)
+    return paths
+
+
+def markdown(header: list[str], rows: list[list[str]], left: int = 1) -> str:
+    """A Markdown table; the first ``left`` columns are names (left-aligned), the rest
+    numbers (right-aligned)."""
+    def clean(cell: str) -> str:
+        return cell.replace("|", "\\|").replace("\n", " ")
+
+    align = [":--" if i < left else "--:" for i in range(len(header))]
+    lines = [header, align] + rows
+    return "\n".join("| " + " | ".join(clean(c) for c in line) + " |" for line in lines)
+
+
+def by_size(group: Group, cell: Callable[[Record], str]) -> str:
+    """Backends down, sizes across; FAILED for a failed record, "-" for none."""
+    header = ["backend", "impl"] + [f"{s} entries" for s in group.sizes]
+    rows = []
+    for backend, records in group.series.items():
+        impl = next(iter(records.values())).implementation
+        row = [f"`{backend}`", impl]
+        for size in group.sizes:
+            r = records.get(size)
+            row.append("-" if r is None else cell(r) if r.ok else "FAILED")
+        rows.append(row)
+    return markdown(header, rows, left=2)
+
+
+def write_cell(r: Record) -> str:
+    return fmt_time(r.write.median if r.write else None)
+
+
+def read_cell(r: Record) -> str:
+    if r.read is None:
+        return "-"
+    return f"{fmt_time(r.read.median)} / {fmt_time(r.read.p99)}"
+
+
+def rate_cell(r: Record) -> str:
+    return f"{fmt_rate(r.throughput)} / {fmt_rate(r.aggregate_reads_per_s)}"
