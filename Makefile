@@ -16,7 +16,7 @@ export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export LIBCLANG_PATH = $(shell ls -d $(CURDIR)/$(VENV)/lib/python*/site-packages/clang/native 2>/dev/null | head -n 1)
 export BINDGEN_EXTRA_CLANG_ARGS := -I$(shell $(CC) -print-file-name=include)
 
-.PHONY: test bench setup build native lint rust-test stubtest pytest leftovers fuzz clean
+.PHONY: test bench setup build wheel native lint rust-test stubtest pytest leftovers fuzz clean
 
 test: build native lint rust-test stubtest pytest leftovers
 
@@ -24,7 +24,8 @@ setup: $(VENV)/.synced
 
 $(VENV)/.synced: pyproject.toml uv.lock
 	@command -v uv >/dev/null || $(PYTHON) -m pip install --quiet uv
-	uv sync --all-extras --locked
+	# --inexact: keep the editable ipc-benchmark that `maturin develop` installed.
+	uv sync --all-extras --locked --inexact
 	@touch $@
 
 # The extension, optimised (tests and benchmarks both want the real thing), installed
@@ -32,9 +33,16 @@ $(VENV)/.synced: pyproject.toml uv.lock
 build: setup
 	maturin develop --release --uv --quiet
 
+# The wheel, into dist/: the extension and the Python package, no dependencies needed at
+# run time (tests/test_wheel.py installs one into a clean venv and uses it). maturin
+# builds in target/ like `build` does, so it reuses what cargo already compiled.
+wheel: setup
+	maturin build --release --out dist
+
 # The native MPI harness, target/release/ipc-mpi-bench (tests run it under mpiexec).
 native: setup
 	cargo build --release -p ipc-mpi-bench
+	cargo build --release -p ipc-core --example peer
 
 lint: setup
 	cargo fmt --all --check
@@ -70,4 +78,4 @@ fuzz:
 clean:
 	python -m ipc_benchmark.leftovers --remove
 	cargo clean
-	rm -rf $(VENV) benchmark_plots
+	rm -rf $(VENV) benchmark_plots dist
