@@ -58,11 +58,13 @@ stubtest: build
 pytest: build native
 	python -m pytest
 
-# The MPI benchmark: rank 0 writes, 3 readers read, every backend available here, every
-# size (docs/benchmark.md); then the analysis, once analyze_results.py exists.
-bench: build
-	mpiexec -n 4 python benchmark_mpi.py
-	@if [ -f analyze_results.py ]; then python analyze_results.py; fi
+# The MPI benchmark: rank 0 writes, 3 readers read, every backend, every size
+# (docs/benchmark.md), in the Python harness and then the native one; then the analysis
+# of both (benchmark_plots/report.md).
+bench: build native
+	mpiexec -n 4 python benchmark_mpi.py --output benchmark_results.json
+	mpiexec -n 4 target/release/ipc-mpi-bench --output benchmark_results_rust.json
+	python analyze_results.py benchmark_results.json benchmark_results_rust.json
 
 # A test that leaks a segment, a directory or a socket fails the run here.
 leftovers:

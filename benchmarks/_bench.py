@@ -64,6 +64,21 @@ def in_process(target: Callable[..., Any], *args: Any) -> mp.process.BaseProcess
     return p
 
 
+def receive(queue: Any, procs: list[Any], timeout: float = 1200) -> Any:
+    """The next result from ``queue``; fails at once, instead of waiting out the
+    timeout, if one of ``procs`` has died."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return queue.get(timeout=1)
+        except Exception:  # queue.Empty
+            dead = [p for p in procs if p.exitcode not in (None, 0)]
+            if dead:
+                raise SystemExit(f"benchmark process {dead[0].name} died (exit {dead[0].exitcode})")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"no result within {timeout:.0f} s") from None
+
+
 def join_all(procs: list[Any], timeout: float = 600) -> None:
     for p in procs:
         p.join(timeout)

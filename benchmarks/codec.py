@@ -3,8 +3,8 @@
     python benchmarks/codec.py [--sizes 10 100 ...] [--repeat N]
 
 Prints the median encode and decode time of each and the ratio ours/pickle (below 1 is
-faster). Each measurement is repeated (after one warm-up call) and the median reported,
-with the 10th-90th percentile spread of our codec's times.
+faster). Ours and pickle are timed alternately, after one warm-up call each, and the
+median reported, with the 10th-90th percentile spread of our codec's times.
 """
 
 from __future__ import annotations
@@ -18,18 +18,23 @@ from typing import Any, Callable
 from ipc_benchmark.utils import deserialize, generate_test_dict, serialize
 
 
-def sample(fn: Callable[[], Any], repeat: int) -> list[float]:
-    fn()  # warm-up: first-touch page faults and caches
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter_ns()
-        result = fn()
-        end = time.perf_counter_ns()
-        # Freeing the result is the caller's business, not the codec's: keep it out of
-        # the timed region (for pickle and for us alike).
-        del result
-        times.append((end - start) / 1e3)
-    return times
+def paired(ours: Callable[[], Any], theirs: Callable[[], Any], repeat: int) -> tuple[list[float], list[float]]:
+    """Times ``ours`` and ``theirs`` alternately, in µs, after one warm-up call each:
+    drift on a busy machine then hits both alike. The order flips every round."""
+    ours(), theirs()  # warm-up: first-touch page faults and caches
+    a: list[float] = []
+    b: list[float] = []
+    clock = time.perf_counter_ns
+    for i in range(repeat):
+        for fn, out in ((ours, a), (theirs, b)) if i % 2 == 0 else ((theirs, b), (ours, a)):
+            start = clock()
+            result = fn()
+            end = clock()
+            # Freeing the result is the caller's business, not the codec's: keep it out
+            # of the timed region (for pickle and for us alike).
+            del result
+            out.append((end - start) / 1e3)
+    return a, b
 
 
 def spread(times: list[float]) -> str:
@@ -51,10 +56,8 @@ def main() -> None:
         data = generate_test_dict(size)
         ours, theirs = serialize(data), pickle.dumps(data, protocol=5)
         assert deserialize(ours) == data
-        enc = sample(lambda: serialize(data), repeat)
-        dumps = sample(lambda: pickle.dumps(data, protocol=5), repeat)
-        dec = sample(lambda: deserialize(ours), repeat)
-        loads = sample(lambda: pickle.loads(theirs), repeat)
+        enc, dumps = paired(lambda: serialize(data), lambda: pickle.dumps(data, protocol=5), repeat)
+        dec, loads = paired(lambda: deserialize(ours), lambda: pickle.loads(theirs), repeat)
         e, d = statistics.median(enc), statistics.median(dec)
         pd, pl = statistics.median(dumps), statistics.median(loads)
         print(f"{size:>8} {len(ours):>9} {len(theirs):>9} | {e:>10.1f} {spread(enc):>13} "

@@ -14,7 +14,7 @@ import random
 import uuid
 from typing import Any
 
-from _bench import Table, ctx, in_process, join_all, sample
+from _bench import Table, ctx, in_process, join_all, receive, sample
 
 from ipc_benchmark import SharedMemoryBackend
 from ipc_benchmark.reference.shm_backend import PickleSharedMemoryBackend
@@ -36,9 +36,9 @@ def writer(kind: str, name: str, size: int, samples: int, ready: Any, done: Any,
 
 def reader(kind: str, name: str, size: int, samples: int, ready: Any, out: Any,
            probe: bool) -> None:
+    ready.wait(600)  # the original design cannot attach before its writer exists
     r = BACKENDS[kind]()
     r.initialize(name, False)
-    ready.wait(600)
     r.wait_for_update(0, timeout=600)
     out.put(("read", kind, sample(r.read, samples)))
     if probe:
@@ -57,7 +57,7 @@ def measure(kind: str, size: int, samples: int, probe: bool) -> dict[str, list[f
     results: dict[str, list[float]] = {}
     expected = 2 + (2 if probe else 0)
     while len(results) < expected:
-        what, _, xs = out.get(timeout=1200)
+        what, _, xs = receive(out, [w, r])
         results[what] = xs
     done.set()
     join_all([w, r])

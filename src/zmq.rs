@@ -1,82 +1,115 @@
-//! `_core.ZmqStore`: the ZeroMQ store, as `ZeroMQBackend` uses it.
+//! `_core.ZmqStore`: the ZeroMQ backend (`ZeroMQBackend` adds its name).
 
-use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
-use ipc_core::zmq::{Mode, ZmqStore};
+use ipc_core::zmq::{Frame, Mode, ZmqStore};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::errors::CoreError;
+use crate::opened::Opened;
 use crate::snapshot::{self, Converter};
 use crate::wait;
 
-#[pyclass(frozen, module = "ipc_benchmark._core", name = "ZmqStore")]
+#[pyclass(frozen, subclass, module = "ipc_benchmark._core", name = "ZmqStore")]
 pub struct PyZmqStore {
-    inner: Mutex<ZmqStore>,
+    store: Opened<ZmqStore>,
     convert: Converter,
+    mode: Mode,
+    endpoint: Option<String>,
+    timeout: Duration,
 }
 
 impl PyZmqStore {
-    fn store(&self) -> MutexGuard<'_, ZmqStore> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// The snapshot a read works on: the newest received (pubsub), or the next message
     /// (push mode, waited for without the GIL).
-    fn frame(&self, py: Python<'_>) -> PyResult<Option<ipc_core::zmq::Frame>> {
-        let mut guard = self.store();
-        let store: &mut ZmqStore = &mut guard;
-        let frame = if store.reads_block() {
-            py.detach(|| store.latest())
-        } else {
-            store.latest() // pubsub: already received, no waiting
-        };
-        Ok(frame.map_err(CoreError::from)?)
+    fn frame(&self, py: Python<'_>) -> PyResult<Option<Frame>> {
+        self.store.py(|s| {
+            if s.reads_block() {
+                py.detach(|| s.latest())
+            } else {
+                s.latest() // pubsub: already received, no waiting
+            }
+        })
     }
 }
 
 #[pymethods]
 impl PyZmqStore {
-    /// ZmqStore(name, writer, mode="pubsub", endpoint=None, timeout=30.0)
     #[new]
-    #[pyo3(signature = (name, writer, mode="pubsub", endpoint=None, timeout=30.0))]
-    fn new(
-        name: &str,
-        writer: bool,
-        mode: &str,
-        endpoint: Option<&str>,
-        timeout: f64,
-    ) -> PyResult<Self> {
-        let mode = Mode::parse(mode).map_err(CoreError::from)?;
-        let timeout = wait::timeout_arg(timeout)?;
-        let store = if writer {
-            ZmqStore::bind(name, mode, endpoint, timeout)
-        } else {
-            ZmqStore::connect(name, mode, endpoint, timeout)
-        }
-        .map_err(CoreError::from)?;
+    #[pyo3(signature = (mode="pubsub", endpoint=None, timeout=30.0))]
+    fn new(mode: &str, endpoint: Option<String>, timeout: f64) -> PyResult<Self> {
+        let mode = match mode {
+            "pubsub" => Mode::PubSub,
+            "push" => Mode::Push,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "mode must be \"pubsub\" or \"push\", got {other:?}"
+                )))
+            }
+        };
         Ok(PyZmqStore {
-            inner: Mutex::new(store),
+            store: Opened::new("ZeroMQBackend"),
             convert: Converter::default(),
+            mode,
+            endpoint,
+            timeout: wait::timeout_arg(timeout)?,
         })
     }
 
-    /// Encodes `data` once and publishes it (push mode: once per expected read).
-    fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<u64> {
-        let blob = self.convert.encode_dict(data)?;
-        let mut guard = self.store();
-        let store: &mut ZmqStore = &mut guard;
-        Ok(py
-            .detach(|| store.publish(&blob))
-            .map_err(CoreError::from)?)
+    #[getter]
+    fn mode(&self) -> &'static str {
+        match self.mode {
+            Mode::PubSub => "pubsub",
+            Mode::Push => "push",
+        }
     }
 
-    /// Push mode: the next write serves `readers` × `reads_each` reads.
+    #[getter]
+    fn endpoint(&self) -> Option<String> {
+        self.endpoint.clone()
+    }
+
+    #[getter]
+    fn timeout(&self) -> f64 {
+        self.timeout.as_secs_f64()
+    }
+
+    /// In push mode every read consumes one message (see IPCBackend.consumes_messages).
+    #[getter]
+    fn consumes_messages(&self) -> bool {
+        self.mode == Mode::Push
+    }
+
+    /// The writer binds the endpoints; a reader connects, now or before the writer.
+    fn initialize(&self, py: Python<'_>, name: &str, is_writer: bool) -> PyResult<()> {
+        let (endpoint, timeout) = (self.endpoint.as_deref(), self.timeout);
+        let store = py
+            .detach(|| {
+                if is_writer {
+                    ZmqStore::bind(name, self.mode, endpoint, timeout)
+                } else {
+                    ZmqStore::connect(name, self.mode, endpoint, timeout)
+                }
+            })
+            .map_err(CoreError::from)?;
+        self.store.open(store)
+    }
+
+    /// Encodes `data` once and publishes it (push mode: once per expected read).
+    fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let blob = self.convert.encode_dict(data)?;
+        self.store.py(|s| py.detach(|| s.publish(&blob)).map(drop))
+    }
+
+    /// Push mode: the next write serves `readers` x `reads_each` reads. Pubsub: nothing
+    /// to do, every reader keeps the latest snapshot.
     fn expect_reads(&self, readers: usize, reads_each: usize) -> PyResult<()> {
-        Ok(self
-            .store()
-            .expect_reads(readers, reads_each)
-            .map_err(CoreError::from)?)
+        if self.mode == Mode::PubSub {
+            return Ok(());
+        }
+        self.store.py(|s| s.expect_reads(readers, reads_each))
     }
 
     fn read<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
@@ -109,25 +142,29 @@ impl PyZmqStore {
 
     #[getter]
     fn version(&self) -> PyResult<u64> {
-        Ok(self.store().version().map_err(CoreError::from)?)
+        self.store.py(|s| s.version())
     }
 
-    /// True when the writer has not answered for a second: the snapshot may be outdated.
+    /// True when the writer has not answered for a second: the snapshot a reader holds
+    /// may be outdated (the writer stopped, or the network is down).
     #[getter]
     fn stale(&self) -> PyResult<bool> {
-        Ok(self.store().is_stale().map_err(CoreError::from)?)
+        self.store.py(|s| s.is_stale())
     }
 
     fn wait_for_update(&self, py: Python<'_>, after_version: u64, timeout: f64) -> PyResult<u64> {
         let timeout = wait::timeout_arg(timeout)?;
         wait::interruptible(py, timeout, |slice| {
-            self.store().wait_for_update(after_version, slice)
+            self.store.core(|s| s.wait_for_update(after_version, slice))
         })
     }
 
-    fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let mut guard = self.store();
-        let store: &mut ZmqStore = &mut guard;
-        Ok(py.detach(|| store.close()).map_err(CoreError::from)?)
+    /// Writer: closes its sockets and removes their files. Reader: stops its thread.
+    /// Idempotent.
+    fn cleanup(&self, py: Python<'_>) -> PyResult<()> {
+        match self.store.take() {
+            Some(mut s) => Ok(py.detach(|| s.close()).map_err(CoreError::from)?),
+            None => Ok(()),
+        }
     }
 }

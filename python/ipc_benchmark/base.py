@@ -21,12 +21,14 @@ class IPCBackend(ABC):
     that neither copy nor decode the whole snapshot.
     """
 
-    #: True for message-passing backends in which every read consumes one message (the
-    #: original ZeroMQ PUSH/PULL design, or an MPI broadcast): the writer must send one
-    #: message per read, so a harness calls ``expect_reads`` on the writer and lets its
-    #: single ``write`` run while the readers read. A class attribute that an instance
-    #: may override (ZeroMQBackend does, by mode).
-    consumes_messages: bool = False
+    @property
+    def consumes_messages(self) -> bool:
+        """True for message-passing backends in which every read consumes one message
+        (the original ZeroMQ PUSH/PULL design, or an MPI broadcast): the writer must send
+        one message per read, so a harness calls ``expect_reads`` on the writer and lets
+        its single ``write`` run while the readers read. A subclass sets it as a class
+        attribute, or computes it (ZeroMQBackend does, from its mode)."""
+        return False
 
     def expect_reads(self, readers: int, reads_each: int) -> None:
         """Tell a message-consuming writer how many reads its next write must serve."""

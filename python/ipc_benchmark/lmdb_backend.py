@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from ._core import LmdbStore
 from .base import IPCBackend
-from .native import NativeBackendMixin
 
 
-class LMDBBackend(NativeBackendMixin, IPCBackend):
-    """A dictionary in LMDB, for processes on one machine, that outlives them.
+class LMDBBackend(LmdbStore, IPCBackend):
+    """A dictionary in LMDB, for processes on one machine, that outlives them:
+    ``LMDBBackend(path=None, durable=False, remove_on_cleanup=False, max_readers=None)``.
 
     Each write replaces the whole snapshot in one LMDB transaction (rewriting only the
     keys whose values changed), so readers see the old snapshot or the new one, never a
@@ -21,7 +18,8 @@ class LMDBBackend(NativeBackendMixin, IPCBackend):
     started after the writer exited reads the last snapshot, and a new writer carries on
     from it. The directory is never deleted, unless ``remove_on_cleanup=True``. Without
     a path, the store lives in ``<tempdir>/ipcb_lmdb_<name>`` and the writer's
-    ``cleanup()`` removes it.
+    ``cleanup()`` removes it; ``initialize``'s name picks it (with a path, the name only
+    labels messages).
 
     ``durable``: fsync every write. Off by default (as the original's later version
     chose): a write is then as safe as the OS page cache, which a process crash does not
@@ -29,33 +27,10 @@ class LMDBBackend(NativeBackendMixin, IPCBackend):
 
     ``max_readers``: reader slots in a new database (one per reading thread); slots
     of killed readers are reclaimed.
+
+    The methods are implemented in Rust (``_core.LmdbStore``); docs/design.md explains
+    the layout.
     """
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str] | None = None,
-        durable: bool = False,
-        remove_on_cleanup: bool = False,
-        max_readers: int | None = None,
-    ) -> None:
-        self.path = Path(path) if path is not None else None
-        self.durable = durable
-        self.remove_on_cleanup = remove_on_cleanup
-        self.max_readers = max_readers
-        self._reset()
-
-    def initialize(self, name: str, is_writer: bool) -> None:
-        """``name`` picks the temp-dir store; with a ``path`` it only labels messages."""
-        self._open(
-            LmdbStore(
-                name,
-                is_writer,
-                path=self.path,
-                durable=self.durable,
-                remove_on_cleanup=self.remove_on_cleanup,
-                max_readers=self.max_readers,
-            )
-        )
 
     def get_name(self) -> str:
         return "LMDB"

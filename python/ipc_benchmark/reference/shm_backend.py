@@ -44,10 +44,16 @@ def _attach(segment: str) -> SharedMemory:
     """
     if sys.version_info >= (3, 13):
         return SharedMemory(name=segment, track=False)
-    shm = SharedMemory(name=segment)
-    # The tracker knows the segment by its POSIX name, with the leading slash.
-    resource_tracker.unregister("/" + shm.name, "shared_memory")
-    return shm
+    # Keep the open from registering at all, rather than unregistering afterwards: when
+    # the writer and readers share one tracker (multiprocessing children do), a
+    # register/unregister pair from a reader would cancel the writer's registration, and
+    # the tracker reports a KeyError when the writer's unlink unregisters it again.
+    register = resource_tracker.register
+    resource_tracker.register = lambda name, rtype: None
+    try:
+        return SharedMemory(name=segment)
+    finally:
+        resource_tracker.register = register
 
 
 def _buf(shm: SharedMemory) -> memoryview:
