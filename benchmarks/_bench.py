@@ -40,6 +40,21 @@ def sample(fn: Callable[[], Any], count: int, batch: int = 1, warmup: int = 3) -
     return out
 
 
+def per_call(fn: Callable[[Any], Any], batches: list[list[Any]]) -> list[float]:
+    """Seconds per call of ``fn(arg)``, one sample per batch of arguments: for calls too
+    short to time one by one. Only a plain ``for`` loop runs around the calls."""
+    for arg in batches[0]:
+        fn(arg)  # warm-up
+    out = []
+    clock = time.perf_counter_ns
+    for batch in batches:
+        start = clock()
+        for arg in batch:
+            fn(arg)
+        out.append((clock() - start) / len(batch) / 1e9)
+    return out
+
+
 def median(xs: list[float]) -> float:
     return statistics.median(xs)
 
@@ -107,7 +122,7 @@ class Table:
             line = f"{what:<34} {fmt(median(ours)):>10} {fmt(lo) + '-' + fmt(hi):>19}"
             if ref is not None:
                 ratio = median(ours) / median(ref)
-                line += f" {fmt(median(ref)):>10} {ratio:>6.2f}"
+                line += f" {fmt(median(ref)):>10} {ratio:>6.3g}"
             else:
                 line += f" {'':>10} {'':>6}"
             print(f"{line}  {target}")

@@ -11,6 +11,7 @@ mod endpoint;
 mod publisher;
 mod puller;
 mod server;
+mod shared;
 mod subscriber;
 mod wire;
 

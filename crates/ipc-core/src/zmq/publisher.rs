@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::endpoint::Endpoints;
 use super::server::{Server, WriterState};
+use super::shared::SharedMsg;
 use super::{context, wire, zmq_error, Mode};
 use crate::error::{Error, Result};
 
@@ -104,8 +105,10 @@ impl Publisher {
                 readers * reads_each
             }
         };
+        // One buffer for every copy: the writer pays for the encoding once, not per read.
+        let mut msg = SharedMsg::new(frame);
         for sent in 0..copies {
-            if let Err(e) = self.data.send(frame.as_slice(), 0) {
+            if let Err(e) = msg.send(&mut self.data, 0) {
                 return Err(if e == zmq::Error::EAGAIN {
                     Error::Timeout {
                         what: format!("{}: sending message {} of {copies}", self.store, sent + 1),
