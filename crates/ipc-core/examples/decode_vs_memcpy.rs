@@ -1,0 +1,62 @@
+//! What a native read costs next to copying the same bytes: the median time to decode
+//! the benchmark payload's blob into a `Value`, to walk it without building anything,
+//! and to memcpy it.
+//!
+//!     cargo run --release -p ipc-core --example decode_vs_memcpy [entries...]
+
+use std::time::Instant;
+
+use ipc_core::codec::{Blob, Skip, Value};
+use ipc_core::payload;
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// Median seconds of `f`; what it returns is dropped outside the timed region.
+fn time<T>(rounds: usize, mut f: impl FnMut() -> T) -> f64 {
+    drop(f()); // warm-up
+    median(
+        (0..rounds)
+            .map(|_| {
+                let t = Instant::now();
+                let out = f();
+                let elapsed = t.elapsed().as_secs_f64();
+                drop(out);
+                elapsed
+            })
+            .collect(),
+    )
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("entries must be a number"))
+        .collect();
+    let sizes = if sizes.is_empty() { vec![10_000, 100_000] } else { sizes };
+    println!(
+        "{:>8} {:>10} {:>12} {:>12} {:>12} {:>9} {:>9}",
+        "entries", "bytes", "memcpy", "walk", "decode", "walk/cp", "decode/cp"
+    );
+    for n in sizes {
+        let blob = payload::generate(n, 0).encode().expect("the payload encodes");
+        let mut dst = vec![0u8; blob.len()];
+        let rounds = (2_000_000 / n).clamp(11, 501);
+        let copy = time(rounds, || dst.copy_from_slice(std::hint::black_box(&blob)));
+        let walk = time(rounds, || {
+            Blob::parse(&blob).and_then(|b| b.decode(&mut Skip)).expect("valid");
+        });
+        let decode = time(rounds, || Value::decode(&blob).expect("valid"));
+        println!(
+            "{n:>8} {:>10} {:>10.1}µs {:>10.1}µs {:>10.1}µs {:>8.1}x {:>8.1}x",
+            blob.len(),
+            copy * 1e6,
+            walk * 1e6,
+            decode * 1e6,
+            walk / copy,
+            decode / copy
+        );
+    }
+}
