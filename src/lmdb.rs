@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
+use ipc_core::futex;
 use ipc_core::lmdb::{self, LmdbStore, Location, Options, SnapshotId};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -170,7 +171,7 @@ impl PyLmdbStore {
         let timeout = wait::timeout_arg(timeout)?;
         let label = self.store.py(|s| Ok(s.label().to_owned()))?;
         wait::interruptible(py, timeout, |slice| {
-            lmdb::wait_for_update_with(&label, after_version, slice, || {
+            futex::wait_for_update_with(&label, after_version, slice, || {
                 self.store.core(|s| s.waiter())
             })
         })

@@ -1,6 +1,7 @@
 //! `_core.ShmStore`: the shared-memory backend (`SharedMemoryBackend` adds its name).
 
-use ipc_core::shm::{self, ShmStore};
+use ipc_core::futex;
+use ipc_core::shm::ShmStore;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
@@ -99,7 +100,7 @@ impl PyShmStore {
             .store
             .with(|s| Ok(format!("shared-memory store {:?}", s.name())))?;
         wait::interruptible(py, timeout, |slice| {
-            shm::wait_for_update_with(&label, after_version, slice, || {
+            futex::wait_for_update_with(&label, after_version, slice, || {
                 self.store.core(|s| s.head_handle())
             })
         })

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import multiprocessing as mp
 import os
-import random
 import signal
 import stat
 import time
@@ -24,6 +23,8 @@ from ipc_benchmark import (
     WriterExistsError,
 )
 from ipc_benchmark.utils import generate_test_dict
+
+from .stores import assert_no_torn_reads, assert_reader_attaches_before_writer
 
 SHM = Path("/dev/shm")
 ctx = mp.get_context("spawn")
@@ -52,62 +53,7 @@ def writer(name: str) -> SharedMemoryBackend:
     return w
 
 
-def self_checking(n: int, seed: int) -> dict[str, Any]:
-    """A dict whose 'digest' entry is a hash of everything else: a reader can tell a
-    torn snapshot (parts of two writes) from a whole one."""
-    rng = random.Random(seed)
-    body = {f"k{i}": [rng.random(), seed, "x" * rng.randrange(50)] for i in range(n)}
-    digest = hashlib.blake2b(repr(sorted(body.items())).encode(), digest_size=16).hexdigest()
-    return {"seed": seed, "digest": digest, **body}
-
-
-def is_whole(d: dict[str, Any]) -> bool:
-    body = {k: v for k, v in d.items() if k not in ("seed", "digest")}
-    return d["digest"] == hashlib.blake2b(repr(sorted(body.items())).encode(), digest_size=16).hexdigest()
-
-
 # --- processes ----------------------------------------------------------------------
-
-
-def write_later(name: str, data: dict[str, Any], go: Any, done: Any) -> None:
-    go.wait(30)
-    w = writer(name)
-    w.write(data)
-    done.wait(30)
-    w.cleanup()
-
-
-def rewrite_forever(name: str, ready: Any, stop: Any, sizes: tuple[int, int]) -> None:
-    """Alternates two self-checking dicts of different sizes as fast as it can."""
-    w = writer(name)
-    variants = [self_checking(sizes[0], 1), self_checking(sizes[1], 2)]
-    w.write(variants[0])
-    ready.set()
-    i = 0
-    while not stop.is_set():
-        i += 1
-        w.write(variants[i % 2])
-    w.cleanup()
-
-
-def check_reads(name: str, seconds: float, out: Any) -> None:
-    r = reader(name)
-    reads = torn = 0
-    seen: set[int] = set()
-    last_version = 0
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        d = r.read()
-        assert d is not None
-        v = r.version
-        reads += 1
-        torn += not is_whole(d)
-        seen.add(d["seed"])
-        if v < last_version:
-            torn += 1  # a version going backwards is as wrong as a torn read
-        last_version = v
-    r.cleanup()
-    out.put((reads, torn, sorted(seen)))
 
 
 def publish_big_until_killed(name: str, mib: int) -> None:
@@ -132,20 +78,7 @@ def try_to_write(name: str, out: Any) -> None:
 
 
 def test_reader_can_attach_before_the_writer_exists(store: str) -> None:
-    r = reader(store)
-    assert r.read() is None and r.version == 0 and r.keys() == [] and r.get("a", 1) == 1
-    go, done = ctx.Event(), ctx.Event()
-    p = ctx.Process(target=write_later, args=(store, {"a": [1, 2]}, go, done))
-    p.start()
-    try:
-        go.set()
-        assert r.wait_for_update(0, timeout=30) == 1
-        assert r.read() == {"a": [1, 2]} and r.get("a") == [1, 2]
-    finally:
-        done.set()
-        p.join(30)
-        r.cleanup()
-    assert p.exitcode == 0
+    assert_reader_attaches_before_writer("shm", store)
 
 
 def test_snapshots_grow_without_limit(store: str) -> None:
@@ -163,22 +96,7 @@ def test_snapshots_grow_without_limit(store: str) -> None:
 
 
 def test_no_torn_reads_under_continuous_rewrites(store: str) -> None:
-    ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
-    w = ctx.Process(target=rewrite_forever, args=(store, ready, stop, (2000, 500)))
-    w.start()
-    assert ready.wait(60)
-    readers = [ctx.Process(target=check_reads, args=(store, 4.0, out)) for _ in range(2)]
-    for p in readers:
-        p.start()
-    results = [out.get(timeout=120) for _ in readers]
-    stop.set()
-    for p in [*readers, w]:
-        p.join(60)
-        assert p.exitcode == 0
-    for reads, torn, seen in results:
-        assert torn == 0
-        assert reads >= 200, f"only {reads} reads in 4 s"
-        assert seen == [1, 2], "the reader never saw the writer switch snapshots"
+    assert_no_torn_reads("shm", store, min_reads=200)
 
 
 def test_writer_killed_mid_write(store: str) -> None:

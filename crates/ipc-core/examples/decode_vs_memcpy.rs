@@ -35,18 +35,26 @@ fn main() {
         .skip(1)
         .map(|a| a.parse().expect("entries must be a number"))
         .collect();
-    let sizes = if sizes.is_empty() { vec![10_000, 100_000] } else { sizes };
+    let sizes = if sizes.is_empty() {
+        vec![10_000, 100_000]
+    } else {
+        sizes
+    };
     println!(
         "{:>8} {:>10} {:>12} {:>12} {:>12} {:>9} {:>9}",
         "entries", "bytes", "memcpy", "walk", "decode", "walk/cp", "decode/cp"
     );
     for n in sizes {
-        let blob = payload::generate(n, 0).encode().expect("the payload encodes");
+        let blob = payload::generate(n, 0)
+            .encode()
+            .expect("the payload encodes");
         let mut dst = vec![0u8; blob.len()];
         let rounds = (2_000_000 / n).clamp(11, 501);
         let copy = time(rounds, || dst.copy_from_slice(std::hint::black_box(&blob)));
         let walk = time(rounds, || {
-            Blob::parse(&blob).and_then(|b| b.decode(&mut Skip)).expect("valid");
+            Blob::parse(&blob)
+                .and_then(|b| b.decode(&mut Skip))
+                .expect("valid");
         });
         let decode = time(rounds, || Value::decode(&blob).expect("valid"));
         println!(

@@ -461,18 +461,16 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
 
     fn varint_long(&mut self) -> Result<u64, DecodeError> {
         let start = self.pos;
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            v |= u64::from(b & 0x7f) << shift;
-            if b < 0x80 {
-                if shift == 63 && b > 1 {
-                    break;
-                }
-                return Ok(v);
+        match format::get_varint(&self.buf[..self.end], &mut self.pos) {
+            Some(v) => Ok(v),
+            None => {
+                self.pos = start;
+                err(
+                    start,
+                    "varint longer than 64 bits, or cut off by the end of the data",
+                )
             }
         }
-        err(start, "varint longer than 64 bits")
     }
 
     /// A count of items that each take at least `min_size` bytes: bounded by what is left,

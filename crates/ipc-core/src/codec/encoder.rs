@@ -66,12 +66,8 @@ impl Encoder {
     }
 
     #[inline]
-    fn varint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.buf.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        self.buf.push(v as u8);
+    fn varint(&mut self, v: u64) {
+        format::put_varint(&mut self.buf, v);
     }
 
     #[inline]

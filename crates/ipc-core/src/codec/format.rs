@@ -78,3 +78,29 @@ pub fn slot_count(n: usize) -> usize {
         (n + n / 3 + 1).next_power_of_two()
     }
 }
+
+/// Appends `v` as unsigned LEB128: 7 bits a byte, low bits first.
+#[inline]
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads an unsigned LEB128 value at `*pos` and moves past it; None if the data ends
+/// inside it or it does not fit in 64 bits.
+#[inline]
+pub fn get_varint(data: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *data.get(*pos)?;
+        *pos += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return (shift < 63 || b <= 1).then_some(v);
+        }
+    }
+    None
+}

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use crate::codec::format::key_hash;
+use crate::codec::format::{self, key_hash};
 use crate::codec::{DecodeError, FORMAT_VERSION};
 use crate::names::PREFIX;
 
@@ -140,9 +140,9 @@ pub fn escaped_prefix(key: &str) -> [u8; ESCAPED_KEY_LEN - 1] {
 /// an escaped key the key itself (its record key holds only a hash).
 pub fn record_head(ordinal: u64, escaped_key: Option<&str>, head: &mut Vec<u8>) {
     head.clear();
-    put_varint(head, ordinal);
+    format::put_varint(head, ordinal);
     if let Some(key) = escaped_key {
-        put_varint(head, key.len() as u64);
+        format::put_varint(head, key.len() as u64);
         head.extend_from_slice(key.as_bytes());
     }
 }
@@ -200,34 +200,11 @@ fn utf8(bytes: &[u8], at: usize) -> Result<(&str, bool), DecodeError> {
     }
 }
 
-/// Unsigned LEB128, as in the blob format.
-#[inline]
-pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-#[inline]
+/// A varint of the record format (the blob format's, `codec::format::get_varint`).
 fn get_varint(data: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
     let start = *pos;
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let Some(&b) = data.get(*pos) else {
-            return err(start, "record ends inside a varint");
-        };
-        *pos += 1;
-        v |= u64::from(b & 0x7f) << shift;
-        if b < 0x80 {
-            if shift == 63 && b > 1 {
-                break;
-            }
-            return Ok(v);
-        }
-    }
-    err(start, "varint longer than 64 bits")
+    format::get_varint(data, pos)
+        .ok_or_else(|| DecodeError::new(start, "record has a truncated or oversized varint"))
 }
 
 #[cold]

@@ -30,7 +30,7 @@ pub use env::DEFAULT_MAX_READERS;
 pub use layout::temp_dir;
 pub use read::SnapshotId;
 pub use sink::{SinkError, StoreSink};
-pub use wait::{wait_for_update_with, WaitOutcome, Waiter};
+pub use wait::Waiter;
 pub use write::WriteStats;
 
 use env::SharedEnv;
@@ -444,7 +444,7 @@ impl LmdbStore {
     /// exist.
     pub fn wait_for_update(&mut self, after: u64, timeout: Duration) -> Result<u64> {
         let label = self.label.clone();
-        wait_for_update_with(&label, after, timeout, || self.waiter())
+        crate::futex::wait_for_update_with(&label, after, timeout, || self.waiter())
     }
 
     /// The writer: a store in the temp dir (or with `remove_on_close`) is marked closed,

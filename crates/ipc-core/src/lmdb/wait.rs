@@ -2,15 +2,13 @@
 //! read transaction, so that no commit is missed and no core is kept busy.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::env::SharedEnv;
 use super::notify::Notify;
 use super::read;
 use crate::error::{Error, Result};
-
-/// How often a reader looks for a store that does not exist yet, at most.
-const ATTACH_POLL_MAX: Duration = Duration::from_millis(50);
+use crate::futex::{Notifier, WaitOutcome};
 
 /// What a reader waits on: the notify file's futex, and the database to check the
 /// version in. Holds no lock of the store, so a binding can wait with none held.
@@ -21,15 +19,9 @@ pub struct Waiter {
     pub(super) env: Arc<SharedEnv>,
 }
 
-pub enum WaitOutcome {
-    Newer(u64),
-    Closed,
-    TimedOut,
-}
-
-impl Waiter {
+impl Notifier for Waiter {
     /// Sleeps until the version exceeds `after`, the store is removed, or `timeout`.
-    pub fn wait_newer(&self, after: u64, timeout: Duration) -> Result<WaitOutcome> {
+    fn wait_newer(&self, after: u64, timeout: Duration) -> Result<WaitOutcome> {
         let label = &self.label;
         let outcome = self.notify.wait_until(timeout, || {
             if self.notify.is_closed() {
@@ -46,40 +38,5 @@ impl Waiter {
             }
         });
         outcome.unwrap_or(Ok(WaitOutcome::TimedOut))
-    }
-}
-
-/// The waiting loop of [`LmdbStore::wait_for_update`], with the waiter obtained through
-/// `waiter` so that a caller can hold its own lock only while fetching it (the Python
-/// binding waits with neither the GIL nor its lock held).
-pub fn wait_for_update_with(
-    label: &str,
-    after: u64,
-    timeout: Duration,
-    mut waiter: impl FnMut() -> Result<Option<Waiter>>,
-) -> Result<u64> {
-    let deadline = Instant::now() + timeout;
-    let mut poll = Duration::from_millis(1);
-    loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        match waiter()? {
-            Some(w) => match w.wait_newer(after, remaining)? {
-                WaitOutcome::Newer(v) => return Ok(v),
-                WaitOutcome::Closed => continue, // waiter() reports it, or finds a successor
-                WaitOutcome::TimedOut => {}
-            },
-            None if !remaining.is_zero() => {
-                // No store yet: nothing to sleep on, so check back with a growing pause.
-                std::thread::sleep(poll.min(remaining));
-                poll = (poll * 2).min(ATTACH_POLL_MAX);
-            }
-            None => {}
-        }
-        if Instant::now() >= deadline {
-            return Err(Error::Timeout {
-                what: format!("{label}: waiting for a version newer than {after}"),
-                after: timeout,
-            });
-        }
     }
 }

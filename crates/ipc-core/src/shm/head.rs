@@ -13,16 +13,11 @@ use rustix::shm;
 use super::layout::{self, Head, HEAD_LEN, HEAD_MAGIC};
 use super::segment;
 use crate::error::{Error, Result};
+use crate::futex::{Notifier, WaitOutcome};
 
 /// A mapping of a store's head.
 pub struct HeadHandle {
     map: MmapRaw,
-}
-
-pub enum WaitOutcome {
-    Newer(u64),
-    Closed,
-    TimedOut,
 }
 
 impl HeadHandle {
@@ -84,21 +79,23 @@ impl HeadHandle {
         self.head().writer_pid.load(Relaxed)
     }
 
+    fn bump_and_wake(&self) {
+        crate::futex::wake_all(&self.head().futex);
+    }
+}
+
+impl Notifier for Arc<HeadHandle> {
     /// Sleeps until the version exceeds `after`, the store closes, or `timeout` passes.
-    pub fn wait_newer(&self, after: u64, timeout: Duration) -> WaitOutcome {
+    fn wait_newer(&self, after: u64, timeout: Duration) -> Result<WaitOutcome> {
         let head = self.head();
-        crate::futex::wait_until(&head.futex, timeout, || {
+        let outcome = crate::futex::wait_until(&head.futex, timeout, || {
             if self.is_closed() {
                 return Some(WaitOutcome::Closed);
             }
             let version = head.version.load(Acquire);
             (version > after).then_some(WaitOutcome::Newer(version))
-        })
-        .unwrap_or(WaitOutcome::TimedOut)
-    }
-
-    fn bump_and_wake(&self) {
-        crate::futex::wake_all(&self.head().futex);
+        });
+        Ok(outcome.unwrap_or(WaitOutcome::TimedOut))
     }
 }
 

@@ -12,7 +12,7 @@ mod layout;
 mod segment;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustix::io::Errno;
 
@@ -20,7 +20,6 @@ use crate::error::{Error, Result};
 use crate::names;
 
 pub use head::HeadHandle;
-use head::WaitOutcome;
 use segment::Snapshot as Segment;
 
 /// A published snapshot, mapped read-only.
@@ -56,8 +55,6 @@ pub struct ShmStore {
     closed_here: bool,
 }
 
-/// How often a reader re-checks for a writer that has not created the store yet.
-const ATTACH_POLL_MAX: Duration = Duration::from_millis(50);
 /// A reader gives up after this many consecutive races with a publishing writer (each race
 /// means a newer version appeared while it was opening the previous one).
 const MAX_RACES: u32 = 10_000;
@@ -217,7 +214,7 @@ impl ShmStore {
     /// spinning) on a futex in the head, or polls gently while the store does not exist.
     pub fn wait_for_update(&mut self, after: u64, timeout: Duration) -> Result<u64> {
         let label = self.label();
-        wait_for_update_with(&label, after, timeout, || self.head_handle())
+        crate::futex::wait_for_update_with(&label, after, timeout, || self.head_handle())
     }
 
     /// The writer marks the store closed, wakes every waiter and removes all its segments;
@@ -240,40 +237,5 @@ impl Drop for ShmStore {
     fn drop(&mut self) {
         // A writer that is dropped without cleanup still removes what it created.
         let _ = self.close();
-    }
-}
-
-/// The waiting loop of [`ShmStore::wait_for_update`], with the head obtained through
-/// `head` so that a caller can hold its own lock only while fetching it (the Python
-/// binding waits with neither the GIL nor its lock held).
-pub fn wait_for_update_with(
-    label: &str,
-    after: u64,
-    timeout: Duration,
-    mut head: impl FnMut() -> Result<Option<Arc<HeadHandle>>>,
-) -> Result<u64> {
-    let deadline = Instant::now() + timeout;
-    let mut poll = Duration::from_millis(1);
-    loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        match head()? {
-            Some(h) => match h.wait_newer(after, remaining) {
-                WaitOutcome::Newer(v) => return Ok(v),
-                WaitOutcome::Closed => continue, // head() reports it, or finds a successor
-                WaitOutcome::TimedOut => {}
-            },
-            None if !remaining.is_zero() => {
-                // No store yet: nothing to sleep on, so check back with a growing pause.
-                std::thread::sleep(poll.min(remaining));
-                poll = (poll * 2).min(ATTACH_POLL_MAX);
-            }
-            None => {}
-        }
-        if Instant::now() >= deadline {
-            return Err(Error::Timeout {
-                what: format!("{label}: waiting for a version newer than {after}"),
-                after: timeout,
-            });
-        }
     }
 }
