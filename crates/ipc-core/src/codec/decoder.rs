@@ -7,6 +7,7 @@
 
 use super::error::DecodeError;
 use super::format::{self, tag};
+use super::skip::Skip;
 
 /// Receives decoded nodes and builds whatever the caller wants from them.
 pub trait Sink<'a> {
@@ -688,59 +689,5 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
             self.sink.map_insert(&mut map, k, v)?;
         }
         self.sink.map_end(map)
-    }
-}
-
-/// A sink that builds nothing: walking with it validates a value and finds its end.
-pub struct Skip;
-
-impl<'a> Sink<'a> for Skip {
-    type Value = ();
-    type Key = ();
-    type Seq = ();
-    type Map = ();
-    type Error = DecodeError;
-
-    fn none(&mut self) -> Result<(), DecodeError> {
-        Ok(())
-    }
-    fn bool(&mut self, _: bool) -> Result<(), DecodeError> {
-        Ok(())
-    }
-    fn int(&mut self, _: i64) -> Result<(), DecodeError> {
-        Ok(())
-    }
-    fn big_int(&mut self, _: &'a [u8]) -> Result<(), DecodeError> {
-        Ok(())
-    }
-    fn float(&mut self, _: f64) -> Result<(), DecodeError> {
-        Ok(())
-    }
-    fn str(&mut self, _: &'a str, _: bool, _: Option<u32>) -> Result<(), DecodeError> {
-        Ok(())
-    }
-    fn bytes(&mut self, _: &'a [u8]) -> Result<(), DecodeError> {
-        Ok(())
-    }
-    fn seq(&mut self, _: usize, _: bool) -> Result<(), DecodeError> {
-        Ok(())
-    }
-    fn seq_push(&mut self, _: &mut (), _: usize, _: ()) -> Result<(), DecodeError> {
-        Ok(())
-    }
-    fn seq_end(&mut self, _: ()) -> Result<(), DecodeError> {
-        Ok(())
-    }
-    fn map(&mut self, _: usize) -> Result<(), DecodeError> {
-        Ok(())
-    }
-    fn key(&mut self, _: &'a str, _: bool, _: Option<u32>) -> Result<(), DecodeError> {
-        Ok(())
-    }
-    fn map_insert(&mut self, _: &mut (), _: (), _: ()) -> Result<(), DecodeError> {
-        Ok(())
-    }
-    fn map_end(&mut self, _: ()) -> Result<(), DecodeError> {
-        Ok(())
     }
 }

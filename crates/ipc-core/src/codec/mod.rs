@@ -9,10 +9,12 @@ mod decoder;
 mod encoder;
 mod error;
 pub mod format;
+mod skip;
 mod value;
 
-pub use decoder::{decode_value, Blob, Entry, Sink, Skip, Table};
+pub use decoder::{decode_value, Blob, Entry, Sink, Table};
 pub use encoder::Encoder;
 pub use error::{format_path, DecodeError, EncodeError, EncodeErrorKind, PathSegment};
 pub use format::{FORMAT_VERSION, MAX_DEPTH};
+pub use skip::Skip;
 pub use value::{Text, Value, ValueSink};
