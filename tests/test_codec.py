@@ -68,6 +68,21 @@ def test_root_dict_lookup_matches_full_decode(d: dict[str, object]) -> None:
     assert _core.decode_key(blob, "\x00absent", default=...) is ...
 
 
+def test_root_keys_of_the_last_blob_are_reused_only_when_equal() -> None:
+    first = serialize({"step": 1, "loss": 0.5, "état": 1})
+    a, b = deserialize(first), deserialize(first)
+    # The same str objects, already hashed: what makes repeated reads cheap.
+    assert all(x is y for x, y in zip(list(a)[:2], list(b)[:2]))
+    # Same positions, other text, other lengths, fewer keys: never a stale key.
+    assert deserialize(serialize({"stop": 1, "loss": 0.5, "état": 1})) == {"stop": 1, "loss": 0.5, "état": 1}
+    assert deserialize(serialize({"ste": 1, "lossy": 0.5})) == {"ste": 1, "lossy": 0.5}
+    assert deserialize(serialize({"x": 1})) == {"x": 1}
+    assert deserialize(first) == {"step": 1, "loss": 0.5, "état": 1}
+    # Keys after one that is not kept (not ASCII) are still kept.
+    mixed = serialize({"été": 1, "lr": 0.1})
+    assert list(deserialize(mixed))[1] is list(deserialize(mixed))[1]
+
+
 def test_golden_bytes_pin_the_format() -> None:
     sample = {
         "none": None,

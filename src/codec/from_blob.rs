@@ -1,6 +1,8 @@
 //! A blob to Python objects. Object creation is the cost that remains, so each shared
 //! string is built once per blob and containers are created at their final size.
 
+use std::sync::Mutex;
+
 use ipc_core::codec::{Blob, DecodeError, Sink};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -13,17 +15,86 @@ pub struct PySink<'py> {
     py: Python<'py>,
     /// Shared strings already built, by id.
     shared: Vec<Option<Py<PyAny>>>,
+    root: RootKeys,
+}
+
+/// The root keys of earlier decodes, by position. A state dict has the same keys in the
+/// same order from one snapshot to the next; handing back the same str object saves
+/// building it and, more so, hashing it again when it goes into the new dict (a str
+/// caches its hash). Each reuse is checked byte for byte, so a blob with other keys only
+/// costs a comparison. Only ASCII keys of up to `MAX_ROOT_KEY` bytes are kept; the
+/// default keeps none.
+#[derive(Default)]
+pub struct RootKeys {
+    keys: Vec<Option<Py<PyAny>>>,
+    /// Positions used by the decode in progress: what is kept afterwards.
+    seen: usize,
+    /// At most this many keys are kept.
+    limit: usize,
+}
+
+/// Longer keys are rare in state dicts, and comparing them costs more.
+const MAX_ROOT_KEY: usize = 64;
+
+impl RootKeys {
+    pub fn new(limit: usize) -> Self {
+        RootKeys {
+            keys: Vec::new(),
+            seen: 0,
+            limit,
+        }
+    }
+
+    /// The key kept for position `index`, if its text is `s`.
+    #[inline]
+    fn reuse<'py>(&self, py: Python<'py>, index: usize, s: &str) -> Option<Bound<'py, PyAny>> {
+        let key = self.keys.get(index)?.as_ref()?;
+        let ptr = key.as_ptr();
+        // SAFETY: every kept key is an exact, compact ASCII str built by `PySink::string`,
+        // whose data are its length in bytes.
+        let text = unsafe {
+            let len = ffi::PyUnicode_GET_LENGTH(ptr) as usize;
+            std::slice::from_raw_parts(ffi::PyUnicode_DATA(ptr) as *const u8, len)
+        };
+        (text == s.as_bytes()).then(|| key.bind(py).clone())
+    }
+
+    #[inline]
+    fn keep(&mut self, index: usize, key: &Bound<'_, PyAny>) {
+        if index >= self.limit {
+            return;
+        }
+        if index >= self.keys.len() {
+            // Positions before it whose keys were not kept (not ASCII, say) stay empty.
+            self.keys.resize_with(index + 1, || None);
+        }
+        self.keys[index] = Some(key.clone().unbind());
+    }
+
+    /// After a decode: drops the keys of positions the last blob did not have.
+    fn finish(&mut self) {
+        if self.seen > 0 {
+            self.keys.truncate(self.seen);
+            self.seen = 0;
+        }
+    }
 }
 
 /// Shared strings built for one snapshot, kept between calls: a reader that calls `get`
-/// many times on the same snapshot builds each field name once, not once per call.
+/// many times on the same snapshot builds each field name once, not once per call. The
+/// root keys are kept across snapshots (see [`RootKeys`]).
 #[derive(Default)]
 pub struct SharedCache {
     /// Which snapshot the strings belong to (a store-specific pair, e.g. version and
     /// incarnation): ids mean nothing across snapshots.
     snapshot: (u64, u64),
     strings: Vec<Option<Py<PyAny>>>,
+    root: Option<RootKeys>,
 }
+
+/// A store keeps the root keys of any snapshot it reads: they are the keys of the dict
+/// its reader is handed anyway.
+const STORE_ROOT_KEYS: usize = usize::MAX;
 
 impl SharedCache {
     /// A sink that starts with the strings cached for `snapshot` (none if it changed).
@@ -35,21 +106,34 @@ impl SharedCache {
         PySink {
             py,
             shared: std::mem::take(&mut self.strings),
+            root: self
+                .root
+                .take()
+                .unwrap_or_else(|| RootKeys::new(STORE_ROOT_KEYS)),
         }
     }
 
-    /// Keeps what `sink` built, for the next call on the same snapshot.
-    pub fn keep(&mut self, sink: PySink<'_>) {
+    /// Keeps what `sink` built, for the next call.
+    pub fn keep(&mut self, mut sink: PySink<'_>) {
+        sink.root.finish();
         self.strings = sink.shared;
+        self.root = Some(sink.root);
     }
 }
 
 impl<'py> PySink<'py> {
-    pub fn new(py: Python<'py>) -> Self {
+    pub fn new(py: Python<'py>, root: RootKeys) -> Self {
         PySink {
             py,
             shared: Vec::new(),
+            root,
         }
+    }
+
+    /// The root keys this sink kept, for the next decode.
+    pub fn into_root_keys(mut self) -> RootKeys {
+        self.root.finish();
+        self.root
     }
 
     #[inline]
@@ -216,6 +300,18 @@ impl<'a, 'py> Sink<'a> for PySink<'py> {
         self.text(s, ascii, shared)
     }
     #[inline]
+    fn root_key(&mut self, index: usize, s: &'a str, ascii: bool) -> Result<Self::Key, CoreError> {
+        self.root.seen = index + 1;
+        if let Some(key) = self.root.reuse(self.py, index, s) {
+            return Ok(key);
+        }
+        let key = self.string(s, ascii)?;
+        if ascii && s.len() <= MAX_ROOT_KEY {
+            self.root.keep(index, &key);
+        }
+        Ok(key)
+    }
+    #[inline]
     fn map_insert(
         &mut self,
         map: &mut Self::Map,
@@ -247,10 +343,30 @@ unsafe fn new_dict(_len: usize) -> *mut ffi::PyObject {
     ffi::PyDict_New()
 }
 
+/// The root keys of the last `deserialize` in this process: a program that decodes one
+/// kind of state dict over and over gets its keys for free after the first time.
+static DESERIALIZE_ROOT_KEYS: Mutex<Option<RootKeys>> = Mutex::new(None);
+
+/// How many root keys `deserialize` keeps: a bound on memory held between calls
+/// (at most this many short strings).
+const DESERIALIZE_ROOT_LIMIT: usize = 1 << 17;
+
 /// Decodes a whole blob.
 pub fn decode<'py>(py: Python<'py>, buf: &[u8]) -> Result<Bound<'py, PyAny>, CoreError> {
     let blob = Blob::parse(buf)?;
-    blob.decode(&mut PySink::new(py))
+    // Never waits: the GIL is held, and a decode runs no Python code that could come
+    // back here; if the lock is taken all the same, decode without the cache.
+    let mut kept = DESERIALIZE_ROOT_KEYS.try_lock().ok();
+    let root = kept
+        .as_mut()
+        .and_then(|k| k.take())
+        .unwrap_or_else(|| RootKeys::new(DESERIALIZE_ROOT_LIMIT));
+    let mut sink = PySink::new(py, root);
+    let value = blob.decode(&mut sink);
+    if let Some(kept) = kept.as_mut() {
+        **kept = Some(sink.into_root_keys());
+    }
+    value
 }
 
 /// Decodes the value of one root key, or None when absent.
@@ -260,7 +376,7 @@ pub fn decode_key<'py>(
     key: &str,
 ) -> Result<Option<Bound<'py, PyAny>>, CoreError> {
     let blob = Blob::parse(buf)?;
-    blob.get(key, &mut PySink::new(py))
+    blob.get(key, &mut PySink::new(py, RootKeys::default()))
 }
 
 /// The root keys, in order.

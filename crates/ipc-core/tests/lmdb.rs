@@ -460,7 +460,7 @@ fn corrupt_and_foreign_records_are_errors_naming_store_and_key() {
     });
     match LmdbStore::create(&Location::Path(foreign.clone()), &Options::default()) {
         Err(Error::Corrupt { source, .. }) => {
-            assert!(source.reason.contains("their key"), "{source}")
+            assert!(source.reason().contains("their key"), "{source}")
         }
         other => panic!("expected Corrupt, got {:?}", other.err()),
     }
@@ -486,7 +486,9 @@ fn blobs_that_are_not_dicts_are_refused() {
     let at = blob.windows(3).position(|w| w == b"\x09\x01b").unwrap();
     blob[at + 2] = b'a';
     match w.publish(&blob) {
-        Err(Error::Corrupt { source, .. }) => assert!(source.reason.contains("twice"), "{source}"),
+        Err(Error::Corrupt { source, .. }) => {
+            assert!(source.reason().contains("twice"), "{source}")
+        }
         other => panic!("expected Corrupt, got {other:?}"),
     }
     let mut reader = reader(&loc);

@@ -2,16 +2,16 @@
 //! beyond what the input justifies (libFuzzer's -rss_limit_mb catches the last).
 #![no_main]
 
-use ipc_core::codec::{Blob, Skip, Value};
+use ipc_core::codec::{Blob, Skip, Value, ValueSink};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(blob) = Blob::parse(data) else { return };
-    let full = blob.decode(&mut ipc_core::codec::ValueSink);
+    let full = blob.decode(&mut ValueSink::default());
     let _ = blob.decode(&mut Skip);
     let _ = blob.keys();
     for key in ["key_0", "a", ""] {
-        let _ = blob.get(key, &mut ipc_core::codec::ValueSink);
+        let _ = blob.get(key, &mut ValueSink::default());
     }
     // Whatever decodes must encode again and decode to the same value.
     if let Ok(v) = full {

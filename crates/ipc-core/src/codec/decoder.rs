@@ -59,6 +59,18 @@ pub trait Sink<'a> {
         ascii: bool,
         shared: Option<u32>,
     ) -> Result<Self::Key, Self::Error>;
+    /// Key number `index` (in order) of the root dict. A state dict keeps its keys from
+    /// one snapshot to the next, so a sink may hand back the key it built for the same
+    /// position of an earlier blob, once it has checked that the text is the same.
+    #[inline]
+    fn root_key(
+        &mut self,
+        _index: usize,
+        s: &'a str,
+        ascii: bool,
+    ) -> Result<Self::Key, Self::Error> {
+        self.key(s, ascii, None)
+    }
     fn map_insert(
         &mut self,
         map: &mut Self::Map,
@@ -136,8 +148,7 @@ impl<'a> Table<'a> {
         }
         let mut skip = Skip;
         let mut r = Reader::new(self.bytes, *self, &mut skip, data + rel);
-        r.raw_str()
-            .map_err(|e| DecodeError::new(self.base + e.offset, e.reason))
+        r.raw_str().map_err(|e| e.shifted(self.base))
     }
 }
 
@@ -490,7 +501,7 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
     }
 
     /// Shared string `id` (checked against the table's size), validated once.
-    #[inline]
+    #[inline(always)]
     fn shared(&mut self, id: u32) -> Result<(&'a str, bool), DecodeError> {
         if let Some(Some(hit)) = self.validated.get(id as usize) {
             return Ok(*hit);
@@ -505,7 +516,7 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
     }
 
     /// A reference into the shared table, checked against its size.
-    #[inline]
+    #[inline(always)]
     fn shared_id(&mut self) -> Result<u32, DecodeError> {
         let at = self.pos;
         let id = self.varint()?;
@@ -563,6 +574,9 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
         }
     }
 
+    /// One value. Scalars, most of any payload, are decoded inline in the caller's loop;
+    /// the rest, containers included, go through [`Reader::rare_value`].
+    #[inline(always)]
     fn value(&mut self) -> Result<S::Value, S::Error> {
         let at = self.pos;
         let t = self.byte()?;
@@ -587,14 +601,6 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
                 let b = self.take(8)?;
                 self.sink.int(i64::from_le_bytes(b.try_into().unwrap()))
             }
-            tag::BIG_INT => {
-                let n = self.count(1)?;
-                if n == 0 {
-                    return Err(DecodeError::new(at, "big integer with no bytes").into());
-                }
-                let b = self.take(n)?;
-                self.sink.big_int(b)
-            }
             tag::F64 => {
                 let b = self.take(8)?;
                 self.sink
@@ -611,6 +617,22 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
             tag::STR_ASCII | tag::STR_UTF8 => {
                 let (s, ascii) = self.str_body(t)?;
                 self.sink.str(s, ascii, None)
+            }
+            _ => self.rare_value(t, at),
+        }
+    }
+
+    /// The rarer values: big integers, bytes, and the containers (which recurse).
+    #[inline(never)]
+    fn rare_value(&mut self, t: u8, at: usize) -> Result<S::Value, S::Error> {
+        match t {
+            tag::BIG_INT => {
+                let n = self.count(1)?;
+                if n == 0 {
+                    return Err(DecodeError::new(at, "big integer with no bytes").into());
+                }
+                let b = self.take(n)?;
+                self.sink.big_int(b)
             }
             tag::BYTES => {
                 let n = self.count(1)?;
@@ -631,7 +653,7 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
             tag::DICT => {
                 self.enter(at)?;
                 let n = self.count(2)?;
-                let v = self.entries_with(n, true)?;
+                let v = self.entries_with(n, false)?;
                 self.depth -= 1;
                 Ok(v)
             }
@@ -654,20 +676,24 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
     /// The root dict's entries: inline keys only.
     fn entries(&mut self, n: usize) -> Result<S::Value, S::Error> {
         self.depth = 1;
-        self.entries_with(n, false)
+        self.entries_with(n, true)
     }
 
-    fn entries_with(&mut self, n: usize, allow_shared: bool) -> Result<S::Value, S::Error> {
+    fn entries_with(&mut self, n: usize, root: bool) -> Result<S::Value, S::Error> {
         let mut map = self.sink.map(n)?;
-        for _ in 0..n {
+        for i in 0..n {
             let at = self.pos;
             let t = self.byte()?;
             let k = match t {
                 tag::STR_ASCII | tag::STR_UTF8 => {
                     let (s, ascii) = self.str_body(t)?;
-                    self.sink.key(s, ascii, None)?
+                    if root {
+                        self.sink.root_key(i, s, ascii)?
+                    } else {
+                        self.sink.key(s, ascii, None)?
+                    }
                 }
-                tag::STR_SHARED if allow_shared => {
+                tag::STR_SHARED if !root => {
                     let id = self.shared_id()?;
                     match self.sink.cached_key(id) {
                         Some(k) => k,

@@ -3,26 +3,53 @@
 use std::fmt;
 
 /// Bytes that are not a valid blob: truncated, corrupted, or written by something else.
+///
+/// Boxed, so that the decoder's many `Result<_, DecodeError>` stay two words wide and
+/// come back in registers: the error path is rare, the success path is every byte.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecodeError {
-    /// Byte offset in the blob where the problem was found.
-    pub offset: usize,
-    pub reason: String,
+pub struct DecodeError(Box<Detail>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Detail {
+    offset: usize,
+    reason: String,
 }
 
 impl DecodeError {
     #[cold]
     pub fn new(offset: usize, reason: impl Into<String>) -> Self {
-        DecodeError {
+        DecodeError(Box::new(Detail {
             offset,
             reason: reason.into(),
-        }
+        }))
+    }
+
+    /// Byte offset in the blob where the problem was found.
+    pub fn offset(&self) -> usize {
+        self.0.offset
+    }
+
+    /// What was wrong there.
+    pub fn reason(&self) -> &str {
+        &self.0.reason
+    }
+
+    /// The same error, `by` bytes further on: for a section decoded apart from the
+    /// buffer that holds it.
+    #[cold]
+    pub fn shifted(mut self, by: usize) -> Self {
+        self.0.offset += by;
+        self
     }
 }
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "corrupt data at byte {}: {}", self.offset, self.reason)
+        write!(
+            f,
+            "corrupt data at byte {}: {}",
+            self.0.offset, self.0.reason
+        )
     }
 }
 

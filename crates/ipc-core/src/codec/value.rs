@@ -43,12 +43,12 @@ impl Value {
     }
 
     pub fn decode(buf: &[u8]) -> Result<Value, DecodeError> {
-        Blob::parse(buf)?.decode(&mut ValueSink)
+        Blob::parse(buf)?.decode(&mut ValueSink::default())
     }
 
     /// The value of one root key, decoding nothing else.
     pub fn decode_key(buf: &[u8], key: &str) -> Result<Option<Value>, DecodeError> {
-        Blob::parse(buf)?.get(key, &mut ValueSink)
+        Blob::parse(buf)?.get(key, &mut ValueSink::default())
     }
 }
 
@@ -121,7 +121,12 @@ fn first_duplicate(entries: &[(Text, Value)]) -> Option<&Text> {
 }
 
 /// Builds [`Value`]s.
-pub struct ValueSink;
+#[derive(Default)]
+pub struct ValueSink {
+    /// Shared keys built so far, by id: each field name is built once per blob and then
+    /// copied, which for an inline [`Text`] is a plain 24-byte copy.
+    keys: Vec<Option<Text>>,
+}
 
 impl<'a> Sink<'a> for ValueSink {
     type Value = Value;
@@ -168,8 +173,21 @@ impl<'a> Sink<'a> for ValueSink {
     fn map(&mut self, len: usize) -> Result<Self::Map, DecodeError> {
         Ok(Vec::with_capacity(len))
     }
-    fn key(&mut self, s: &'a str, _: bool, _: Option<u32>) -> Result<Text, DecodeError> {
-        Ok(Text::new(s))
+    fn key(&mut self, s: &'a str, _: bool, shared: Option<u32>) -> Result<Text, DecodeError> {
+        let key = Text::new(s);
+        if let Some(id) = shared {
+            // Ids are below the table's count, which the decoder checked.
+            let id = id as usize;
+            if self.keys.len() <= id {
+                self.keys.resize(id + 1, None);
+            }
+            self.keys[id] = Some(key.clone());
+        }
+        Ok(key)
+    }
+    #[inline]
+    fn cached_key(&mut self, id: u32) -> Option<Text> {
+        self.keys.get(id as usize)?.clone()
     }
     fn map_insert(&mut self, map: &mut Self::Map, k: Text, v: Value) -> Result<(), DecodeError> {
         map.push((k, v));

@@ -238,7 +238,7 @@ mod tests {
             let mut bad = bytes.clone();
             bad[i] ^= 0x55;
             let e = Meta::parse(&bad).unwrap_err();
-            assert!(e.reason.contains(why), "{e}");
+            assert!(e.reason().contains(why), "{e}");
         }
         assert!(Meta::parse(&bytes[..20]).is_err());
     }

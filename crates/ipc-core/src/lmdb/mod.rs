@@ -380,13 +380,13 @@ impl LmdbStore {
 
     /// The latest snapshot as a [`Value`].
     pub fn read_value(&mut self) -> Result<Option<Value>> {
-        let mut sink = StoreSink(ValueSink);
+        let mut sink = StoreSink(ValueSink::default());
         self.read_with(|_| &mut sink).map_err(|e: SinkError| e.0)
     }
 
     /// One key's value as a [`Value`].
     pub fn get_value(&mut self, key: &str) -> Result<Option<Value>> {
-        let mut sink = StoreSink(ValueSink);
+        let mut sink = StoreSink(ValueSink::default());
         self.get_with(key, |_| &mut sink)
             .map_err(|e: SinkError| e.0)
     }

@@ -221,9 +221,9 @@ where
     let records = records(label, txn, db, count)?;
     let sink = sink_for(id);
     let mut map = sink.map(records.found.len())?;
-    for r in records.in_order(label) {
+    for (i, r) in records.in_order(label).enumerate() {
         let r = r?;
-        let k = sink.key(r.key, r.ascii, None)?;
+        let k = sink.root_key(i, r.key, r.ascii)?;
         let v = decode(label, r.key.as_bytes(), r.value, table, sink)?;
         sink.map_insert(&mut map, k, v)?;
     }

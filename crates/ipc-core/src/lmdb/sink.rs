@@ -78,6 +78,9 @@ impl<'a, S: Sink<'a, Error = DecodeError>> Sink<'a> for StoreSink<S> {
     fn key(&mut self, s: &'a str, ascii: bool, shared: Option<u32>) -> Result<S::Key, SinkError> {
         Ok(self.0.key(s, ascii, shared)?)
     }
+    fn root_key(&mut self, index: usize, s: &'a str, ascii: bool) -> Result<S::Key, SinkError> {
+        Ok(self.0.root_key(index, s, ascii)?)
+    }
     fn map_insert(&mut self, map: &mut S::Map, k: S::Key, v: S::Value) -> Result<(), SinkError> {
         Ok(self.0.map_insert(map, k, v)?)
     }
