@@ -117,12 +117,24 @@ def test_user_backends_are_added_to_the_list() -> None:
     assert [s.name for s in config.backends] == ["py-shm", "tests.user_backends:FileBackend"]
 
 
+@pytest.mark.parametrize("args", [
+    ["--backends", "py-shm", "py-lmdb", "--sizes", "10", "100"],
+    ["--backends", "py-shm,py-lmdb", "--sizes", "10,100"],  # the native harness's form
+])
+def test_lists_take_spaces_or_commas(args: list[str]) -> None:
+    config = parse_args(args)
+    assert [s.name for s in config.backends] == ["py-shm", "py-lmdb"]
+    assert config.sizes == [10, 100]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--backends", "nope"], "unknown backend 'nope'"),
     (["--backend", "py-shm"], "expected 'module:Class'"),
     (["--backend", "tests.user_backends:NotABackend"], "not an IPCBackend subclass"),
     (["--backends", "py-shm", "py-shm"], "backend named twice: py-shm"),
     (["--sizes", "0"], "must be >= 1"),
+    (["--sizes", "10,x"], "sizes are whole numbers, got '10,x'"),
+    (["--backends", "py-shm,"], "empty item in 'py-shm,'"),
     (["--timeout", "0"], "must be > 0 seconds"),
     (["--seed", str(1 << 64)], "64 unsigned bits"),
 ])

@@ -32,13 +32,13 @@ impl Workload {
 #[derive(Debug, Parser)]
 #[command(name = "ipc-mpi-bench", version)]
 pub struct Args {
-    /// Backends to run, comma-separated (default: every one built in but the self-test
-    /// `fault`).
-    #[arg(long, value_delimiter = ',')]
+    /// Backends to run, comma- or space-separated (default: every one built in but the
+    /// self-test `fault`).
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
     pub backends: Vec<String>,
 
-    /// Dict sizes (entries), comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = [10, 100, 1000, 10000])]
+    /// Dict sizes (entries), comma- or space-separated.
+    #[arg(long, value_delimiter = ',', num_args = 1.., default_values_t = [10, 100, 1000, 10000])]
     pub sizes: Vec<usize>,
 
     /// Timed reads per reader.
@@ -169,11 +169,25 @@ mod tests {
     }
 
     #[test]
+    fn lists_take_commas_or_spaces_like_the_python_harness() {
+        for argv in [
+            &["--backends", "shm,lmdb", "--sizes", "10,100"][..],
+            &["--backends", "shm", "lmdb", "--sizes", "10", "100"][..],
+        ] {
+            let a = parse(argv).expect("parses");
+            assert_eq!(a.backends, vec!["shm", "lmdb"], "{argv:?}");
+            assert_eq!(a.sizes, vec![10, 100], "{argv:?}");
+        }
+    }
+
+    #[test]
     fn rejects_bad_values() {
         assert!(parse(&["--backends", "nope"])
             .expect_err("unknown backend")
             .contains("unknown backend"));
         assert!(parse(&["--sizes", "10,0"]).is_err());
+        assert!(parse(&["--sizes", "10,"]).is_err());
+        assert!(parse(&["--backends", "shm,"]).is_err());
         assert!(parse(&["--iterations", "0"]).is_err());
         assert!(parse(&["--timeout", "0"]).is_err());
         assert!(parse(&["--workload", "half"]).is_err());

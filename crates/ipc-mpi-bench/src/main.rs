@@ -5,6 +5,7 @@
 //! (docs/results-schema.md), with metadata.harness = "rust". docs/native-harness.md
 //! says how it is built and run.
 
+mod alloc;
 mod args;
 mod backend;
 mod coll;
@@ -26,6 +27,7 @@ use mpi::topology::{Communicator, SimpleCommunicator};
 use args::Args;
 
 fn main() -> ExitCode {
+    alloc::keep_freed_memory();
     let Some(universe) = mpi::initialize() else {
         eprintln!("ipc-mpi-bench: MPI was already initialised");
         return ExitCode::from(2);

@@ -23,6 +23,25 @@ def _positive(text: str) -> int:
     return value
 
 
+def _names(text: str) -> list[str]:
+    """One word of a list option: a name, or several joined by commas (the native
+    harness's form), so that both harnesses take the same command line."""
+    names = text.split(",")
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"empty item in {text!r}")
+    return names
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        return [_positive(part) for part in _names(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes are whole numbers, got {text!r}") from None
+
+
+DEFAULT_SIZES = [10, 100, 1000, 10000]
+
+
 def _non_negative(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -42,13 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="benchmark_mpi.py", description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--backends", nargs="+", metavar="NAME",
-                   help=f"backends to run, in order: {', '.join(BUILTIN)} or module:Class "
-                        "(default: every built-in one available here)")
+    p.add_argument("--backends", nargs="+", type=_names, metavar="NAME",
+                   help=f"backends to run, in order: {', '.join(BUILTIN)} or module:Class, "
+                        "space- or comma-separated (default: every built-in one available here)")
     p.add_argument("--backend", action="append", default=[], metavar="MODULE:CLASS",
                    dest="extra", help="also run this IPCBackend subclass (repeatable)")
-    p.add_argument("--sizes", nargs="+", type=_positive, default=[10, 100, 1000, 10000],
-                   metavar="N", help="dict sizes in entries (default: 10 100 1000 10000)")
+    p.add_argument("--sizes", nargs="+", type=_sizes, metavar="N",
+                   help="dict sizes in entries, space- or comma-separated "
+                        "(default: 10 100 1000 10000)")
     p.add_argument("--iterations", type=_positive, default=100,
                    help="timed reads per reader (default: 100)")
     p.add_argument("--warmup", type=_non_negative, default=5,
@@ -83,7 +103,7 @@ def parse_args(argv: list[str]) -> Config:
             unavailable = list(missing.values())
             named = []
         else:
-            specs = named = [resolve(name) for name in args.backends]
+            specs = named = [resolve(name) for group in args.backends for name in group]
         extra = [user_spec(target) for target in args.extra]
     except ValueError as e:
         parser.error(str(e))
@@ -101,7 +121,7 @@ def parse_args(argv: list[str]) -> Config:
         parser.error("no backend to run")
     return Config(
         backends=specs,
-        sizes=list(args.sizes),
+        sizes=[n for group in args.sizes for n in group] if args.sizes else DEFAULT_SIZES,
         iterations=args.iterations,
         warmup=args.warmup,
         repeat=args.repeat,
