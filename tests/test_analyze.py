@@ -370,3 +370,18 @@ def test_duplicate_records_and_different_settings_are_warnings(
 def test_no_records_at_all(files: Runs, tmp_path: Path) -> None:
     none = edited(files.full, tmp_path / "none.json", lambda d: d.update(results=[]))
     assert "none.json: no records to analyze" in refused(none)
+
+
+def test_figures_wrap_panels_into_rows() -> None:
+    import matplotlib.pyplot as plt
+
+    from ipc_benchmark.analysis.plotstyle import figure
+
+    fig, axes = figure(5, ["a caption"], columns=2)
+    try:
+        assert len(axes) == len(fig.axes) == 5  # the sixth cell of the grid is removed
+        boxes = [ax.get_position() for ax in axes]
+        assert len({round(b.x0, 3) for b in boxes}) == 2
+        assert len({round(b.y0, 3) for b in boxes}) == 3
+    finally:
+        plt.close(fig)

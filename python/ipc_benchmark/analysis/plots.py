@@ -189,8 +189,20 @@ def harness_comparison(dataset: Dataset, out: Path) -> Plot:
     caption = [WHISKERS + " (reads); dashed: median write. Same backend name, same "
                "payload; the Python harness decodes into Python objects, the native one "
                "into a Rust value."]
-    fig, axes = figure(len(pairs), caption)
-    for ax, ((workload, backend), ps) in zip(axes, pairs.items()):
+    # One row per workload, one column per backend, so that a backend's panels line up.
+    workloads = list(dict.fromkeys(workload for workload, _ in pairs))
+    rows = [[key for key in pairs if key[0] == w] for w in workloads]
+    columns = max(len(row) for row in rows)
+    fig, grid = figure(len(rows) * columns, caption, columns=columns)
+    axes = []
+    for r, row in enumerate(rows):
+        for c, ax in enumerate(grid[r * columns:(r + 1) * columns]):
+            if c < len(row):
+                axes.append(ax)
+            else:
+                fig.delaxes(ax)
+    for ax, key in zip(axes, [key for row in rows for key in row]):
+        (workload, backend), ps = key, pairs[key]
         sizes = [p.size for p in ps]
         log = size_axis(ax, sizes)
         span = float(sizes[-1] - sizes[0]) or float(sizes[0])

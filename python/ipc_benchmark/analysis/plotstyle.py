@@ -90,14 +90,18 @@ def _wrap(caption: list[str], width: float) -> list[str]:
 
 
 def figure(panels: int, caption: list[str], height: float = PANEL[1],
-           legend: bool = True) -> tuple[Figure, list[Axes]]:
-    """A row of ``panels`` axes, with room below for the caption and, on the right, for
-    the legend."""
-    width = PANEL[0] * panels + (LEGEND_WIDTH if legend else 0)
+           legend: bool = True, columns: int | None = None) -> tuple[Figure, list[Axes]]:
+    """``panels`` axes in rows of ``columns`` (default: one row), with room below for the
+    caption and, on the right, for the legend."""
+    columns = columns or panels
+    rows = -(-panels // columns)
+    width = PANEL[0] * columns + (LEGEND_WIDTH if legend else 0)
     lines = len(_wrap(caption, width))
-    fig = plt.figure(figsize=(width, height + CAPTION_LINE * (lines + 1)), dpi=DPI)
-    axes = list(fig.subplots(1, panels, squeeze=False)[0])
-    return fig, axes
+    fig = plt.figure(figsize=(width, height * rows + CAPTION_LINE * (lines + 1)), dpi=DPI)
+    grid = list(fig.subplots(rows, columns, squeeze=False).flat)
+    for ax in grid[panels:]:
+        fig.delaxes(ax)
+    return fig, grid[:panels]
 
 
 def size_axis(ax: Axes, sizes: list[int]) -> bool:
@@ -174,10 +178,11 @@ def finish(fig: Figure, axes: list[Axes], caption: list[str], path: Path,
             for h, text in zip(*ax.get_legend_handles_labels()):
                 handles.setdefault(text, h)
         if handles:
-            # Beside the last panel, wherever tight_layout put its right edge.
-            edge = axes[-1].get_position()
+            # Right of the panels, wherever tight_layout put their edge.
+            boxes = [ax.get_position() for ax in axes]
+            middle = (min(b.y0 for b in boxes) + max(b.y1 for b in boxes)) / 2
             fig.legend(list(handles.values()), list(handles), loc="center left",
-                       bbox_to_anchor=(edge.x1 + 0.1 / width, (edge.y0 + edge.y1) / 2),
+                       bbox_to_anchor=(max(b.x1 for b in boxes) + 0.1 / width, middle),
                        fontsize=9, frameon=False)
     fig.savefig(path)
     plt.close(fig)
