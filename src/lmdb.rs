@@ -107,7 +107,7 @@ impl PyLmdbStore {
     fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let blob = self.convert.encode_dict(data)?;
         // The transaction needs no Python objects: let other threads run.
-        self.store.py(|s| py.detach(|| s.publish(&blob)).map(drop))
+        self.store.detached(py, |s| s.publish(&blob).map(drop))
     }
 
     /// The latest snapshot as a new dict (one read transaction), or None before the
@@ -142,7 +142,10 @@ impl PyLmdbStore {
             let mut slot = None;
             let found = {
                 let (slot, cache) = (&mut slot, &mut *cache);
-                store.get_with(key, move |id| slot.insert(cache.sink(py, tag(id))))
+                // GC paused as in `read`: no finalizer runs while the store is held.
+                with_gc_paused(py, move || {
+                    store.get_with(key, move |id| slot.insert(cache.sink(py, tag(id))))
+                })
             };
             if let Some(sink) = slot {
                 cache.keep(sink);

@@ -13,8 +13,11 @@ use crate::errors::CoreError;
 pub struct Opened<T> {
     /// The backend's class name, for messages.
     backend: &'static str,
-    /// None before `initialize` and after `cleanup`. Held only briefly, and never while
-    /// waiting for an update.
+    /// None before `initialize` and after `cleanup`. Held briefly, except by `detached`
+    /// work (a publish; in push mode, the wait for the next message). Lock order: the
+    /// GIL, then this. A thread that holds it never waits for the GIL (`detached` locks
+    /// it after letting go of the GIL), so a thread that waits for it with the GIL held
+    /// cannot deadlock, though it stalls Python for as long as that work takes.
     inner: Mutex<Option<T>>,
 }
 
@@ -46,6 +49,20 @@ impl<T> Opened<T> {
             Some(store) => f(store),
             None => Err(self.unopened()),
         }
+    }
+
+    /// Runs a core call with the GIL released (publishing, or waiting for a message),
+    /// taking the lock only once detached: holding it while detached would deadlock
+    /// against a thread that holds the GIL and waits for the lock.
+    pub fn detached<R: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut T) -> ipc_core::Result<R> + Send,
+    ) -> PyResult<R>
+    where
+        T: Send,
+    {
+        Ok(py.detach(|| self.core(f)).map_err(CoreError::from)?)
     }
 
     /// Like `core`, with the error raised in Python.

@@ -42,7 +42,7 @@ impl PyShmStore {
     fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let blob = self.convert.encode_dict(data)?;
         // The copy into shared memory needs no Python objects: let other threads run.
-        self.store.py(|s| py.detach(|| s.publish(&blob)).map(drop))
+        self.store.detached(py, |s| s.publish(&blob).map(drop))
     }
 
     /// The latest snapshot as a new dict, or None before the first write.

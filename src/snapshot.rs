@@ -63,9 +63,13 @@ impl Converter {
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let mut cache = self.shared.lock().unwrap_or_else(|e| e.into_inner());
         let mut sink = cache.sink(py, tag);
-        let found = Blob::parse(blob)
-            .map_err(CoreError::from)
-            .and_then(|b| b.get(key, &mut sink));
+        // Paused as for `read`: a collection could run a finalizer, Python code that
+        // may switch threads, while this one holds the store.
+        let found = with_gc_paused(py, || {
+            Blob::parse(blob)
+                .map_err(CoreError::from)
+                .and_then(|b| b.get(key, &mut sink))
+        });
         cache.keep(sink);
         Ok(found?)
     }

@@ -25,13 +25,11 @@ impl PyZmqStore {
     /// The snapshot a read works on: the newest received (pubsub), or the next message
     /// (push mode, waited for without the GIL).
     fn frame(&self, py: Python<'_>) -> PyResult<Option<Frame>> {
-        self.store.py(|s| {
-            if s.reads_block() {
-                py.detach(|| s.latest())
-            } else {
-                s.latest() // pubsub: already received, no waiting
-            }
-        })
+        if self.store.py(|s| Ok(s.reads_block()))? {
+            self.store.detached(py, |s| s.latest())
+        } else {
+            self.store.py(|s| s.latest()) // pubsub: already received, no waiting
+        }
     }
 }
 
@@ -100,7 +98,7 @@ impl PyZmqStore {
     /// Encodes `data` once and publishes it (push mode: once per expected read).
     fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let blob = self.convert.encode_dict(data)?;
-        self.store.py(|s| py.detach(|| s.publish(&blob)).map(drop))
+        self.store.detached(py, |s| s.publish(&blob).map(drop))
     }
 
     /// Push mode: the next write serves `readers` x `reads_each` reads. Pubsub: nothing
