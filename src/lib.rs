@@ -12,7 +12,10 @@ mod snapshot;
 mod wait;
 mod zmq;
 
-#[pymodule]
+/// `gil_used`: the encoder walks dicts and lists through borrowed references and the
+/// stores' lock order assumes a GIL; on a free-threaded build, importing this module
+/// turns the GIL back on rather than letting another thread mutate what is being walked.
+#[pymodule(gil_used = true)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("FORMAT_VERSION", ipc_core::codec::FORMAT_VERSION)?;

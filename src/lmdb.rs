@@ -46,8 +46,13 @@ impl PyLmdbStore {
         durable: bool,
         remove_on_cleanup: bool,
         max_readers: Option<u32>,
-    ) -> Self {
-        PyLmdbStore {
+    ) -> PyResult<Self> {
+        if max_readers == Some(0) {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "max_readers must be at least 1, got 0",
+            ));
+        }
+        Ok(PyLmdbStore {
             store: Opened::new("LMDBBackend"),
             convert: Converter::default(),
             shared: Mutex::default(),
@@ -58,7 +63,7 @@ impl PyLmdbStore {
                 max_readers: max_readers.unwrap_or(lmdb::DEFAULT_MAX_READERS),
                 ..Options::default()
             },
-        }
+        })
     }
 
     /// The writer creates the store (or carries on with the one at `path`); a reader
@@ -81,7 +86,7 @@ impl PyLmdbStore {
                 }
             })
             .map_err(CoreError::from)?;
-        self.store.open(store)
+        self.store.open(py, store)
     }
 
     #[getter]
@@ -96,9 +101,9 @@ impl PyLmdbStore {
 
     /// The store's directory (None before initialize unless a path was given).
     #[getter]
-    fn path(&self) -> Option<PathBuf> {
+    fn path(&self, py: Python<'_>) -> Option<PathBuf> {
         self.store
-            .core(|s| Ok(s.dir().to_owned()))
+            .py(py, |s| Ok(s.dir().to_owned()))
             .ok()
             .or_else(|| self.path.clone())
     }
@@ -113,7 +118,7 @@ impl PyLmdbStore {
     /// The latest snapshot as a new dict (one read transaction), or None before the
     /// first write.
     fn read<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.store.with(|store| {
+        self.store.with(py, |store| {
             let mut cache = self.cache();
             let mut slot = None;
             let value = {
@@ -137,7 +142,7 @@ impl PyLmdbStore {
         key: &str,
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let found = self.store.with(|store| {
+        let found = self.store.with(py, |store| {
             let mut cache = self.cache();
             let mut slot = None;
             let found = {
@@ -158,21 +163,21 @@ impl PyLmdbStore {
 
     /// The top-level keys of the latest snapshot, in order.
     fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let keys = self.store.py(|s| s.keys())?;
+        let keys = self.store.py(py, |s| s.keys())?;
         PyList::new(py, keys)
     }
 
     /// The latest version: 0 before the first write.
     #[getter]
-    fn version(&self) -> PyResult<u64> {
-        self.store.py(|s| s.version())
+    fn version(&self, py: Python<'_>) -> PyResult<u64> {
+        self.store.py(py, |s| s.version())
     }
 
     /// Blocks (without the GIL, and without spinning) until a version newer than
     /// `after_version` exists; returns it, or raises IPCTimeoutError after `timeout` s.
     fn wait_for_update(&self, py: Python<'_>, after_version: u64, timeout: f64) -> PyResult<u64> {
         let timeout = wait::timeout_arg(timeout)?;
-        let label = self.store.py(|s| Ok(s.label().to_owned()))?;
+        let label = self.store.py(py, |s| Ok(s.label().to_owned()))?;
         wait::interruptible(py, timeout, |slice| {
             futex::wait_for_update_with(&label, after_version, slice, || {
                 self.store.core(|s| s.waiter())
@@ -183,7 +188,7 @@ impl PyLmdbStore {
     /// Writer: a temporary store (or one with remove_on_cleanup) is marked closed and
     /// removed; a store at a path is flushed and kept. Reader: detaches. Idempotent.
     fn cleanup(&self, py: Python<'_>) -> PyResult<()> {
-        match self.store.take() {
+        match self.store.take(py) {
             // Closing waits for this process's transactions on the store to end.
             Some(mut s) => Ok(py.detach(|| s.close()).map_err(CoreError::from)?),
             None => Ok(()),

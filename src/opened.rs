@@ -7,17 +7,20 @@ use std::sync::{Mutex, MutexGuard};
 
 use ipc_core::Error;
 use pyo3::prelude::*;
+use pyo3::sync::MutexExt;
 
+use crate::codec::with_gc_paused;
 use crate::errors::CoreError;
 
 pub struct Opened<T> {
     /// The backend's class name, for messages.
     backend: &'static str,
     /// None before `initialize` and after `cleanup`. Held briefly, except by `detached`
-    /// work (a publish; in push mode, the wait for the next message). Lock order: the
-    /// GIL, then this. A thread that holds it never waits for the GIL (`detached` locks
-    /// it after letting go of the GIL), so a thread that waits for it with the GIL held
-    /// cannot deadlock, though it stalls Python for as long as that work takes.
+    /// work (a publish; in push mode, the wait for the next message). The rule that
+    /// keeps it from deadlocking with the GIL: nobody waits for it while holding the
+    /// GIL. Attached callers let go of the GIL if they have to wait (`lock`), and
+    /// `detached` work takes it after letting go. While a thread holds it with the GIL,
+    /// the GC is paused, so no finalizer can come back to the same store.
     inner: Mutex<Option<T>>,
 }
 
@@ -29,23 +32,28 @@ impl<T> Opened<T> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<T>> {
+    /// Locks from a thread attached to Python; waits, if it must, without the GIL.
+    fn lock(&self, py: Python<'_>) -> MutexGuard<'_, Option<T>> {
         // Publishing is atomic in every store, so a panic while locked cannot leave one
         // half-updated: a poisoned lock is still usable.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .lock_py_attached(py)
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Runs `f` on the open store, or raises UsageError if there is none.
-    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> PyResult<R>) -> PyResult<R> {
-        match self.lock().as_mut() {
+    pub fn with<R>(&self, py: Python<'_>, f: impl FnOnce(&mut T) -> PyResult<R>) -> PyResult<R> {
+        let mut guard = self.lock(py);
+        with_gc_paused(py, || match guard.as_mut() {
             Some(store) => f(store),
             None => Err(CoreError::from(self.unopened()).into()),
-        }
+        })
     }
 
-    /// Runs a core call on the open store; usable without the GIL.
+    /// Runs a core call on the open store from a thread detached from Python.
     pub fn core<R>(&self, f: impl FnOnce(&mut T) -> ipc_core::Result<R>) -> ipc_core::Result<R> {
-        match self.lock().as_mut() {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_mut() {
             Some(store) => f(store),
             None => Err(self.unopened()),
         }
@@ -65,9 +73,13 @@ impl<T> Opened<T> {
         Ok(py.detach(|| self.core(f)).map_err(CoreError::from)?)
     }
 
-    /// Like `core`, with the error raised in Python.
-    pub fn py<R>(&self, f: impl FnOnce(&mut T) -> ipc_core::Result<R>) -> PyResult<R> {
-        Ok(self.core(f).map_err(CoreError::from)?)
+    /// Like `with`, for a core call: its error is raised in Python.
+    pub fn py<R>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut T) -> ipc_core::Result<R>,
+    ) -> PyResult<R> {
+        self.with(py, |store| Ok(f(store).map_err(CoreError::from)?))
     }
 
     #[cold]
@@ -79,8 +91,8 @@ impl<T> Opened<T> {
     }
 
     /// Installs a store opened by `initialize`; refuses a second one.
-    pub fn open(&self, store: T) -> PyResult<()> {
-        let mut inner = self.lock();
+    pub fn open(&self, py: Python<'_>, store: T) -> PyResult<()> {
+        let mut inner = self.lock(py);
         if inner.is_some() {
             let msg = format!(
                 "{}: already initialised; call cleanup() first",
@@ -93,7 +105,7 @@ impl<T> Opened<T> {
     }
 
     /// Takes the store out (for `cleanup`); None if there was none.
-    pub fn take(&self) -> Option<T> {
-        self.lock().take()
+    pub fn take(&self, py: Python<'_>) -> Option<T> {
+        self.lock(py).take()
     }
 }

@@ -28,14 +28,14 @@ impl PyShmStore {
 
     /// The writer creates the store (or takes over one whose writer died); a reader
     /// attaches, now or whenever the writer appears.
-    fn initialize(&self, name: &str, is_writer: bool) -> PyResult<()> {
+    fn initialize(&self, py: Python<'_>, name: &str, is_writer: bool) -> PyResult<()> {
         let store = if is_writer {
             ShmStore::create(name)
         } else {
             ShmStore::attach(name)
         }
         .map_err(CoreError::from)?;
-        self.store.open(store)
+        self.store.open(py, store)
     }
 
     /// Encodes `data` and publishes it as the next version.
@@ -48,7 +48,7 @@ impl PyShmStore {
     /// The latest snapshot as a new dict, or None before the first write.
     fn read<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         self.store
-            .with(|s| match s.latest().map_err(CoreError::from)? {
+            .with(py, |s| match s.latest().map_err(CoreError::from)? {
                 None => Ok(None),
                 Some(s) => Ok(Some(self.convert.read(
                     py,
@@ -68,7 +68,7 @@ impl PyShmStore {
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let found = self
             .store
-            .with(|s| match s.latest().map_err(CoreError::from)? {
+            .with(py, |s| match s.latest().map_err(CoreError::from)? {
                 None => Ok(None),
                 Some(s) => self
                     .convert
@@ -80,7 +80,7 @@ impl PyShmStore {
     /// The top-level keys of the latest snapshot, in order.
     fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         self.store
-            .with(|s| match s.latest().map_err(CoreError::from)? {
+            .with(py, |s| match s.latest().map_err(CoreError::from)? {
                 None => Ok(PyList::empty(py)),
                 Some(s) => snapshot::keys(py, s.blob()),
             })
@@ -88,8 +88,8 @@ impl PyShmStore {
 
     /// The latest version: 0 before the first write. One atomic load.
     #[getter]
-    fn version(&self) -> PyResult<u64> {
-        self.store.py(|s| s.version())
+    fn version(&self, py: Python<'_>) -> PyResult<u64> {
+        self.store.py(py, |s| s.version())
     }
 
     /// Blocks (without the GIL, and without spinning) until a version newer than
@@ -98,7 +98,7 @@ impl PyShmStore {
         let timeout = wait::timeout_arg(timeout)?;
         let label = self
             .store
-            .with(|s| Ok(format!("shared-memory store {:?}", s.name())))?;
+            .with(py, |s| Ok(format!("shared-memory store {:?}", s.name())))?;
         wait::interruptible(py, timeout, |slice| {
             futex::wait_for_update_with(&label, after_version, slice, || {
                 self.store.core(|s| s.head_handle())
@@ -108,8 +108,8 @@ impl PyShmStore {
 
     /// Writer: marks the store closed and removes its segments. Reader: detaches.
     /// Idempotent.
-    fn cleanup(&self) -> PyResult<()> {
-        match self.store.take() {
+    fn cleanup(&self, py: Python<'_>) -> PyResult<()> {
+        match self.store.take(py) {
             Some(mut s) => Ok(s.close().map_err(CoreError::from)?),
             None => Ok(()),
         }

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use ipc_core::codec::Blob;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::sync::MutexExt;
 use pyo3::types::{PyDict, PyList};
 
 use crate::codec::{encode, with_gc_paused, SharedCache};
@@ -42,7 +43,10 @@ impl Converter {
         tag: (u64, u64),
         blob: &[u8],
     ) -> PyResult<Bound<'py, PyAny>> {
-        let mut cache = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = self
+            .shared
+            .lock_py_attached(py)
+            .unwrap_or_else(|e| e.into_inner());
         let mut sink = cache.sink(py, tag);
         let value = with_gc_paused(py, || {
             Blob::parse(blob)
@@ -61,7 +65,10 @@ impl Converter {
         blob: &[u8],
         key: &str,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let mut cache = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = self
+            .shared
+            .lock_py_attached(py)
+            .unwrap_or_else(|e| e.into_inner());
         let mut sink = cache.sink(py, tag);
         // Paused as for `read`: a collection could run a finalizer, Python code that
         // may switch threads, while this one holds the store.

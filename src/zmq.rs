@@ -25,10 +25,10 @@ impl PyZmqStore {
     /// The snapshot a read works on: the newest received (pubsub), or the next message
     /// (push mode, waited for without the GIL).
     fn frame(&self, py: Python<'_>) -> PyResult<Option<Frame>> {
-        if self.store.py(|s| Ok(s.reads_block()))? {
+        if self.store.py(py, |s| Ok(s.reads_block()))? {
             self.store.detached(py, |s| s.latest())
         } else {
-            self.store.py(|s| s.latest()) // pubsub: already received, no waiting
+            self.store.py(py, |s| s.latest()) // pubsub: already received, no waiting
         }
     }
 }
@@ -92,7 +92,7 @@ impl PyZmqStore {
                 }
             })
             .map_err(CoreError::from)?;
-        self.store.open(store)
+        self.store.open(py, store)
     }
 
     /// Encodes `data` once and publishes it (push mode: once per expected read).
@@ -103,11 +103,11 @@ impl PyZmqStore {
 
     /// Push mode: the next write serves `readers` x `reads_each` reads. Pubsub: nothing
     /// to do, every reader keeps the latest snapshot.
-    fn expect_reads(&self, readers: usize, reads_each: usize) -> PyResult<()> {
+    fn expect_reads(&self, py: Python<'_>, readers: usize, reads_each: usize) -> PyResult<()> {
         if self.mode == Mode::PubSub {
             return Ok(());
         }
-        self.store.py(|s| s.expect_reads(readers, reads_each))
+        self.store.py(py, |s| s.expect_reads(readers, reads_each))
     }
 
     fn read<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
@@ -139,15 +139,15 @@ impl PyZmqStore {
     }
 
     #[getter]
-    fn version(&self) -> PyResult<u64> {
-        self.store.py(|s| s.version())
+    fn version(&self, py: Python<'_>) -> PyResult<u64> {
+        self.store.py(py, |s| s.version())
     }
 
     /// True when the writer has not answered for a second: the snapshot a reader holds
     /// may be outdated (the writer stopped, or the network is down).
     #[getter]
-    fn stale(&self) -> PyResult<bool> {
-        self.store.py(|s| s.is_stale())
+    fn stale(&self, py: Python<'_>) -> PyResult<bool> {
+        self.store.py(py, |s| s.is_stale())
     }
 
     fn wait_for_update(&self, py: Python<'_>, after_version: u64, timeout: f64) -> PyResult<u64> {
@@ -160,7 +160,7 @@ impl PyZmqStore {
     /// Writer: closes its sockets and removes their files. Reader: stops its thread.
     /// Idempotent.
     fn cleanup(&self, py: Python<'_>) -> PyResult<()> {
-        match self.store.take() {
+        match self.store.take(py) {
             Some(mut s) => Ok(py.detach(|| s.close()).map_err(CoreError::from)?),
             None => Ok(()),
         }

@@ -316,6 +316,8 @@ def test_bad_paths_are_clear_errors(store: str, tmp_path: Path) -> None:
     with pytest.raises(IPCOSError, match="/sys/ipcb_lmdb_test") as info:
         LMDBBackend(path="/sys/ipcb_lmdb_test/store").initialize(store, True)
     assert info.value.errno in (errno.EPERM, errno.EACCES, errno.EROFS)
+    with pytest.raises(ValueError, match="max_readers must be at least 1, got 0"):
+        LMDBBackend(max_readers=0)
 
 
 def test_permission_errors_name_the_path(store: str) -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from ipc_benchmark import (
     InvalidNameError,
+    IPCError,
     IPCTimeoutError,
     UsageError,
     WriterExistsError,
@@ -218,6 +219,31 @@ def test_tcp_on_loopback(unique_name: str) -> None:
     finally:
         r.cleanup()
         w.cleanup()
+
+
+def test_a_directory_the_user_named_keeps_everything_but_our_files(
+        unique_name: str, tmp_path: Path) -> None:
+    mine = tmp_path / "notes.txt"
+    mine.write_text("not the store's")
+    endpoint = f"ipc://{tmp_path}"
+    w = open_backend(unique_name, True, endpoint=endpoint)
+    r = open_backend(unique_name, False, endpoint=endpoint)
+    try:
+        w.write({"a": 1})
+        assert r.wait_for_update(0, timeout=10) == 1 and r.read() == {"a": 1}
+    finally:
+        r.cleanup()
+        w.cleanup()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    assert mine.read_text() == "not the store's"
+
+
+def test_a_writer_that_fails_to_bind_leaves_nothing(store: str) -> None:
+    # A directory where the data socket should go: the bind fails after the claim.
+    (socket_dir(store) / "data").mkdir(parents=True)
+    with pytest.raises(IPCError):
+        open_backend(store, True)
+    # The `store` fixture checks that the socket directory is gone.
 
 
 def test_push_mode_serves_one_message_per_read(store: str) -> None:

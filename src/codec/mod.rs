@@ -31,10 +31,13 @@ pub fn with_gc_paused<T>(_py: Python<'_>, f: impl FnOnce() -> T) -> T {
     f()
 }
 
-/// Runs `f` on the bytes of any object that supports the buffer protocol.
+/// Runs `f` on the bytes of any object that supports the buffer protocol, with the GC
+/// paused: no finalizer, that is no Python code, can write into the buffer while Rust
+/// holds it as a `&[u8]`.
 pub fn with_buffer<T>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> T) -> PyResult<T> {
+    let py = obj.py();
     if let Ok(b) = obj.cast::<PyBytes>() {
-        return Ok(f(b.as_bytes()));
+        return Ok(with_gc_paused(py, || f(b.as_bytes())));
     }
     let buffer = PyBuffer::<u8>::get(obj)?;
     if !buffer.is_c_contiguous() {
@@ -46,7 +49,7 @@ pub fn with_buffer<T>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> T) -> PyR
     // `buffer` lives, and no Python code runs during `f` (the GIL is held, the GC paused).
     let bytes =
         unsafe { std::slice::from_raw_parts(buffer.buf_ptr() as *const u8, buffer.len_bytes()) };
-    Ok(f(bytes))
+    Ok(with_gc_paused(py, || f(bytes)))
 }
 
 /// serialize(obj) -> bytes
@@ -61,7 +64,7 @@ fn serialize<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
 #[pyfunction]
 fn deserialize<'py>(buf: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let py = buf.py();
-    with_buffer(buf, |bytes| with_gc_paused(py, || decode(py, bytes)))?.map_err(PyErr::from)
+    with_buffer(buf, |bytes| decode(py, bytes))?.map_err(PyErr::from)
 }
 
 /// decode_key(buf, key, default=None) -> object: one root key's value, decoding nothing else.

@@ -6,7 +6,7 @@ use std::os::raw::c_char;
 use ipc_core::codec::{EncodeError, EncodeErrorKind, Encoder, PathSegment, MAX_DEPTH};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyString, PyType};
+use pyo3::types::{PyInt, PyString};
 
 use crate::errors::CoreError;
 
@@ -124,11 +124,16 @@ unsafe fn utf8<'a>(obj: *mut ffi::PyObject) -> Result<(&'a str, bool), CoreError
     Ok((std::str::from_utf8_unchecked(bytes), ascii))
 }
 
+/// The name of `obj`'s type, read from the type object. Asking Python for `__name__`
+/// could run code (a metaclass property, on 3.10) that frees what the walker borrows.
 unsafe fn type_name(obj: *mut ffi::PyObject) -> String {
-    let py = Python::assume_attached();
-    let t: Bound<'_, PyType> =
-        Bound::from_borrowed_ptr(py, ffi::Py_TYPE(obj).cast()).cast_into_unchecked();
-    t.name().map_or_else(|_| "?".to_owned(), |n| n.to_string())
+    let tp_name = (*ffi::Py_TYPE(obj)).tp_name;
+    if tp_name.is_null() {
+        return "?".to_owned();
+    }
+    let full = std::ffi::CStr::from_ptr(tp_name).to_string_lossy();
+    // Built-in and extension types say "module.Name"; `__name__` is the last part.
+    full.rsplit('.').next().unwrap_or("?").to_owned()
 }
 
 impl Walker<'_> {

@@ -392,6 +392,35 @@ fn bad_paths_are_io_errors_naming_the_path() {
     }
 }
 
+#[test]
+fn a_writer_that_fails_to_open_removes_the_directories_it_made() {
+    let tmp = TempDir::new("failopen");
+    let deep = tmp.0.join("a").join("b").join("store");
+    // LMDB refuses a reader table of 0 slots, after the directories exist.
+    let options = Options {
+        max_readers: 0,
+        ..Options::default()
+    };
+    assert!(LmdbStore::create(&Location::Path(deep), &options).is_err());
+    assert!(
+        !tmp.0.join("a").exists(),
+        "left behind: {:?}",
+        tmp.0.join("a")
+    );
+    // A store that was there before keeps its directory and its data when a writer
+    // fails to open it.
+    let mut w = LmdbStore::create(&tmp.store(), &Options::default()).unwrap();
+    w.publish(&dict(&[("kept", Value::Int(1))]).encode().unwrap())
+        .unwrap();
+    w.close().unwrap();
+    assert!(LmdbStore::create(&tmp.store(), &options).is_err());
+    let mut r = LmdbStore::attach(&tmp.store(), &Options::default()).unwrap();
+    assert_eq!(
+        r.read_value().unwrap(),
+        Some(dict(&[("kept", Value::Int(1))]))
+    );
+}
+
 /// Opens the environment of a closed store directly, to tamper with it.
 fn with_raw_env(dir: &Path, f: impl FnOnce(&heed::Env, heed::Database<Bytes, Bytes>)) {
     // SAFETY: no store of this test has the environment open.

@@ -1,22 +1,31 @@
 //! The store's directory: creating it safely, and removing LMDB's files from it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::layout;
 use crate::error::{Error, Result};
 
-/// Creates the store's directory (mode 0700). In the shared temp dir, an existing entry
-/// must be a real directory of ours, not a link or a directory someone else planted.
-/// Returns whether it created the directory.
-pub fn make_dir(dir: &Path, label: &str, in_temp: bool) -> Result<bool> {
+/// Creates the store's directory (mode 0700), with its missing parents for a path the
+/// user gave. In the shared temp dir, an existing entry must be a real directory of ours,
+/// not a link or a directory someone else planted. Returns the topmost directory it
+/// created, for [`remove_created`], or None when the directory existed.
+pub fn make_dir(dir: &Path, label: &str, in_temp: bool) -> Result<Option<PathBuf>> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     let shown = dir.display();
+    // The highest ancestor missing now is the first that `create` makes.
+    let top = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && std::fs::symlink_metadata(d).is_err())
+        .last()
+        .map(Path::to_path_buf);
     match std::fs::DirBuilder::new()
         .recursive(!in_temp)
         .mode(0o700)
         .create(dir)
     {
-        Ok(()) => return Ok(true),
+        // A recursive create also succeeds on a directory that exists: then `top` is
+        // None, and nothing here is ours to remove should the open fail.
+        Ok(()) => return Ok(top),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(Error::io(format!("{label}: creating {shown}"), e)),
     }
@@ -33,7 +42,16 @@ pub fn make_dir(dir: &Path, label: &str, in_temp: bool) -> Result<bool> {
         );
         return Err(Error::io(what, rustix::io::Errno::PERM));
     }
-    Ok(false)
+    Ok(None)
+}
+
+/// Removes the directories [`make_dir`] created, from `dir` up to `top`, where empty.
+pub fn remove_created(dir: &Path, top: &Path) {
+    for d in dir.ancestors() {
+        if std::fs::remove_dir(d).is_err() || d == top {
+            break;
+        }
+    }
 }
 
 /// Removes LMDB's files of the store in `dir` (the notify file goes with the lock).

@@ -162,9 +162,9 @@ impl LmdbStore {
                 // Leave nothing behind but what was there: a notify file never
                 // initialised is ours, and so is all of a directory we just created.
                 lock.discard_if_new();
-                if created_dir {
+                if let Some(top) = &created_dir {
                     let _ = files::remove_files(&store.dir, &store.label);
-                    let _ = std::fs::remove_dir(&store.dir);
+                    files::remove_created(&store.dir, top);
                 }
                 return Err(e);
             }

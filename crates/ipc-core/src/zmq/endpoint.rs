@@ -20,8 +20,11 @@ const MAX_IPC_PATH: usize = 107;
 pub struct Endpoints {
     pub data: String,
     pub control: String,
-    /// For ipc: the private directory holding the socket files and the writer's lock.
+    /// For ipc: the directory holding the socket files and the writer's lock.
     dir: Option<PathBuf>,
+    /// True for the default directory under the project prefix, which is ours to remove;
+    /// a directory the user named keeps everything but our three files.
+    private: bool,
 }
 
 impl Endpoints {
@@ -50,6 +53,7 @@ impl Endpoints {
                     data: format!("tcp://{host}:{port}"),
                     control: format!("tcp://{host}:{}", port + 1),
                     dir: None,
+                    private: false,
                 });
             }
             Some(_) => return Err(bad("use ipc://<directory> or tcp://<host>:<port>".into())),
@@ -66,6 +70,7 @@ impl Endpoints {
             data: format!("ipc://{}", dir.join("data").display()),
             control: format!("ipc://{}", socket.display()),
             dir: Some(dir),
+            private: endpoint.is_none(),
         })
     }
 
@@ -131,16 +136,30 @@ impl Endpoints {
         Ok(())
     }
 
-    /// The writer's cleanup: removes the socket files, the lock and the directory.
+    /// The writer's cleanup: removes the socket files and the lock, and the directory
+    /// when it is the private default one. A directory the user named stays, with
+    /// whatever else it holds.
     pub fn remove(&self) -> Result<()> {
-        match &self.dir {
-            Some(dir) => match fs::remove_dir_all(dir) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(Error::io(format!("removing {}", dir.display()), e)),
-            },
-            None => Ok(()),
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        let gone = |r: std::io::Result<()>, path: &std::path::Path| match r {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::io(format!("removing {}", path.display()), e))
+            }
+            _ => Ok(()),
+        };
+        if self.private {
+            return gone(fs::remove_dir_all(dir), dir);
         }
+        // Every file is tried; the first failure is reported.
+        ["data", "control", "writer.lock"]
+            .map(|file| {
+                let path = dir.join(file);
+                gone(fs::remove_file(&path), &path)
+            })
+            .into_iter()
+            .collect()
     }
 }
 

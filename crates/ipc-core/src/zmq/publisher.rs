@@ -29,45 +29,65 @@ pub struct Publisher {
     timeout: Duration,
 }
 
+/// The writer's sockets, bound, and the server answering the control socket.
+fn open_sockets(
+    label: &str,
+    store: &str,
+    endpoints: &Endpoints,
+    mode: Mode,
+    timeout: Duration,
+) -> Result<(zmq::Socket, Arc<WriterState>, Server)> {
+    let ctx = context();
+    let data = ctx
+        .socket(if mode == Mode::Push {
+            zmq::PUSH
+        } else {
+            zmq::PUB
+        })
+        .map_err(zmq_error("creating the data socket"))?;
+    data.set_linger(0)
+        .map_err(zmq_error("configuring the data socket"))?;
+    if mode == Mode::PubSub {
+        data.set_sndhwm(PUB_HWM)
+            .map_err(zmq_error("configuring the data socket"))?;
+    } else {
+        // No high-water mark: PUSH then deals strictly round-robin, so each reader gets
+        // exactly its share of readers × reads_each messages. The queue is bounded by
+        // that count, which the harness sets. Sends still time out rather than block
+        // forever should the readers' side stall.
+        data.set_sndhwm(0)
+            .map_err(zmq_error("configuring the data socket"))?;
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        data.set_sndtimeo(ms)
+            .map_err(zmq_error("configuring the data socket"))?;
+    }
+    bind(&data, &endpoints.data, label, store)?;
+    let router = ctx
+        .socket(zmq::ROUTER)
+        .map_err(zmq_error("creating the control socket"))?;
+    router
+        .set_linger(0)
+        .map_err(zmq_error("configuring the control socket"))?;
+    bind(&router, &endpoints.control, label, store)?;
+    endpoints.restrict()?;
+    let state = Arc::new(WriterState::new(crate::names::random_id()));
+    let server = Server::start(&ctx, router, state.clone())?;
+    Ok((data, state, server))
+}
+
 impl Publisher {
     pub fn bind(store: &str, endpoints: Endpoints, mode: Mode, timeout: Duration) -> Result<Self> {
         let label = format!("zeromq store {store:?} at {}", endpoints.describe());
         let lock = endpoints.claim(store)?;
-        let ctx = context();
-        let data = ctx
-            .socket(if mode == Mode::Push {
-                zmq::PUSH
-            } else {
-                zmq::PUB
-            })
-            .map_err(zmq_error("creating the data socket"))?;
-        data.set_linger(0)
-            .map_err(zmq_error("configuring the data socket"))?;
-        if mode == Mode::PubSub {
-            data.set_sndhwm(PUB_HWM)
-                .map_err(zmq_error("configuring the data socket"))?;
-        } else {
-            // No high-water mark: PUSH then deals strictly round-robin, so each reader gets
-            // exactly its share of readers × reads_each messages. The queue is bounded by
-            // that count, which the harness sets. Sends still time out rather than block
-            // forever should the readers' side stall.
-            data.set_sndhwm(0)
-                .map_err(zmq_error("configuring the data socket"))?;
-            let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-            data.set_sndtimeo(ms)
-                .map_err(zmq_error("configuring the data socket"))?;
-        }
-        bind(&data, &endpoints.data, &label, store)?;
-        let router = ctx
-            .socket(zmq::ROUTER)
-            .map_err(zmq_error("creating the control socket"))?;
-        router
-            .set_linger(0)
-            .map_err(zmq_error("configuring the control socket"))?;
-        bind(&router, &endpoints.control, &label, store)?;
-        endpoints.restrict()?;
-        let state = Arc::new(WriterState::new(crate::names::random_id()));
-        let server = Server::start(&ctx, router, state.clone())?;
+        let (data, state, server) = match open_sockets(&label, store, &endpoints, mode, timeout) {
+            Ok(parts) => parts,
+            Err(e) => {
+                // The directory is ours (we hold its lock): leave nothing behind. The
+                // original error says more than a failure to clean up would.
+                let _ = endpoints.remove();
+                return Err(e);
+            }
+        };
         Ok(Publisher {
             store: label,
             mode,
