@@ -44,25 +44,27 @@ print("calls", calls)
 """
 
 
-def _remove_leftovers(name: str) -> None:
-    """What a killed interpreter could not remove."""
-    for path in find_leftovers():
-        if name in path.name and path.is_dir():
-            shutil.rmtree(path)
-        elif name in path.name:
-            path.unlink()
+def run_store_script(template: str, cls: str, timeout: float) -> str:
+    """Runs `template` for the store class `cls` in a fresh interpreter and returns its
+    output. A hang fails the test, and what the killed interpreter left is removed."""
+    name = f"threads_{uuid.uuid4().hex[:8]}"
+    try:
+        result = run_python(template.format(cls=cls, name=name), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        for path in find_leftovers():
+            if name in path.name and path.is_dir():
+                shutil.rmtree(path)
+            elif name in path.name:
+                path.unlink()
+        pytest.fail(f"{cls}: deadlock: no result in {timeout} s")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
 
 
 @pytest.mark.parametrize("cls", ["SharedMemoryBackend", "LMDBBackend", "ZeroMQBackend"])
 def test_version_while_another_thread_writes(cls: str) -> None:
-    name = f"threads_{uuid.uuid4().hex[:8]}"
-    try:
-        result = run_python(CODE.format(cls=cls, name=name), timeout=120)
-    except subprocess.TimeoutExpired:
-        _remove_leftovers(name)
-        pytest.fail(f"{cls}: deadlock: no progress in 120 s")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert int(result.stdout.split()[1]) > 0
+    out = run_store_script(CODE, cls, timeout=120)
+    assert int(out.split()[1]) > 0
 
 
 FINALIZER = """
@@ -98,10 +100,4 @@ print("ok")
 def test_a_finalizer_never_runs_while_the_store_is_held(cls: str) -> None:
     # A collection while the store's lock is held would run the finalizer there, and
     # its call back into the same store would wait for that lock forever.
-    name = f"threads_{uuid.uuid4().hex[:8]}"
-    try:
-        result = run_python(FINALIZER.format(cls=cls, name=name), timeout=60)
-    except subprocess.TimeoutExpired:
-        _remove_leftovers(name)
-        pytest.fail(f"{cls}: deadlock: a finalizer ran inside keys()")
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert run_store_script(FINALIZER, cls, timeout=60).strip() == "ok"
