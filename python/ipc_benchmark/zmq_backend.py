@@ -22,7 +22,8 @@ class ZeroMQBackend(ZmqStore, IPCBackend):
     the next message, waiting up to ``timeout`` seconds.
 
     ``endpoint``: None for ``ipc://`` sockets in ``<tmp>/ipcb_zmq_<name>/`` (mode 0700 and
-    0600, removed by the writer's cleanup), ``ipc://<dir>`` for another directory, or
+    0600, removed by the writer's cleanup), ``ipc://<dir>`` for another directory (the
+    cleanup removes only the store's files there), or
     ``tcp://host:port`` (snapshots on ``port``, requests on ``port + 1``).
 
     The methods are implemented in Rust (``_core.ZmqStore``); docs/design.md explains the
