@@ -189,6 +189,7 @@ def test_wrong_values_from_get_fail_verification(tmp_path: Path) -> None:
     assert r["error"].startswith("rank 1: VerificationError: read 0: get('key_0') differs")
 
 
+@pytest.mark.usefixtures("aborted_mpi_job")
 def test_a_stuck_backend_aborts_the_job_and_keeps_the_results(tmp_path: Path) -> None:
     proc, doc = bench(3, "--backends", "py-lmdb", "tests.user_backends:HangingBackend",
                       "--sizes", "10", "--iterations", "3", "--timeout", "3", tmp=tmp_path,

@@ -129,11 +129,12 @@ def test_a_failing_backend_is_reported_and_the_run_goes_on(tmp_path: Path) -> No
     assert (ok["backend"], ok["status"], ok["verified"]) == ("mpi-bcast", "ok", True)
 
 
+@pytest.mark.usefixtures("aborted_mpi_job")
 def test_a_wait_that_times_out_aborts_the_job(tmp_path: Path) -> None:
     # Rank 0 gives up first (other ranks wait 2 s longer); reading 10000 entries three
     # times takes far longer than 0.1 ms.
     out = tmp_path / "results.json"
-    # mpi-bcast creates no OS objects, so the abort leaves nothing behind.
+    # mpi-bcast creates no OS objects, so the abort leaves nothing of ours behind.
     proc = run_harness(3, out, "--backends", "mpi-bcast", "--sizes", "10,10000",
                        "--timeout", "0.0001", timeout=30)
     assert proc.returncode == 3, proc.stderr  # the exit status for a timeout
