@@ -12,31 +12,31 @@ from pathlib import Path
 
 import pytest
 
-#: MPICH's mpiexec writes the machine's topology here for its proxies, one file per job,
-#: and removes it when the job ends normally, but not when the job is aborted.
-HYDRA_TOPOLOGY = "hydra_hwloc_xmlfile_*"
+#: What MPICH leaves when a job is aborted: mpiexec's topology file for its proxies and
+#: the ranks' shared-memory segments. A job that ends normally removes both.
+MPICH_LEFTOVERS = ((Path("/tmp"), "hydra_hwloc_xmlfile_*"), (Path("/dev/shm"), "mpich_shm_*"))
 
 
-def hydra_files() -> set[Path]:
-    return set(Path("/tmp").glob(HYDRA_TOPOLOGY))
+def mpich_files() -> set[Path]:
+    return {p for base, pattern in MPICH_LEFTOVERS for p in base.glob(pattern)}
 
 
 @pytest.fixture
 def aborted_mpi_job() -> Iterator[None]:
-    """For a test that aborts its MPI job on purpose: removes the topology files its jobs
-    left (they have ended by the time the test returns)."""
-    before = hydra_files()
+    """For a test that aborts its MPI job on purpose: removes what its jobs left (they have
+    ended by the time the test returns, and tests run one at a time)."""
+    before = mpich_files()
     yield
-    for path in hydra_files() - before:
+    for path in mpich_files() - before:
         path.unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)
 def no_mpi_leftovers() -> Iterator[None]:
-    """Fails a test whose MPI job left a topology file behind."""
-    before = hydra_files()
+    """Fails a test whose MPI job left MPICH's files behind."""
+    before = mpich_files()
     yield
-    left = sorted(str(p) for p in hydra_files() - before)
+    left = sorted(str(p) for p in mpich_files() - before)
     assert not left, f"an aborted MPI job left {left}: give the test aborted_mpi_job"
 
 
