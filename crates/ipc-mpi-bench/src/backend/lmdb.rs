@@ -4,59 +4,43 @@
 use ipc_core::lmdb::{LmdbStore, Location, Options};
 use ipc_core::Value;
 
-use super::{Backend, BoxError, Entry, Env};
+use super::store::{Store, StoreBackend};
+use super::{BoxError, Entry};
 
 pub const ENTRY: Entry = Entry {
     name: "lmdb",
     display_name: "LMDB (Rust)",
     reference: Some("py-lmdb"),
     self_test: false,
-    make,
+    make: |_| Box::new(StoreBackend::<LmdbStore>::new("lmdb", (), false)),
 };
 
-fn make(_: &Env) -> Box<dyn Backend> {
-    Box::new(Lmdb(None))
-}
+impl Store for LmdbStore {
+    type Config = ();
 
-struct Lmdb(Option<LmdbStore>);
-
-impl Lmdb {
-    fn store(&mut self) -> Result<&mut LmdbStore, BoxError> {
-        self.0
-            .as_mut()
-            .ok_or_else(|| "lmdb: used before initialize".into())
-    }
-}
-
-impl Backend for Lmdb {
-    fn initialize(&mut self, name: &str, is_writer: bool) -> Result<(), BoxError> {
+    fn open(name: &str, is_writer: bool, _: &()) -> Result<Self, BoxError> {
         let (location, options) = (Location::Named(name.into()), Options::default());
-        self.0 = Some(if is_writer {
+        Ok(if is_writer {
             LmdbStore::create(&location, &options)?
         } else {
             LmdbStore::attach(&location, &options)?
-        });
+        })
+    }
+
+    fn publish(&mut self, blob: &[u8]) -> Result<(), BoxError> {
+        LmdbStore::publish(self, blob)?;
         Ok(())
     }
 
-    fn write(&mut self, data: &Value) -> Result<(), BoxError> {
-        let blob = data.encode()?;
-        self.store()?.publish(&blob)?;
-        Ok(())
+    fn read_value(&mut self) -> Result<Option<Value>, BoxError> {
+        Ok(LmdbStore::read_value(self)?)
     }
 
-    fn read(&mut self) -> Result<Option<Value>, BoxError> {
-        Ok(self.store()?.read_value()?)
+    fn get_value(&mut self, key: &str) -> Result<Option<Value>, BoxError> {
+        Ok(LmdbStore::get_value(self, key)?)
     }
 
-    fn get(&mut self, key: &str) -> Result<Option<Value>, BoxError> {
-        Ok(self.store()?.get_value(key)?)
-    }
-
-    fn cleanup(&mut self) -> Result<(), BoxError> {
-        match self.0.take() {
-            Some(mut store) => Ok(store.close()?),
-            None => Ok(()),
-        }
+    fn close(&mut self) -> Result<(), BoxError> {
+        Ok(LmdbStore::close(self)?)
     }
 }

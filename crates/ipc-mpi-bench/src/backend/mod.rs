@@ -1,12 +1,14 @@
 //! What the harness runs: a [`Backend`] per store design, and the registry of them.
 //!
-//! To add one: a file in this folder with a type that implements [`Backend`], and one
+//! To add one: a file in this folder with a type that implements [`Backend`] (for a
+//! store with ipc-core's shape, implementing [`store::Store`] is enough), and one
 //! [`Entry`] in [`REGISTRY`]. Nothing else in the harness names a backend.
 
 mod fault;
 mod lmdb;
 mod mpi_bcast;
 mod shm;
+mod store;
 mod zmq;
 
 use std::rc::Rc;

@@ -3,64 +3,48 @@
 use ipc_core::shm::ShmStore;
 use ipc_core::Value;
 
-use super::{Backend, BoxError, Entry, Env};
+use super::store::{Store, StoreBackend};
+use super::{BoxError, Entry};
 
 pub const ENTRY: Entry = Entry {
     name: "shm",
     display_name: "SharedMemory (Rust)",
     reference: Some("py-shm"),
     self_test: false,
-    make,
+    make: |_| Box::new(StoreBackend::<ShmStore>::new("shm", (), false)),
 };
 
-fn make(_: &Env) -> Box<dyn Backend> {
-    Box::new(Shm(None))
-}
+impl Store for ShmStore {
+    type Config = ();
 
-struct Shm(Option<ShmStore>);
-
-impl Shm {
-    fn store(&mut self) -> Result<&mut ShmStore, BoxError> {
-        self.0
-            .as_mut()
-            .ok_or_else(|| "shm: used before initialize".into())
-    }
-}
-
-impl Backend for Shm {
-    fn initialize(&mut self, name: &str, is_writer: bool) -> Result<(), BoxError> {
-        self.0 = Some(if is_writer {
+    fn open(name: &str, is_writer: bool, _: &()) -> Result<Self, BoxError> {
+        Ok(if is_writer {
             ShmStore::create(name)?
         } else {
             ShmStore::attach(name)?
-        });
+        })
+    }
+
+    fn publish(&mut self, blob: &[u8]) -> Result<(), BoxError> {
+        ShmStore::publish(self, blob)?;
         Ok(())
     }
 
-    fn write(&mut self, data: &Value) -> Result<(), BoxError> {
-        let blob = data.encode()?;
-        self.store()?.publish(&blob)?;
-        Ok(())
-    }
-
-    fn read(&mut self) -> Result<Option<Value>, BoxError> {
-        match self.store()?.latest()? {
+    fn read_value(&mut self) -> Result<Option<Value>, BoxError> {
+        match self.latest()? {
             Some(snapshot) => Ok(Some(Value::decode(snapshot.blob())?)),
             None => Ok(None),
         }
     }
 
-    fn get(&mut self, key: &str) -> Result<Option<Value>, BoxError> {
-        match self.store()?.latest()? {
+    fn get_value(&mut self, key: &str) -> Result<Option<Value>, BoxError> {
+        match self.latest()? {
             Some(snapshot) => Ok(Value::decode_key(snapshot.blob(), key)?),
             None => Ok(None),
         }
     }
 
-    fn cleanup(&mut self) -> Result<(), BoxError> {
-        match self.0.take() {
-            Some(mut store) => Ok(store.close()?),
-            None => Ok(()),
-        }
+    fn close(&mut self) -> Result<(), BoxError> {
+        Ok(ShmStore::close(self)?)
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use ipc_core::zmq::{Mode, ZmqStore};
 use ipc_core::Value;
 
+use super::store::{Store, StoreBackend};
 use super::{Backend, BoxError, Entry, Env};
 
 pub const PUBSUB: Entry = Entry {
@@ -12,7 +13,7 @@ pub const PUBSUB: Entry = Entry {
     display_name: "ZeroMQ pubsub (Rust)",
     reference: Some("py-zmq"),
     self_test: false,
-    make: |env| make(env, Mode::PubSub),
+    make: |env| make("zmq", env, Mode::PubSub),
 };
 
 pub const PUSH: Entry = Entry {
@@ -20,85 +21,68 @@ pub const PUSH: Entry = Entry {
     display_name: "ZeroMQ push (Rust)",
     reference: Some("py-zmq"),
     self_test: false,
-    make: |env| make(env, Mode::Push),
+    make: |env| make("zmq-push", env, Mode::Push),
 };
 
-fn make(env: &Env, mode: Mode) -> Box<dyn Backend> {
-    Box::new(Zmq {
-        mode,
-        // Half the harness's phase timeout, as the Python harness gives its backends: a
-        // stuck wait fails the record before the harness gives up on the whole phase.
-        timeout: env.timeout / 2,
-        store: None,
-    })
+fn make(name: &'static str, env: &Env, mode: Mode) -> Box<dyn Backend> {
+    // Half the harness's phase timeout, as the Python harness gives its backends: a
+    // stuck wait fails the record before the harness gives up on the whole phase.
+    let config = (mode, env.timeout / 2);
+    Box::new(StoreBackend::<ZmqStore>::new(
+        name,
+        config,
+        mode == Mode::Push,
+    ))
 }
 
-struct Zmq {
-    mode: Mode,
-    timeout: Duration,
-    store: Option<ZmqStore>,
-}
+impl Store for ZmqStore {
+    type Config = (Mode, Duration);
 
-impl Zmq {
-    fn store(&mut self) -> Result<&mut ZmqStore, BoxError> {
-        self.store
-            .as_mut()
-            .ok_or_else(|| "zmq: used before initialize".into())
-    }
-}
-
-impl Backend for Zmq {
-    fn consumes_messages(&self) -> bool {
-        self.mode == Mode::Push
-    }
-
-    fn expect_reads(&mut self, readers: usize, reads_each: usize) {
-        if let Some(store) = self.store.as_mut() {
-            // Only the writer is told; it is the only one that can fail to be.
-            let _ = store.expect_reads(readers, reads_each);
-        }
-    }
-
-    fn initialize(&mut self, name: &str, is_writer: bool) -> Result<(), BoxError> {
-        self.store = Some(if is_writer {
-            ZmqStore::bind(name, self.mode, None, self.timeout)?
+    fn open(
+        name: &str,
+        is_writer: bool,
+        &(mode, timeout): &Self::Config,
+    ) -> Result<Self, BoxError> {
+        Ok(if is_writer {
+            ZmqStore::bind(name, mode, None, timeout)?
         } else {
-            ZmqStore::connect(name, self.mode, None, self.timeout)?
-        });
-        Ok(())
+            ZmqStore::connect(name, mode, None, timeout)?
+        })
     }
 
     fn settle(&mut self, timeout: Duration) -> Result<(), BoxError> {
-        if self.mode == Mode::PubSub {
-            self.store()?.wait_for_update(0, timeout)?;
+        // Pubsub delivers in the background; a push reader takes messages as it reads.
+        if !self.reads_block() {
+            self.wait_for_update(0, timeout)?;
         }
         Ok(())
     }
 
-    fn write(&mut self, data: &Value) -> Result<(), BoxError> {
-        let blob = data.encode()?;
-        self.store()?.publish(&blob)?;
+    fn expect_reads(&mut self, readers: usize, reads_each: usize) {
+        // Only the writer is told; it is the only one that can fail to be.
+        let _ = ZmqStore::expect_reads(self, readers, reads_each);
+    }
+
+    fn publish(&mut self, blob: &[u8]) -> Result<(), BoxError> {
+        ZmqStore::publish(self, blob)?;
         Ok(())
     }
 
-    fn read(&mut self) -> Result<Option<Value>, BoxError> {
-        match self.store()?.latest()? {
+    fn read_value(&mut self) -> Result<Option<Value>, BoxError> {
+        match self.latest()? {
             Some(frame) => Ok(Some(Value::decode(frame.blob())?)),
             None => Ok(None),
         }
     }
 
-    fn get(&mut self, key: &str) -> Result<Option<Value>, BoxError> {
-        match self.store()?.latest()? {
+    fn get_value(&mut self, key: &str) -> Result<Option<Value>, BoxError> {
+        match self.latest()? {
             Some(frame) => Ok(Value::decode_key(frame.blob(), key)?),
             None => Ok(None),
         }
     }
 
-    fn cleanup(&mut self) -> Result<(), BoxError> {
-        match self.store.take() {
-            Some(mut store) => Ok(store.close()?),
-            None => Ok(()),
-        }
+    fn close(&mut self) -> Result<(), BoxError> {
+        Ok(ZmqStore::close(self)?)
     }
 }

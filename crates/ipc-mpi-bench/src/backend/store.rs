@@ -1,0 +1,96 @@
+//! The one adapter the three ipc-core stores run behind: a [`Store`] says how a store
+//! opens, publishes and reads; [`StoreBackend`] does the rest of [`Backend`] for all.
+
+use std::time::Duration;
+
+use ipc_core::Value;
+
+use super::{Backend, BoxError};
+
+/// What the harness needs from an ipc-core store.
+pub trait Store: Sized {
+    /// How to open it (a ZeroMQ store's mode and timeout, say).
+    type Config;
+
+    /// The writer creates the store called `name`; a reader attaches to it.
+    fn open(name: &str, is_writer: bool, config: &Self::Config) -> Result<Self, BoxError>;
+    fn publish(&mut self, blob: &[u8]) -> Result<(), BoxError>;
+    fn read_value(&mut self) -> Result<Option<Value>, BoxError>;
+    fn get_value(&mut self, key: &str) -> Result<Option<Value>, BoxError>;
+    fn close(&mut self) -> Result<(), BoxError>;
+
+    /// See [`Backend::settle`].
+    fn settle(&mut self, _timeout: Duration) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// See [`Backend::expect_reads`].
+    fn expect_reads(&mut self, _readers: usize, _reads_each: usize) {}
+}
+
+pub struct StoreBackend<S: Store> {
+    name: &'static str,
+    config: S::Config,
+    /// Every read consumes one message (see [`Backend::consumes_messages`]).
+    consumes_messages: bool,
+    store: Option<S>,
+}
+
+impl<S: Store> StoreBackend<S> {
+    pub fn new(name: &'static str, config: S::Config, consumes_messages: bool) -> Self {
+        StoreBackend {
+            name,
+            config,
+            consumes_messages,
+            store: None,
+        }
+    }
+
+    fn store(&mut self) -> Result<&mut S, BoxError> {
+        let name = self.name;
+        self.store
+            .as_mut()
+            .ok_or_else(|| format!("{name}: used before initialize").into())
+    }
+}
+
+impl<S: Store> Backend for StoreBackend<S> {
+    fn consumes_messages(&self) -> bool {
+        self.consumes_messages
+    }
+
+    fn expect_reads(&mut self, readers: usize, reads_each: usize) {
+        if let Some(store) = self.store.as_mut() {
+            store.expect_reads(readers, reads_each);
+        }
+    }
+
+    fn initialize(&mut self, name: &str, is_writer: bool) -> Result<(), BoxError> {
+        self.store = Some(S::open(name, is_writer, &self.config)?);
+        Ok(())
+    }
+
+    fn settle(&mut self, timeout: Duration) -> Result<(), BoxError> {
+        self.store()?.settle(timeout)
+    }
+
+    fn write(&mut self, data: &Value) -> Result<(), BoxError> {
+        let blob = data.encode()?;
+        self.store()?.publish(&blob)
+    }
+
+    fn read(&mut self) -> Result<Option<Value>, BoxError> {
+        self.store()?.read_value()
+    }
+
+    fn get(&mut self, key: &str) -> Result<Option<Value>, BoxError> {
+        self.store()?.get_value(key)
+    }
+
+    fn cleanup(&mut self) -> Result<(), BoxError> {
+        match self.store.take() {
+            Some(mut store) => store.close(),
+            None => Ok(()),
+        }
+    }
+}
