@@ -8,7 +8,7 @@ use ipc_core::lmdb::{self, LmdbStore, Location, Options, SnapshotId};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::codec::{with_gc_paused, SharedCache};
+use crate::codec::SharedCache;
 use crate::errors::CoreError;
 use crate::opened::Opened;
 use crate::snapshot::Converter;
@@ -121,12 +121,7 @@ impl PyLmdbStore {
         self.store.with(py, |store| {
             let mut cache = self.cache();
             let mut slot = None;
-            let value = {
-                let (slot, cache) = (&mut slot, &mut *cache);
-                with_gc_paused(py, move || {
-                    store.read_with(move |id| slot.insert(cache.sink(py, tag(id))))
-                })
-            };
+            let value = store.read_with(|id| slot.insert(cache.sink(py, tag(id))));
             if let Some(sink) = slot {
                 cache.keep(sink);
             }
@@ -145,13 +140,7 @@ impl PyLmdbStore {
         let found = self.store.with(py, |store| {
             let mut cache = self.cache();
             let mut slot = None;
-            let found = {
-                let (slot, cache) = (&mut slot, &mut *cache);
-                // GC paused as in `read`: no finalizer runs while the store is held.
-                with_gc_paused(py, move || {
-                    store.get_with(key, move |id| slot.insert(cache.sink(py, tag(id))))
-                })
-            };
+            let found = store.get_with(key, |id| slot.insert(cache.sink(py, tag(id))));
             if let Some(sink) = slot {
                 cache.keep(sink);
             }

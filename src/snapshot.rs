@@ -71,7 +71,7 @@ impl Converter {
             .unwrap_or_else(|e| e.into_inner());
         let mut sink = cache.sink(py, tag);
         // Paused as for `read`: a collection could run a finalizer, Python code that
-        // may switch threads, while this one holds the store.
+        // may come back to this store, while this thread holds the cache's lock.
         let found = with_gc_paused(py, || {
             Blob::parse(blob)
                 .map_err(CoreError::from)
