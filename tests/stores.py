@@ -13,7 +13,7 @@ import random
 import time
 from typing import Any
 
-from ipc_benchmark import IPCBackend, LMDBBackend, SharedMemoryBackend
+from ipc_benchmark import IPCBackend, LMDBBackend, SharedMemoryBackend, WriterExistsError
 
 ctx = mp.get_context("spawn")
 
@@ -117,3 +117,13 @@ def assert_reader_attaches_before_writer(kind: str, name: str) -> None:
         p.join(30)
         r.cleanup()
     assert p.exitcode == 0
+
+
+def try_to_write(kind: str, name: str, out: Any) -> None:
+    """Tries to become the writer of `name`; reports how that went."""
+    try:
+        open_store(kind, name, True)
+    except WriterExistsError as e:
+        out.put(("exists", str(e)))
+    else:
+        out.put(("became writer", ""))
