@@ -92,6 +92,24 @@ fn context() -> zmq::Context {
     CONTEXT.get_or_init(zmq::Context::new).clone()
 }
 
+/// A reader's DEALER socket on the writer's control endpoint. `sndhwm`: how many
+/// requests may wait for a writer that is not there (yet).
+fn control_dealer(ctx: &zmq::Context, endpoints: &Endpoints, sndhwm: i32) -> Result<zmq::Socket> {
+    let dealer = ctx
+        .socket(zmq::DEALER)
+        .map_err(zmq_error("creating a DEALER socket"))?;
+    dealer
+        .set_linger(0)
+        .map_err(zmq_error("configuring a DEALER socket"))?;
+    dealer
+        .set_sndhwm(sndhwm)
+        .map_err(zmq_error("configuring a DEALER socket"))?;
+    dealer
+        .connect(&endpoints.control)
+        .map_err(zmq_error(&format!("connecting to {}", endpoints.control)))?;
+    Ok(dealer)
+}
+
 fn zmq_error(what: &str) -> impl Fn(zmq::Error) -> Error + '_ {
     move |e| {
         Error::io(

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::endpoint::Endpoints;
 use super::wire::{self, Header, Kind};
-use super::{context, zmq_error, Frame};
+use super::{context, control_dealer, zmq_error, Frame};
 use crate::error::{Error, Result};
 
 pub struct Puller {
@@ -30,15 +30,8 @@ impl Puller {
             .map_err(zmq_error(&format!("connecting to {}", endpoints.data)))?;
         // Say hello on the control socket, so the writer can wait until every reader is
         // connected before it sends (otherwise the first reader gets all the messages).
-        let dealer = ctx
-            .socket(zmq::DEALER)
-            .map_err(zmq_error("creating a DEALER socket"))?;
-        dealer
-            .set_linger(0)
-            .map_err(zmq_error("configuring a DEALER socket"))?;
-        dealer
-            .connect(&endpoints.control)
-            .map_err(zmq_error(&format!("connecting to {}", endpoints.control)))?;
+        // The hello is the only message: the default high-water mark (1000) is plenty.
+        let dealer = control_dealer(&ctx, endpoints, 1000)?;
         dealer
             .send(wire::HELLO, zmq::DONTWAIT)
             .map_err(zmq_error("greeting the writer"))?;

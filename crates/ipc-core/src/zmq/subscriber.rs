@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::endpoint::Endpoints;
 use super::server::stop_pair;
 use super::wire::{self, Header, Kind};
-use super::{context, zmq_error, Frame};
+use super::{context, control_dealer, zmq_error, Frame};
 use crate::error::{Error, Result};
 
 const QUERY_INTERVAL: Duration = Duration::from_millis(200);
@@ -73,20 +73,9 @@ impl Subscriber {
         sub.set_subscribe(b"").map_err(zmq_error("subscribing"))?;
         sub.connect(&endpoints.data)
             .map_err(zmq_error(&format!("connecting to {}", endpoints.data)))?;
-        let dealer = ctx
-            .socket(zmq::DEALER)
-            .map_err(zmq_error("creating a DEALER socket"))?;
-        dealer
-            .set_linger(0)
-            .map_err(zmq_error("configuring a DEALER socket"))?;
         // At most two requests wait for a writer that is not there (yet); later ones are
         // dropped, and the periodic query asks again anyway.
-        dealer
-            .set_sndhwm(2)
-            .map_err(zmq_error("configuring a DEALER socket"))?;
-        dealer
-            .connect(&endpoints.control)
-            .map_err(zmq_error(&format!("connecting to {}", endpoints.control)))?;
+        let dealer = control_dealer(&ctx, endpoints, 2)?;
         let shared = Arc::new(Shared {
             latest: Mutex::new(Latest::default()),
             changed: Condvar::new(),
