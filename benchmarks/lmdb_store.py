@@ -30,7 +30,7 @@ import uuid
 from typing import Any, Callable
 
 import lmdb
-from _bench import Table, ctx, in_process, join_all
+from _bench import Table, ctx, in_process, join_all, receive
 
 from ipc_benchmark import LMDBBackend
 from ipc_benchmark.base import IPCBackend
@@ -151,11 +151,11 @@ def measure(kinds: tuple[str, ...], size: int, samples: int, batches: int) -> di
     results: dict[str, Samples] = {}
     w = in_process(writer, kinds, names, size, samples, done, out)
     while "written" not in results:  # writes are timed with no reader running
-        what, xs = out.get(timeout=1200)
+        what, xs = receive(out, [w])
         results[what] = xs
     r = in_process(reader, kinds, names, size, samples, batches, out)
     while f"get@{size}" not in results:
-        what, xs = out.get(timeout=1200)
+        what, xs = receive(out, [w, r])
         results[what] = xs
     done.set()
     join_all([w, r])

@@ -14,7 +14,7 @@ import argparse
 import uuid
 from typing import Any
 
-from _bench import Table, ctx, in_process, join_all, sample
+from _bench import Table, ctx, in_process, join_all, receive, sample
 
 from ipc_benchmark import ZeroMQBackend
 from ipc_benchmark.reference.zmq_backend import PickleZeroMQBackend
@@ -61,7 +61,7 @@ def pubsub_write(size: int, readers: int, samples: int) -> tuple[list[float], li
     acks, stop, out = ctx.Queue(), ctx.Event(), ctx.Queue()
     procs = [in_process(pubsub_reader, name, acks, stop, out if i == 0 else None, samples)
              for i in range(readers)]
-    reads = out.get(timeout=600)[1]
+    reads = receive(out, procs, timeout=600)[1]
 
     def all_received(version: int) -> None:
         seen = 0
@@ -100,7 +100,7 @@ def message_write(kind: str, size: int, readers: int, reads: int) -> tuple[float
         ready.get(timeout=300)
     w.expect_reads(readers, reads)
     [elapsed] = sample(lambda: w.write(data), 1, warmup=0)
-    read_times = [t for _ in procs for t in out.get(timeout=600)]
+    read_times = [t for _ in procs for t in receive(out, procs, timeout=600)]
     join_all(procs)
     w.cleanup()
     return elapsed, read_times
