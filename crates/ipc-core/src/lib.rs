@@ -9,8 +9,9 @@ pub mod futex;
 pub mod lmdb;
 pub mod names;
 pub mod payload;
+mod radix;
 pub mod shm;
 pub mod zmq;
 
-pub use codec::{DecodeError, EncodeError, Value};
+pub use codec::{DecodeError, Doc, EncodeError, Value};
 pub use error::{Error, Result};

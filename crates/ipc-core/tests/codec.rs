@@ -6,18 +6,8 @@ use ipc_core::codec::{
 };
 use ipc_core::payload::{self, SplitMix64};
 
-fn d(entries: &[(&str, Value)]) -> Value {
-    Value::Dict(
-        entries
-            .iter()
-            .map(|(k, v)| ((*k).into(), v.clone()))
-            .collect(),
-    )
-}
-
-fn s(x: &str) -> Value {
-    Value::Str(x.into())
-}
+mod common;
+use common::{d, s};
 
 /// Every kind of value, nested, with shared keys and a few edge cases.
 fn sample() -> Value {
@@ -315,4 +305,68 @@ fn entries_decode_apart_from_their_blob() {
     longer.push(0);
     assert!(decode_value(&longer, table, &mut ValueSink::default()).is_err());
     assert!(Table::parse(&table_bytes[..3]).is_err());
+}
+
+#[test]
+fn entries_by_index_match_a_walk() {
+    for v in [sample(), payload::generate(300, 5), d(&[])] {
+        let blob = v.encode().unwrap();
+        let b = Blob::parse(&blob).unwrap();
+        let located = |entries: Vec<ipc_core::codec::Entry<'_>>| -> Vec<(String, bool, Vec<u8>)> {
+            entries
+                .into_iter()
+                .map(|e| (e.key.to_owned(), e.ascii, e.value.to_vec()))
+                .collect()
+        };
+        assert_eq!(
+            located(b.entries_by_index().unwrap()),
+            located(b.entries().unwrap())
+        );
+    }
+}
+
+#[test]
+fn entries_by_index_refuse_a_bad_index() {
+    let blob = sample().encode().unwrap();
+    let n_slots = u64::from_le_bytes(blob[32..40].try_into().unwrap()) as usize;
+    let slot = |i: usize| 40 + 4 * i..44 + 4 * i;
+    let used: Vec<usize> = (0..n_slots).filter(|&i| blob[slot(i)] != [0; 4]).collect();
+    let reason = |bad: &[u8]| {
+        Blob::parse(bad)
+            .unwrap()
+            .entries_by_index()
+            .map(|e| e.len())
+            .unwrap_err()
+            .reason()
+            .to_owned()
+    };
+
+    let mut bad = blob.clone();
+    bad[slot(used[0])].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert!(
+        reason(&bad).contains("past the entries"),
+        "{}",
+        reason(&bad)
+    );
+
+    let mut bad = blob.clone();
+    bad[slot(used[0])].fill(0);
+    assert!(reason(&bad).contains("the index holds"), "{}", reason(&bad));
+
+    // Two slots naming one entry: another entry is lost, and the doubled one has no room.
+    let mut bad = blob.clone();
+    let first = blob[slot(used[0])].to_vec();
+    bad[slot(used[1])].copy_from_slice(&first);
+    assert!(Blob::parse(&bad).unwrap().entries_by_index().is_err());
+
+    // No flipped bit makes it panic.
+    for i in 0..blob.len() {
+        for bit in 0..8 {
+            let mut bad = blob.clone();
+            bad[i] ^= 1 << bit;
+            if let Ok(b) = Blob::parse(&bad) {
+                let _ = b.entries_by_index();
+            }
+        }
+    }
 }

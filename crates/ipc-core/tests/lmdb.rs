@@ -37,14 +37,8 @@ impl Drop for TempDir {
     }
 }
 
-fn dict(pairs: &[(&str, Value)]) -> Value {
-    Value::Dict(
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).into(), v.clone()))
-            .collect(),
-    )
-}
+mod common;
+use common::d as dict;
 
 fn writer(location: &Location) -> LmdbStore {
     LmdbStore::create(location, &Options::default()).unwrap()

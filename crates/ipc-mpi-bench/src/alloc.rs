@@ -1,11 +1,14 @@
 //! The allocator policy of a reader that decodes the same large snapshot over and over.
 //!
-//! Each read builds a `Value` of many small allocations and drops it once the clock has
-//! stopped. glibc then hands the freed top of the heap back to the kernel (and serves
-//! large blocks with fresh mmaps), so the next read page-faults all of it in again:
+//! When each read built a `Value` of many small allocations and dropped it once the clock
+//! had stopped, glibc handed the freed top of the heap back to the kernel (and served
+//! large blocks with fresh mmaps), so the next read page-faulted all of it in again:
 //! at 10^4 entries that was half of a shared-memory read here (4.2 ms against 1.7 ms
-//! with the memory kept). A long-running reader would tune this too, or link another
-//! allocator; docs/native-harness.md records the choice.
+//! with the memory kept). Reads now fill one `Doc` that the reader keeps, which allocates
+//! nothing once it has held the largest snapshot; the policy stays for what still
+//! allocates per read (the `mpi-bcast` receive buffer, store internals). A long-running
+//! reader would tune this too, or link another allocator; docs/native-harness.md records
+//! the choice.
 
 /// Keeps freed memory in the process instead of returning it to the kernel.
 pub fn keep_freed_memory() {

@@ -10,7 +10,7 @@ use crate::backend;
 /// What one timed read does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Workload {
-    /// Fetch the whole snapshot and decode it into a Value.
+    /// Fetch the whole snapshot and decode it into the reader's document.
     Full,
     /// Fetch and decode the value of one random top-level key.
     Get,

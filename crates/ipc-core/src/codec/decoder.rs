@@ -80,6 +80,86 @@ pub trait Sink<'a> {
     fn map_end(&mut self, map: Self::Map) -> Result<Self::Value, Self::Error>;
 }
 
+/// A sink borrowed: what it builds goes to the sink it borrows. Lets a sink that is
+/// kept elsewhere (a [`DocSink`](super::DocSink), say) be wrapped by value, as
+/// `lmdb::StoreSink` wraps the sinks it adapts.
+impl<'a, S: Sink<'a> + ?Sized> Sink<'a> for &mut S {
+    type Value = S::Value;
+    type Key = S::Key;
+    type Seq = S::Seq;
+    type Map = S::Map;
+    type Error = S::Error;
+
+    #[inline(always)]
+    fn none(&mut self) -> Result<S::Value, S::Error> {
+        (**self).none()
+    }
+    #[inline(always)]
+    fn bool(&mut self, v: bool) -> Result<S::Value, S::Error> {
+        (**self).bool(v)
+    }
+    #[inline(always)]
+    fn int(&mut self, v: i64) -> Result<S::Value, S::Error> {
+        (**self).int(v)
+    }
+    #[inline(always)]
+    fn big_int(&mut self, le_bytes: &'a [u8]) -> Result<S::Value, S::Error> {
+        (**self).big_int(le_bytes)
+    }
+    #[inline(always)]
+    fn float(&mut self, v: f64) -> Result<S::Value, S::Error> {
+        (**self).float(v)
+    }
+    #[inline(always)]
+    fn str(&mut self, s: &'a str, ascii: bool, shared: Option<u32>) -> Result<S::Value, S::Error> {
+        (**self).str(s, ascii, shared)
+    }
+    #[inline(always)]
+    fn bytes(&mut self, b: &'a [u8]) -> Result<S::Value, S::Error> {
+        (**self).bytes(b)
+    }
+    #[inline(always)]
+    fn cached_str(&mut self, id: u32) -> Option<S::Value> {
+        (**self).cached_str(id)
+    }
+    #[inline(always)]
+    fn cached_key(&mut self, id: u32) -> Option<S::Key> {
+        (**self).cached_key(id)
+    }
+    #[inline(always)]
+    fn seq(&mut self, len: usize, tuple: bool) -> Result<S::Seq, S::Error> {
+        (**self).seq(len, tuple)
+    }
+    #[inline(always)]
+    fn seq_push(&mut self, seq: &mut S::Seq, index: usize, v: S::Value) -> Result<(), S::Error> {
+        (**self).seq_push(seq, index, v)
+    }
+    #[inline(always)]
+    fn seq_end(&mut self, seq: S::Seq) -> Result<S::Value, S::Error> {
+        (**self).seq_end(seq)
+    }
+    #[inline(always)]
+    fn map(&mut self, len: usize) -> Result<S::Map, S::Error> {
+        (**self).map(len)
+    }
+    #[inline(always)]
+    fn key(&mut self, s: &'a str, ascii: bool, shared: Option<u32>) -> Result<S::Key, S::Error> {
+        (**self).key(s, ascii, shared)
+    }
+    #[inline(always)]
+    fn root_key(&mut self, index: usize, s: &'a str, ascii: bool) -> Result<S::Key, S::Error> {
+        (**self).root_key(index, s, ascii)
+    }
+    #[inline(always)]
+    fn map_insert(&mut self, map: &mut S::Map, k: S::Key, v: S::Value) -> Result<(), S::Error> {
+        (**self).map_insert(map, k, v)
+    }
+    #[inline(always)]
+    fn map_end(&mut self, map: S::Map) -> Result<S::Value, S::Error> {
+        (**self).map_end(map)
+    }
+}
+
 /// A parsed header: the sections of a blob, located and bounds-checked, nothing decoded.
 #[derive(Clone, Copy)]
 pub struct Blob<'a> {
@@ -293,10 +373,9 @@ impl<'a> Blob<'a> {
         self.n_entries == 0
     }
 
+    /// A reader of the values, which end where the shared table starts.
     fn reader<'s, S: Sink<'a>>(&self, sink: &'s mut S, pos: usize) -> Reader<'a, 's, S> {
-        let mut r = Reader::new(self.buf, self.table, sink, pos);
-        r.end = self.table_at;
-        r
+        Reader::new(&self.buf[..self.table_at], self.table, sink, pos)
     }
 
     /// The shared-string table.
@@ -322,6 +401,66 @@ impl<'a> Blob<'a> {
                 key,
                 ascii,
                 value: &self.buf[start..r.pos],
+            });
+        }
+        Ok(out)
+    }
+
+    /// The root entries in order, located through the hash index without walking the
+    /// values: each value is taken to run from its key to the next entry (the last one
+    /// to the shared table). Keys, offsets and spans are checked; the values are not,
+    /// which suits a caller that stores them for readers who check every value they
+    /// decode anyway (the LMDB store) and would otherwise walk them twice.
+    pub fn entries_by_index(&self) -> Result<Vec<Entry<'a>>, DecodeError> {
+        if !self.indexed {
+            return err(5, "the root is not an indexed dict");
+        }
+        let span = self.table_at - self.body_at;
+        let mut starts: Vec<u64> = Vec::with_capacity(self.n_entries);
+        for i in 0..self.n_slots {
+            let stored = self.slot(i);
+            if stored == 0 {
+                continue;
+            }
+            if stored > span as u64 || starts.len() == self.n_entries {
+                let at = format::HEADER_LEN + i * self.slot_width();
+                return err(
+                    at,
+                    "hash slot points past the entries, or one too many is set",
+                );
+            }
+            starts.push(stored - 1);
+        }
+        if starts.len() != self.n_entries {
+            return err(
+                24,
+                format!(
+                    "the index holds {} entries, the header says {}",
+                    starts.len(),
+                    self.n_entries
+                ),
+            );
+        }
+        crate::radix::sort_by_key(&mut starts, 8, |&x| u128::from(x));
+        if starts.first().is_some_and(|&first| first != 0) {
+            return err(self.body_at, "bytes before the first entry");
+        }
+        let mut skip = Skip;
+        let mut out = Vec::with_capacity(self.n_entries);
+        for (i, &start) in starts.iter().enumerate() {
+            // Offsets are below `span`, checked above.
+            let end = self.body_at + starts.get(i + 1).map_or(span, |&next| next as usize);
+            let entry = &self.buf[..end];
+            let mut r = Reader::new(entry, self.table, &mut skip, self.body_at + start as usize);
+            // Two slots pointing at one entry leave it with no room for its value.
+            let (key, ascii) = r.raw_str()?;
+            if r.pos >= end {
+                return err(r.pos, "entry without a value");
+            }
+            out.push(Entry {
+                key,
+                ascii,
+                value: &entry[r.pos..],
             });
         }
         Ok(out)
@@ -402,102 +541,207 @@ impl<'a> Blob<'a> {
 }
 
 /// A cursor over encoded values that feeds a sink.
+///
+/// The position is a field, but the hot paths ([`Reader::value_at`], the loops over a
+/// container's items) keep it in a local variable that they hand by reference to
+/// inlined helpers, and write it back to `pos` only around the calls that are not
+/// inlined (a nested container). The compiler keeps such a local in a register; the
+/// field it stored and loaded again around every byte read, since a sink's writes
+/// might alias it.
 struct Reader<'a, 's, S> {
+    /// The bytes values may occupy: the buffer, cut where the values must end (the
+    /// shared table). Offsets are still those of the whole buffer.
     buf: &'a [u8],
     table: Table<'a>,
     /// Shared strings validated so far, by id: each is checked once per decode, however
     /// often it is referenced. Allocated on the first reference.
     validated: Vec<Option<(&'a str, bool)>>,
+    /// Where reading goes on (at most `buf.len()`), between calls.
     pos: usize,
-    /// Values must end before this offset.
-    end: usize,
     depth: usize,
     sink: &'s mut S,
 }
 
+// The primitive reads, on a buffer and a position the caller holds in a local.
+
+#[inline(always)]
+fn byte(buf: &[u8], pos: &mut usize) -> Result<u8, DecodeError> {
+    match buf.get(*pos) {
+        Some(&b) => {
+            *pos += 1;
+            Ok(b)
+        }
+        None => err(*pos, "unexpected end of data"),
+    }
+}
+
+/// Bytes left after `pos` (which never passes the end).
+#[inline(always)]
+fn left(buf: &[u8], pos: usize) -> usize {
+    buf.len().saturating_sub(pos)
+}
+
+#[inline(always)]
+fn take<'a>(buf: &'a [u8], pos: &mut usize, n: usize) -> Result<&'a [u8], DecodeError> {
+    let start = *pos;
+    match buf.get(start..).and_then(|rest| rest.get(..n)) {
+        Some(s) => {
+            *pos = start + n;
+            Ok(s)
+        }
+        None => too_long(start, n, left(buf, start)),
+    }
+}
+
+#[cold]
+fn too_long<T>(at: usize, n: usize, left: usize) -> Result<T, DecodeError> {
+    err(
+        at,
+        format!("length {n} runs past the end of the data ({left} left)"),
+    )
+}
+
+/// `N` bytes, for the fixed-width scalars.
+#[inline(always)]
+fn take_array<const N: usize>(buf: &[u8], pos: &mut usize) -> Result<[u8; N], DecodeError> {
+    let start = *pos;
+    match buf.get(start..).and_then(|rest| rest.first_chunk::<N>()) {
+        Some(a) => {
+            *pos = start + N;
+            Ok(*a)
+        }
+        None => too_long(start, N, left(buf, start)),
+    }
+}
+
+#[inline(always)]
+fn varint(buf: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
+    // Lengths and counts below 128 (nearly all of them) take one byte.
+    match buf.get(*pos) {
+        Some(&b) if b < 0x80 => {
+            *pos += 1;
+            Ok(u64::from(b))
+        }
+        _ => {
+            let (v, end) = varint_long(buf, *pos)?;
+            *pos = end;
+            Ok(v)
+        }
+    }
+}
+
+/// A varint of more than one byte, or none at all: the value and where it ends. Takes
+/// and returns the position by value, so that the caller's stays in a register.
+#[inline(never)]
+fn varint_long(buf: &[u8], start: usize) -> Result<(u64, usize), DecodeError> {
+    let mut pos = start;
+    match format::get_varint(buf, &mut pos) {
+        Some(v) => Ok((v, pos)),
+        None => err(
+            start,
+            "varint longer than 64 bits, or cut off by the end of the data",
+        ),
+    }
+}
+
+/// A count of items that each take at least `min_size` bytes: bounded by what is left,
+/// so pre-sizing a container by it never allocates more than the input justifies.
+#[inline(always)]
+fn count(buf: &[u8], pos: &mut usize, min_size: usize) -> Result<usize, DecodeError> {
+    let at = *pos;
+    let n = varint(buf, pos)?;
+    let left = left(buf, *pos);
+    if n > (left / min_size) as u64 {
+        return too_many(at, n, left);
+    }
+    Ok(n as usize)
+}
+
+#[cold]
+fn too_many<T>(at: usize, n: u64, left: usize) -> Result<T, DecodeError> {
+    err(at, format!("count {n} exceeds the remaining {left} bytes"))
+}
+
+/// A reference into a shared table of `count` strings, checked against its size.
+#[inline(always)]
+fn shared_id(buf: &[u8], pos: &mut usize, count: usize) -> Result<u32, DecodeError> {
+    let at = *pos;
+    let id = varint(buf, pos)?;
+    if id >= count as u64 {
+        return no_such_string(at, id, count);
+    }
+    Ok(id as u32)
+}
+
+#[cold]
+fn no_such_string<T>(at: usize, id: u64, count: usize) -> Result<T, DecodeError> {
+    err(
+        at,
+        format!("shared string {id} does not exist ({count} in the table)"),
+    )
+}
+
+/// The length and bytes of an inline string whose tag `t` was just read.
+#[inline(always)]
+fn str_body<'a>(buf: &'a [u8], pos: &mut usize, t: u8) -> Result<(&'a str, bool), DecodeError> {
+    let at = *pos;
+    let n = count(buf, pos, 1)?;
+    let bytes = take(buf, pos, n)?;
+    if t == tag::STR_ASCII {
+        if !is_ascii(bytes) {
+            return err(at, "string marked ASCII holds non-ASCII bytes");
+        }
+        // SAFETY: every byte is ASCII, which is valid UTF-8.
+        Ok((unsafe { std::str::from_utf8_unchecked(bytes) }, true))
+    } else {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Ok((s, false)),
+            Err(e) => err(at, format!("invalid UTF-8 in string: {e}")),
+        }
+    }
+}
+
+/// `bytes.is_ascii()`, without a branch per byte for short strings (most keys and
+/// values): the standard one tests the bytes past the last whole word one at a time.
+#[inline(always)]
+fn is_ascii(bytes: &[u8]) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let n = bytes.len();
+    if n > 16 {
+        return bytes.is_ascii();
+    }
+    // Two loads that overlap when the string is shorter than their sum cover it whole.
+    let word = |at: usize| -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    let half = |at: usize| -> u64 {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&bytes[at..at + 4]);
+        u64::from(u32::from_le_bytes(w))
+    };
+    let any = if n >= 8 {
+        word(0) | word(n - 8)
+    } else if n >= 4 {
+        half(0) | half(n - 4)
+    } else {
+        bytes.iter().fold(0u64, |acc, &b| acc | u64::from(b))
+    };
+    any & HIGH == 0
+}
+
 impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
+    /// A reader of `buf` up to its end, from `pos`.
     fn new(buf: &'a [u8], table: Table<'a>, sink: &'s mut S, pos: usize) -> Self {
         Reader {
             buf,
             table,
             validated: Vec::new(),
             pos,
-            end: buf.len(),
             depth: 0,
             sink,
         }
-    }
-
-    #[inline]
-    fn remaining(&self) -> usize {
-        self.end - self.pos
-    }
-
-    #[inline(always)]
-    fn byte(&mut self) -> Result<u8, DecodeError> {
-        if self.pos >= self.end {
-            return err(self.pos, "unexpected end of data");
-        }
-        let b = self.buf[self.pos];
-        self.pos += 1;
-        Ok(b)
-    }
-
-    #[inline(always)]
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        if n > self.remaining() {
-            return err(
-                self.pos,
-                format!(
-                    "length {n} runs past the end of the data ({} left)",
-                    self.remaining()
-                ),
-            );
-        }
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-
-    #[inline(always)]
-    fn varint(&mut self) -> Result<u64, DecodeError> {
-        // Lengths and counts below 128 (nearly all of them) take one byte.
-        match self.buf[..self.end].get(self.pos) {
-            Some(&b) if b < 0x80 => {
-                self.pos += 1;
-                Ok(u64::from(b))
-            }
-            _ => self.varint_long(),
-        }
-    }
-
-    fn varint_long(&mut self) -> Result<u64, DecodeError> {
-        let start = self.pos;
-        match format::get_varint(&self.buf[..self.end], &mut self.pos) {
-            Some(v) => Ok(v),
-            None => {
-                self.pos = start;
-                err(
-                    start,
-                    "varint longer than 64 bits, or cut off by the end of the data",
-                )
-            }
-        }
-    }
-
-    /// A count of items that each take at least `min_size` bytes: bounded by what is left,
-    /// so pre-sizing a container by it never allocates more than the input justifies.
-    #[inline(always)]
-    fn count(&mut self, min_size: usize) -> Result<usize, DecodeError> {
-        let at = self.pos;
-        let n = self.varint()?;
-        if n > (self.remaining() / min_size) as u64 {
-            return err(
-                at,
-                format!("count {n} exceeds the remaining {} bytes", self.remaining()),
-            );
-        }
-        Ok(n as usize)
     }
 
     /// Shared string `id` (checked against the table's size), validated once.
@@ -515,99 +759,79 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
         Ok(found)
     }
 
-    /// A reference into the shared table, checked against its size.
-    #[inline(always)]
-    fn shared_id(&mut self) -> Result<u32, DecodeError> {
-        let at = self.pos;
-        let id = self.varint()?;
-        if id >= self.table.count as u64 {
-            return err(
-                at,
-                format!(
-                    "shared string {id} does not exist ({} in the table)",
-                    self.table.count
-                ),
-            );
-        }
-        Ok(id as u32)
-    }
-
     /// The bytes of an inline string, tag included, unvalidated.
     #[inline]
     fn key_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
-        let at = self.pos;
-        match self.byte()? {
+        let (buf, mut pos) = (self.buf, self.pos);
+        let at = pos;
+        let bytes = match byte(buf, &mut pos)? {
             tag::STR_ASCII | tag::STR_UTF8 => {
-                let n = self.count(1)?;
-                self.take(n)
+                let n = count(buf, &mut pos, 1)?;
+                take(buf, &mut pos, n)?
             }
-            t => err(at, format!("expected a string, found tag {t:#04x}")),
-        }
+            t => return err(at, format!("expected a string, found tag {t:#04x}")),
+        };
+        self.pos = pos;
+        Ok(bytes)
     }
 
     /// An inline string, tag included: root keys and shared-table entries.
     fn raw_str(&mut self) -> Result<(&'a str, bool), DecodeError> {
-        let at = self.pos;
-        let t = self.byte()?;
-        match t {
-            tag::STR_ASCII | tag::STR_UTF8 => self.str_body(t),
-            _ => err(at, format!("expected a string, found tag {t:#04x}")),
-        }
+        let (buf, mut pos) = (self.buf, self.pos);
+        let at = pos;
+        let found = match byte(buf, &mut pos)? {
+            t @ (tag::STR_ASCII | tag::STR_UTF8) => str_body(buf, &mut pos, t)?,
+            t => return err(at, format!("expected a string, found tag {t:#04x}")),
+        };
+        self.pos = pos;
+        Ok(found)
     }
 
-    #[inline(always)]
-    fn str_body(&mut self, t: u8) -> Result<(&'a str, bool), DecodeError> {
-        let at = self.pos;
-        let n = self.count(1)?;
-        let bytes = self.take(n)?;
-        if t == tag::STR_ASCII {
-            if !bytes.is_ascii() {
-                return err(at, "string marked ASCII holds non-ASCII bytes");
-            }
-            // SAFETY: every byte is ASCII, which is valid UTF-8.
-            Ok((unsafe { std::str::from_utf8_unchecked(bytes) }, true))
-        } else {
-            match std::str::from_utf8(bytes) {
-                Ok(s) => Ok((s, false)),
-                Err(e) => err(at, format!("invalid UTF-8 in string: {e}")),
-            }
-        }
-    }
-
-    /// One value. Scalars, most of any payload, are decoded inline in the caller's loop;
-    /// the rest, containers included, go through [`Reader::rare_value`].
-    #[inline(always)]
+    /// One value, from `self.pos`.
+    #[inline]
     fn value(&mut self) -> Result<S::Value, S::Error> {
-        let at = self.pos;
-        let t = self.byte()?;
+        let mut pos = self.pos;
+        let v = self.value_at::<true>(&mut pos)?;
+        self.pos = pos;
+        Ok(v)
+    }
+
+    /// One value, from `*pos`. Scalars, most of any payload, are decoded inline in the
+    /// caller's loop; the rest go through [`Reader::rare_value`], except that with
+    /// `DICT_INLINE` a dict is decoded inline too, its own values without it. That is
+    /// for the values of a root dict, which in a state dict are dicts of scalars: their
+    /// entries then cost no call and no second dispatch on the tag.
+    #[inline(always)]
+    fn value_at<const DICT_INLINE: bool>(&mut self, pos: &mut usize) -> Result<S::Value, S::Error> {
+        let buf = self.buf;
+        let at = *pos;
+        let t = byte(buf, pos)?;
         match t {
             tag::NONE => self.sink.none(),
             tag::FALSE => self.sink.bool(false),
             tag::TRUE => self.sink.bool(true),
             tag::I8 => {
-                let b = self.take(1)?;
-                self.sink.int(i64::from(b[0] as i8))
+                let [b] = take_array::<1>(buf, pos)?;
+                self.sink.int(i64::from(b as i8))
             }
             tag::I16 => {
-                let b = self.take(2)?;
-                self.sink.int(i64::from(i16::from_le_bytes([b[0], b[1]])))
+                let b = take_array::<2>(buf, pos)?;
+                self.sink.int(i64::from(i16::from_le_bytes(b)))
             }
             tag::I32 => {
-                let b = self.take(4)?;
-                self.sink
-                    .int(i64::from(i32::from_le_bytes(b.try_into().unwrap())))
+                let b = take_array::<4>(buf, pos)?;
+                self.sink.int(i64::from(i32::from_le_bytes(b)))
             }
             tag::I64 => {
-                let b = self.take(8)?;
-                self.sink.int(i64::from_le_bytes(b.try_into().unwrap()))
+                let b = take_array::<8>(buf, pos)?;
+                self.sink.int(i64::from_le_bytes(b))
             }
             tag::F64 => {
-                let b = self.take(8)?;
-                self.sink
-                    .float(f64::from_bits(u64::from_le_bytes(b.try_into().unwrap())))
+                let b = take_array::<8>(buf, pos)?;
+                self.sink.float(f64::from_bits(u64::from_le_bytes(b)))
             }
             tag::STR_SHARED => {
-                let id = self.shared_id()?;
+                let id = shared_id(buf, pos, self.table.count)?;
                 if let Some(v) = self.sink.cached_str(id) {
                     return Ok(v);
                 }
@@ -615,50 +839,65 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
                 self.sink.str(s, ascii, Some(id))
             }
             tag::STR_ASCII | tag::STR_UTF8 => {
-                let (s, ascii) = self.str_body(t)?;
+                let (s, ascii) = str_body(buf, pos, t)?;
                 self.sink.str(s, ascii, None)
             }
-            _ => self.rare_value(t, at),
+            tag::DICT if DICT_INLINE => self.dict_at(pos, at),
+            _ => {
+                self.pos = *pos;
+                let v = self.rare_value(t, at)?;
+                *pos = self.pos;
+                Ok(v)
+            }
         }
     }
 
-    /// The rarer values: big integers, bytes, and the containers (which recurse).
+    /// A dict, from `*pos` just after its tag (at `at`).
+    #[inline(always)]
+    fn dict_at(&mut self, pos: &mut usize, at: usize) -> Result<S::Value, S::Error> {
+        self.enter(at)?;
+        let n = count(self.buf, pos, 2)?;
+        let v = self.entries_at::<false>(pos, n)?;
+        self.depth -= 1;
+        Ok(v)
+    }
+
+    /// The rarer values, from `self.pos` just after tag `t` (at `at`): big integers,
+    /// bytes, and the containers (which recurse). Leaves `self.pos` after the value.
     #[inline(never)]
     fn rare_value(&mut self, t: u8, at: usize) -> Result<S::Value, S::Error> {
-        match t {
+        let buf = self.buf;
+        let mut pos = self.pos;
+        let v = match t {
             tag::BIG_INT => {
-                let n = self.count(1)?;
+                let n = count(buf, &mut pos, 1)?;
                 if n == 0 {
                     return Err(DecodeError::new(at, "big integer with no bytes").into());
                 }
-                let b = self.take(n)?;
-                self.sink.big_int(b)
+                let b = take(buf, &mut pos, n)?;
+                self.sink.big_int(b)?
             }
             tag::BYTES => {
-                let n = self.count(1)?;
-                let b = self.take(n)?;
-                self.sink.bytes(b)
+                let n = count(buf, &mut pos, 1)?;
+                let b = take(buf, &mut pos, n)?;
+                self.sink.bytes(b)?
             }
             tag::LIST | tag::TUPLE => {
-                let n = self.count(1)?;
+                let n = count(buf, &mut pos, 1)?;
                 self.enter(at)?;
                 let mut seq = self.sink.seq(n, t == tag::TUPLE)?;
                 for i in 0..n {
-                    let v = self.value()?;
+                    let v = self.value_at::<false>(&mut pos)?;
                     self.sink.seq_push(&mut seq, i, v)?;
                 }
                 self.depth -= 1;
-                self.sink.seq_end(seq)
+                self.sink.seq_end(seq)?
             }
-            tag::DICT => {
-                self.enter(at)?;
-                let n = self.count(2)?;
-                let v = self.entries_with(n, false)?;
-                self.depth -= 1;
-                Ok(v)
-            }
-            _ => Err(DecodeError::new(at, format!("unknown value tag {t:#04x}")).into()),
-        }
+            tag::DICT => self.dict_at(&mut pos, at)?,
+            _ => return Err(DecodeError::new(at, format!("unknown value tag {t:#04x}")).into()),
+        };
+        self.pos = pos;
+        Ok(v)
     }
 
     #[inline]
@@ -673,28 +912,39 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
         Ok(())
     }
 
-    /// The root dict's entries: inline keys only.
+    /// The root dict's `n` entries, from `self.pos`: inline keys only.
     fn entries(&mut self, n: usize) -> Result<S::Value, S::Error> {
         self.depth = 1;
-        self.entries_with(n, true)
+        let mut pos = self.pos;
+        let v = self.entries_at::<true>(&mut pos, n)?;
+        self.pos = pos;
+        Ok(v)
     }
 
-    fn entries_with(&mut self, n: usize, root: bool) -> Result<S::Value, S::Error> {
+    /// `n` dict entries from `*pos`; those of the root dict (`ROOT`) have inline keys
+    /// only, and go through [`Sink::root_key`].
+    #[inline(always)]
+    fn entries_at<const ROOT: bool>(
+        &mut self,
+        pos: &mut usize,
+        n: usize,
+    ) -> Result<S::Value, S::Error> {
+        let buf = self.buf;
         let mut map = self.sink.map(n)?;
         for i in 0..n {
-            let at = self.pos;
-            let t = self.byte()?;
+            let at = *pos;
+            let t = byte(buf, pos)?;
             let k = match t {
                 tag::STR_ASCII | tag::STR_UTF8 => {
-                    let (s, ascii) = self.str_body(t)?;
-                    if root {
+                    let (s, ascii) = str_body(buf, pos, t)?;
+                    if ROOT {
                         self.sink.root_key(i, s, ascii)?
                     } else {
                         self.sink.key(s, ascii, None)?
                     }
                 }
-                tag::STR_SHARED if !root => {
-                    let id = self.shared_id()?;
+                tag::STR_SHARED if !ROOT => {
+                    let id = shared_id(buf, pos, self.table.count)?;
                     match self.sink.cached_key(id) {
                         Some(k) => k,
                         None => {
@@ -711,7 +961,7 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
                     .into())
                 }
             };
-            let v = self.value()?;
+            let v = self.value_at::<ROOT>(pos)?;
             self.sink.map_insert(&mut map, k, v)?;
         }
         self.sink.map_end(map)

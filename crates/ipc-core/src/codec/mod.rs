@@ -6,6 +6,7 @@
 //! docs/format.md is the byte-level description.
 
 mod decoder;
+mod doc;
 mod encoder;
 mod error;
 pub mod format;
@@ -13,6 +14,7 @@ mod skip;
 mod value;
 
 pub use decoder::{decode_value, Blob, Entry, Sink, Table};
+pub use doc::{Doc, DocSink, Item, Map, Node, OpenContainer, Seq};
 pub use encoder::Encoder;
 pub use error::{format_path, DecodeError, EncodeError, EncodeErrorKind, PathSegment};
 pub use format::{FORMAT_VERSION, MAX_DEPTH};

@@ -4,7 +4,7 @@
 //! on every rank, the run goes on) without a real store that can be made to break.
 //! Never run unless named: `--backends fault,mpi-bcast`.
 
-use ipc_core::Value;
+use ipc_core::{Doc, Value};
 
 use super::{Backend, BoxError, Entry, Env};
 
@@ -32,11 +32,11 @@ impl Backend for Fault {
         Ok(())
     }
 
-    fn read(&mut self) -> Result<Option<Value>, BoxError> {
+    fn read(&mut self, _doc: &mut Doc) -> Result<bool, BoxError> {
         Err("fault: injected read failure".into())
     }
 
-    fn get(&mut self, _key: &str) -> Result<Option<Value>, BoxError> {
+    fn get(&mut self, _key: &str, _doc: &mut Doc) -> Result<bool, BoxError> {
         Err("fault: injected read failure".into())
     }
 

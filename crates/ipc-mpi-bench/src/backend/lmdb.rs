@@ -1,8 +1,8 @@
-//! `lmdb`: ipc-core's LMDB store (in a temp dir under the project prefix), read into
-//! `Value`s.
+//! `lmdb`: ipc-core's LMDB store (in a temp dir under the project prefix), read into a
+//! `Doc` straight from the map, one record at a time.
 
-use ipc_core::lmdb::{LmdbStore, Location, Options};
-use ipc_core::Value;
+use ipc_core::lmdb::{LmdbStore, Location, Options, SinkError, StoreSink};
+use ipc_core::Doc;
 
 use super::store::{Store, StoreBackend};
 use super::{BoxError, Entry};
@@ -32,12 +32,20 @@ impl Store for LmdbStore {
         Ok(())
     }
 
-    fn read_value(&mut self) -> Result<Option<Value>, BoxError> {
-        Ok(LmdbStore::read_value(self)?)
+    fn read_into(&mut self, doc: &mut Doc) -> Result<bool, BoxError> {
+        let found = doc.decode_with(|sink| {
+            let mut sink = StoreSink(sink);
+            self.read_with(|_| &mut sink)
+        });
+        Ok(found.map_err(|e: SinkError| e.0)?)
     }
 
-    fn get_value(&mut self, key: &str) -> Result<Option<Value>, BoxError> {
-        Ok(LmdbStore::get_value(self, key)?)
+    fn get_into(&mut self, key: &str, doc: &mut Doc) -> Result<bool, BoxError> {
+        let found = doc.decode_with(|sink| {
+            let mut sink = StoreSink(sink);
+            self.get_with(key, |_| &mut sink)
+        });
+        Ok(found.map_err(|e: SinkError| e.0)?)
     }
 
     fn close(&mut self) -> Result<(), BoxError> {

@@ -14,7 +14,7 @@ mod zmq;
 use std::rc::Rc;
 use std::time::Duration;
 
-use ipc_core::Value;
+use ipc_core::{Doc, Value};
 use mpi::topology::SimpleCommunicator;
 
 use crate::coll::Waiter;
@@ -48,12 +48,14 @@ pub trait Backend {
     /// Encodes `data` and publishes it: the two are timed together.
     fn write(&mut self, data: &Value) -> Result<(), BoxError>;
 
-    /// Fetches the latest snapshot and decodes all of it; None if nothing was written.
-    fn read(&mut self) -> Result<Option<Value>, BoxError>;
+    /// Fetches the latest snapshot and decodes all of it into `doc`, which the reader
+    /// keeps from one read to the next (so that decoding allocates nothing once it has
+    /// held the largest snapshot); false if nothing was written.
+    fn read(&mut self, doc: &mut Doc) -> Result<bool, BoxError>;
 
-    /// Fetches the latest snapshot and decodes only the value of `key`; None if the
-    /// snapshot or the key is missing.
-    fn get(&mut self, key: &str) -> Result<Option<Value>, BoxError>;
+    /// Fetches the latest snapshot and decodes only the value of `key` into `doc`;
+    /// false if the snapshot or the key is missing.
+    fn get(&mut self, key: &str, doc: &mut Doc) -> Result<bool, BoxError>;
 
     /// Releases everything; the writer also removes what it created. Called on every
     /// rank even when `initialize` failed or never ran, so it must tolerate that.

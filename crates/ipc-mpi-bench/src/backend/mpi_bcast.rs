@@ -11,7 +11,7 @@
 
 use std::rc::Rc;
 
-use ipc_core::Value;
+use ipc_core::{Doc, Value};
 use mpi::collective::Root;
 use mpi::request::scope;
 use mpi::topology::{Communicator, SimpleCommunicator};
@@ -137,14 +137,15 @@ impl Backend for MpiBcast {
         Ok(())
     }
 
-    fn read(&mut self) -> Result<Option<Value>, BoxError> {
+    fn read(&mut self, doc: &mut Doc) -> Result<bool, BoxError> {
         let blob = self.receive()?;
-        Ok(Some(Value::decode(&blob)?))
+        doc.decode(&blob)?;
+        Ok(true)
     }
 
-    fn get(&mut self, key: &str) -> Result<Option<Value>, BoxError> {
+    fn get(&mut self, key: &str, doc: &mut Doc) -> Result<bool, BoxError> {
         let blob = self.receive()?;
-        Ok(Value::decode_key(&blob, key)?)
+        Ok(doc.decode_key(&blob, key)?)
     }
 
     fn cleanup(&mut self) -> Result<(), BoxError> {

@@ -1,7 +1,7 @@
-//! `shm`: ipc-core's shared-memory store, read into `Value`s.
+//! `shm`: ipc-core's shared-memory store, read into a `Doc`.
 
 use ipc_core::shm::ShmStore;
-use ipc_core::Value;
+use ipc_core::Doc;
 
 use super::store::{Store, StoreBackend};
 use super::{BoxError, Entry};
@@ -30,17 +30,26 @@ impl Store for ShmStore {
         Ok(())
     }
 
-    fn read_value(&mut self) -> Result<Option<Value>, BoxError> {
+    fn read_into(&mut self, doc: &mut Doc) -> Result<bool, BoxError> {
         match self.latest()? {
-            Some(snapshot) => Ok(Some(Value::decode(snapshot.blob())?)),
-            None => Ok(None),
+            Some(snapshot) => {
+                doc.decode(snapshot.blob())?;
+                Ok(true)
+            }
+            None => {
+                doc.clear();
+                Ok(false)
+            }
         }
     }
 
-    fn get_value(&mut self, key: &str) -> Result<Option<Value>, BoxError> {
+    fn get_into(&mut self, key: &str, doc: &mut Doc) -> Result<bool, BoxError> {
         match self.latest()? {
-            Some(snapshot) => Ok(Value::decode_key(snapshot.blob(), key)?),
-            None => Ok(None),
+            Some(snapshot) => Ok(doc.decode_key(snapshot.blob(), key)?),
+            None => {
+                doc.clear();
+                Ok(false)
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ipc_core::Value;
+use ipc_core::{Doc, Value};
 
 use super::{Backend, BoxError};
 
@@ -15,8 +15,10 @@ pub trait Store: Sized {
     /// The writer creates the store called `name`; a reader attaches to it.
     fn open(name: &str, is_writer: bool, config: &Self::Config) -> Result<Self, BoxError>;
     fn publish(&mut self, blob: &[u8]) -> Result<(), BoxError>;
-    fn read_value(&mut self) -> Result<Option<Value>, BoxError>;
-    fn get_value(&mut self, key: &str) -> Result<Option<Value>, BoxError>;
+    /// See [`Backend::read`].
+    fn read_into(&mut self, doc: &mut Doc) -> Result<bool, BoxError>;
+    /// See [`Backend::get`].
+    fn get_into(&mut self, key: &str, doc: &mut Doc) -> Result<bool, BoxError>;
     fn close(&mut self) -> Result<(), BoxError>;
 
     /// See [`Backend::settle`].
@@ -79,12 +81,12 @@ impl<S: Store> Backend for StoreBackend<S> {
         self.store()?.publish(&blob)
     }
 
-    fn read(&mut self) -> Result<Option<Value>, BoxError> {
-        self.store()?.read_value()
+    fn read(&mut self, doc: &mut Doc) -> Result<bool, BoxError> {
+        self.store()?.read_into(doc)
     }
 
-    fn get(&mut self, key: &str) -> Result<Option<Value>, BoxError> {
-        self.store()?.get_value(key)
+    fn get(&mut self, key: &str, doc: &mut Doc) -> Result<bool, BoxError> {
+        self.store()?.get_into(key, doc)
     }
 
     fn cleanup(&mut self) -> Result<(), BoxError> {

@@ -1,9 +1,9 @@
-//! `zmq` and `zmq-push`: ipc-core's ZeroMQ store in its two modes, read into `Value`s.
+//! `zmq` and `zmq-push`: ipc-core's ZeroMQ store in its two modes, read into a `Doc`.
 
 use std::time::Duration;
 
 use ipc_core::zmq::{Mode, ZmqStore};
-use ipc_core::Value;
+use ipc_core::Doc;
 
 use super::store::{Store, StoreBackend};
 use super::{Backend, BoxError, Entry, Env};
@@ -68,17 +68,26 @@ impl Store for ZmqStore {
         Ok(())
     }
 
-    fn read_value(&mut self) -> Result<Option<Value>, BoxError> {
+    fn read_into(&mut self, doc: &mut Doc) -> Result<bool, BoxError> {
         match self.latest()? {
-            Some(frame) => Ok(Some(Value::decode(frame.blob())?)),
-            None => Ok(None),
+            Some(frame) => {
+                doc.decode(frame.blob())?;
+                Ok(true)
+            }
+            None => {
+                doc.clear();
+                Ok(false)
+            }
         }
     }
 
-    fn get_value(&mut self, key: &str) -> Result<Option<Value>, BoxError> {
+    fn get_into(&mut self, key: &str, doc: &mut Doc) -> Result<bool, BoxError> {
         match self.latest()? {
-            Some(frame) => Ok(Value::decode_key(frame.blob(), key)?),
-            None => Ok(None),
+            Some(frame) => Ok(doc.decode_key(frame.blob(), key)?),
+            None => {
+                doc.clear();
+                Ok(false)
+            }
         }
     }
 
