@@ -171,6 +171,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=60)
     parser.add_argument("--batches", type=int, default=300, help="get() samples per round")
     args = parser.parse_args()
+    for name in ("size", "big", "rounds", "samples", "batches"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
 
     pooled: dict[tuple[str, str], list[float]] = {}
     per_round: dict[tuple[str, str], list[float]] = {}
