@@ -17,7 +17,9 @@ pub fn sort_by_key<T: Copy>(v: &mut Vec<T>, bytes: u32, key: impl Fn(&T) -> u128
             count[((k >> (8 * b)) & 0xff) as usize] += 1;
         }
     }
-    let mut other: Vec<T> = Vec::with_capacity(n);
+    // Each pass writes every slot of `other` exactly once (`at` partitions 0..n), so its
+    // initial content does not matter.
+    let mut other: Vec<T> = v.clone();
     for (b, count) in counts.iter().enumerate() {
         if count.contains(&n) {
             continue;
@@ -28,9 +30,6 @@ pub fn sort_by_key<T: Copy>(v: &mut Vec<T>, bytes: u32, key: impl Fn(&T) -> u128
             *slot = sum;
             sum += c;
         }
-        // Every slot of `other` is written exactly once: `at` partitions 0..n.
-        other.clear();
-        other.resize(n, v[0]);
         for x in v.iter() {
             let digit = ((key(x) >> (8 * b)) & 0xff) as usize;
             other[at[digit]] = *x;

@@ -7,53 +7,7 @@ use ipc_core::codec::{
 use ipc_core::payload::{self, SplitMix64};
 
 mod common;
-use common::{d, s};
-
-/// Every kind of value, nested, with shared keys and a few edge cases.
-fn sample() -> Value {
-    d(&[
-        ("none", Value::None),
-        (
-            "flags",
-            Value::List(vec![Value::Bool(true), Value::Bool(false)]),
-        ),
-        (
-            "ints",
-            Value::List(vec![
-                Value::Int(0),
-                Value::Int(-128),
-                Value::Int(300),
-                Value::Int(-70000),
-                Value::Int(1 << 40),
-                Value::Int(i64::MIN),
-            ]),
-        ),
-        // 2**70, as CPython's int.to_bytes(9, "little", signed=True) writes it.
-        ("big", Value::BigInt(vec![0, 0, 0, 0, 0, 0, 0, 0, 0x40])),
-        (
-            "floats",
-            Value::List(vec![
-                Value::Float(1.5),
-                Value::Float(-0.0),
-                Value::Float(f64::INFINITY),
-                Value::Float(f64::NEG_INFINITY),
-            ]),
-        ),
-        (
-            "text",
-            Value::List(vec![s(""), s("ascii"), s("é"), s("日本")]),
-        ),
-        ("bytes", Value::Bytes(vec![0, 255, 10])),
-        ("tuple", Value::Tuple(vec![s("t"), Value::Tuple(vec![])])),
-        (
-            "nested",
-            d(&[
-                ("x", d(&[("x", Value::Int(2)), ("é", s("y"))])),
-                ("empty", d(&[])),
-            ]),
-        ),
-    ])
-}
+use common::{d, s, sample};
 
 #[test]
 fn round_trip_every_kind() {

@@ -6,31 +6,13 @@ use ipc_core::lmdb::{LmdbStore, Location, Options, SinkError, StoreSink};
 use ipc_core::payload::{self, SplitMix64};
 
 mod common;
-use common::{d, s};
-
-/// Equality with floats compared by their bits (NaN equals the same NaN, -0.0 is not
-/// 0.0), dicts in order.
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
-        (Value::List(x), Value::List(y)) | (Value::Tuple(x), Value::Tuple(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
-        }
-        (Value::Dict(x), Value::Dict(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y)
-                    .all(|((kp, p), (kq, q))| kp == kq && same(p, q))
-        }
-        _ => a == b,
-    }
-}
+use common::{d, s, sample};
 
 #[track_caller]
 fn assert_same(doc: &Doc, expected: &Value) {
     let got = doc.to_value().expect("the doc has a root");
     assert!(
-        same(&got, expected),
+        got.identical(expected),
         "doc holds {got:?}\nexpected {expected:?}"
     );
 }
@@ -47,66 +29,36 @@ fn check_blob(reused: &mut Doc, blob: &[u8]) {
     assert_same(reused, &expected);
 }
 
-/// Every kind of value, nested, with shared keys, non-ASCII text and edge cases.
+/// Every kind of value: the shared sample, and the edge cases it lacks.
 fn every_kind() -> Value {
     d(&[
-        ("none", Value::None),
-        (
-            "flags",
-            Value::List(vec![Value::Bool(true), Value::Bool(false)]),
-        ),
+        ("sample", sample()),
         (
             "ints",
-            Value::List(vec![
-                Value::Int(0),
-                Value::Int(-1),
-                Value::Int(-128),
-                Value::Int(300),
-                Value::Int(-70000),
-                Value::Int(1 << 40),
-                Value::Int(i64::MIN),
-                Value::Int(i64::MAX),
-            ]),
+            Value::List(vec![Value::Int(-1), Value::Int(i64::MAX)]),
         ),
-        // 2**70 and -2**70, little-endian two's complement.
-        (
-            "big",
-            Value::Tuple(vec![
-                Value::BigInt(vec![0, 0, 0, 0, 0, 0, 0, 0, 0x40]),
-                Value::BigInt(vec![0, 0, 0, 0, 0, 0, 0, 0, 0xc0]),
-            ]),
-        ),
+        // -2**70, little-endian two's complement.
+        ("big", Value::BigInt(vec![0, 0, 0, 0, 0, 0, 0, 0, 0xc0])),
         (
             "floats",
             Value::List(vec![
-                Value::Float(1.5),
                 Value::Float(0.0),
-                Value::Float(-0.0),
                 Value::Float(f64::NAN),
                 Value::Float(-f64::NAN),
                 Value::Float(f64::from_bits(0x7ff8_0000_dead_beef)),
-                Value::Float(f64::INFINITY),
-                Value::Float(f64::NEG_INFINITY),
                 Value::Float(f64::MIN_POSITIVE / 2.0),
             ]),
         ),
         (
             "text",
             Value::List(vec![
-                s(""),
-                s("ascii"),
-                s("é"),
                 s("日本語のテキスト"),
                 s("🦀 emoji"),
                 s(&"long ".repeat(100)),
             ]),
         ),
-        ("bytes", Value::Bytes(vec![0, 255, 10])),
         ("no bytes", Value::Bytes(vec![])),
-        (
-            "tuple",
-            Value::Tuple(vec![s("t"), Value::Tuple(vec![]), Value::List(vec![])]),
-        ),
+        ("tuple", Value::Tuple(vec![Value::List(vec![])])),
         ("empty dict", d(&[])),
         ("clé", d(&[("é", Value::Int(1)), ("ü", s("ö"))])),
         (
@@ -184,26 +136,31 @@ fn views_read_what_was_decoded() {
     let Some(Item::Dict(root)) = doc.root() else {
         panic!("the root is a dict")
     };
-    assert_eq!(root.len(), 12);
-    assert!(matches!(root.get("none"), Some(Item::None)));
+    assert_eq!(root.len(), 10);
     assert!(root.get("missing").is_none());
-    let Some(Item::List(ints)) = root.get("ints") else {
+    let Some(Item::Dict(sample)) = root.get("sample") else {
+        panic!("sample is a dict")
+    };
+    assert!(matches!(sample.get("none"), Some(Item::None)));
+    let Some(Item::List(ints)) = sample.get("ints") else {
         panic!("ints is a list")
     };
-    assert_eq!(ints.len(), 8);
-    assert!(matches!(ints.get(6), Some(Item::Int(i64::MIN))));
-    assert!(ints.get(8).is_none());
-    let Some(Item::List(floats)) = root.get("floats") else {
+    assert_eq!(ints.len(), 6);
+    assert!(matches!(ints.get(5), Some(Item::Int(i64::MIN))));
+    assert!(ints.get(6).is_none());
+    let Some(Item::List(floats)) = sample.get("floats") else {
         panic!("floats is a list")
     };
-    let Some(Item::Float(neg_zero)) = floats.get(2) else {
+    let Some(Item::Float(neg_zero)) = floats.get(1) else {
         panic!("a float")
     };
     assert_eq!(neg_zero.to_bits(), (-0.0f64).to_bits());
-    let Some(Item::Tuple(big)) = root.get("big") else {
-        panic!("big is a tuple")
-    };
-    assert!(matches!(big.get(0), Some(Item::BigInt(b)) if b.last() == Some(&0x40)));
+    assert!(matches!(sample.get("big"), Some(Item::BigInt(b)) if b.last() == Some(&0x40)));
+    assert!(matches!(root.get("big"), Some(Item::BigInt(b)) if b.last() == Some(&0xc0)));
+    assert!(matches!(
+        sample.get("bytes"),
+        Some(Item::Bytes([0, 255, 10]))
+    ));
     let Some(Item::Dict(cle)) = root.get("clé") else {
         panic!("clé is a dict")
     };
@@ -214,7 +171,6 @@ fn views_read_what_was_decoded() {
         panic!("a dict")
     };
     assert!(empty.is_empty() && empty.iter().next().is_none());
-    assert!(matches!(root.get("bytes"), Some(Item::Bytes([0, 255, 10]))));
     // Reading in reverse reaches the same items.
     let last = root.iter().next_back().map(|(k, _)| k);
     assert_eq!(last, Some("nested"));
@@ -301,7 +257,7 @@ fn shared_strings_as_values_are_read_each_time() {
         s("ÿ"),
         s("x"),
     ]);
-    assert!(same(&Value::decode(&blob).unwrap(), &expected));
+    assert!(Value::decode(&blob).unwrap().identical(&expected));
     let mut doc = Doc::new();
     check_blob(&mut doc, &blob);
 }

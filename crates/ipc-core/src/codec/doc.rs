@@ -313,6 +313,20 @@ fn over_limit(what: &str, limit: &str, have: usize, more: usize) -> DecodeError 
     )
 }
 
+/// The span of `len` more bytes in an arena that holds `start`, if it stays within
+/// `limit` (which is at most `u32::MAX`, so the casts are exact).
+#[inline]
+fn arena_span(start: usize, len: usize, limit: usize, what: &str) -> Result<Span, DecodeError> {
+    if len > limit - start {
+        let limit = format!("4 GiB of {what} (its spans are u32)");
+        return Err(over_limit(&format!("bytes of {what}"), &limit, start, len));
+    }
+    Ok(Span {
+        start: start as u32,
+        len: len as u32,
+    })
+}
+
 impl fmt::Debug for Doc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Doc").field("root", &self.root()).finish()
@@ -385,38 +399,17 @@ impl DocSink {
 
     #[inline]
     fn push_text(&mut self, s: &str) -> Result<Span, DecodeError> {
-        let start = self.text.len();
-        if s.len() > self.limits.text - start {
-            return Err(over_limit(
-                "bytes of text",
-                "4 GiB of text (its spans are u32)",
-                start,
-                s.len(),
-            ));
-        }
+        let span = arena_span(self.text.len(), s.len(), self.limits.text, "text")?;
         self.text.push_str(s);
-        Ok(Span {
-            start: start as u32,
-            len: s.len() as u32,
-        })
+        Ok(span)
     }
 
     #[inline]
     fn push_bytes(&mut self, b: &[u8]) -> Result<Span, DecodeError> {
-        let start = self.bytes.len();
-        if b.len() > self.limits.bytes - start {
-            return Err(over_limit(
-                "bytes of bytes and big integers",
-                "4 GiB of bytes and big integers (its spans are u32)",
-                start,
-                b.len(),
-            ));
-        }
+        let what = "bytes and big integers";
+        let span = arena_span(self.bytes.len(), b.len(), self.limits.bytes, what)?;
         self.bytes.extend_from_slice(b);
-        Ok(Span {
-            start: start as u32,
-            len: b.len() as u32,
-        })
+        Ok(span)
     }
 
     /// A string's span; a shared one is remembered for the later references to it.

@@ -46,6 +46,25 @@ impl Value {
         Blob::parse(buf)?.decode(&mut ValueSink::default())
     }
 
+    /// Exact equality. Unlike `==`, floats compare by their bits: the format keeps them
+    /// bit for bit, so a NaN equals the same NaN and -0.0 differs from 0.0.
+    pub fn identical(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
+            (Value::List(x), Value::List(y)) | (Value::Tuple(x), Value::Tuple(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.identical(q))
+            }
+            (Value::Dict(x), Value::Dict(y)) => {
+                x.len() == y.len()
+                    && x.iter()
+                        .zip(y)
+                        .all(|((kp, p), (kq, q))| kp == kq && p.identical(q))
+            }
+            // No floats inside these: the derived equality is exact.
+            _ => self == other,
+        }
+    }
+
     /// The value of one root key, decoding nothing else.
     pub fn decode_key(buf: &[u8], key: &str) -> Result<Option<Value>, DecodeError> {
         Blob::parse(buf)?.get(key, &mut ValueSink::default())
@@ -195,5 +214,20 @@ impl<'a> Sink<'a> for ValueSink {
     }
     fn map_end(&mut self, map: Self::Map) -> Result<Value, DecodeError> {
         Ok(Value::Dict(map))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_compares_floats_by_their_bits() {
+        let wrap = |f: f64| Value::Dict(vec![("k".into(), Value::List(vec![Value::Float(f)]))]);
+        assert!(wrap(f64::NAN).identical(&wrap(f64::NAN)));
+        assert_ne!(wrap(f64::NAN), wrap(f64::NAN));
+        assert!(!wrap(0.0).identical(&wrap(-0.0)));
+        assert!(!Value::List(vec![]).identical(&Value::Tuple(vec![])));
+        assert!(!wrap(1.0).identical(&Value::Dict(vec![("j".into(), Value::Float(1.0))])));
     }
 }

@@ -3,7 +3,7 @@
 use ipc_core::shm::ShmStore;
 use ipc_core::Doc;
 
-use super::store::{Store, StoreBackend};
+use super::store::{decode_blob, Store, StoreBackend};
 use super::{BoxError, Entry};
 
 pub const ENTRY: Entry = Entry {
@@ -31,26 +31,11 @@ impl Store for ShmStore {
     }
 
     fn read_into(&mut self, doc: &mut Doc) -> Result<bool, BoxError> {
-        match self.latest()? {
-            Some(snapshot) => {
-                doc.decode(snapshot.blob())?;
-                Ok(true)
-            }
-            None => {
-                doc.clear();
-                Ok(false)
-            }
-        }
+        decode_blob(self.latest()?.map(|s| s.blob()), None, doc)
     }
 
     fn get_into(&mut self, key: &str, doc: &mut Doc) -> Result<bool, BoxError> {
-        match self.latest()? {
-            Some(snapshot) => Ok(doc.decode_key(snapshot.blob(), key)?),
-            None => {
-                doc.clear();
-                Ok(false)
-            }
-        }
+        decode_blob(self.latest()?.map(|s| s.blob()), Some(key), doc)
     }
 
     fn close(&mut self) -> Result<(), BoxError> {

@@ -96,3 +96,22 @@ impl<S: Store> Backend for StoreBackend<S> {
         }
     }
 }
+
+/// A store's read or get once its latest blob is fetched (None before the first write):
+/// decodes all of it, or only the value of `key`, into `doc`. False, with `doc`
+/// emptied, when the blob or the key is missing.
+pub fn decode_blob(
+    blob: Option<&[u8]>,
+    key: Option<&str>,
+    doc: &mut Doc,
+) -> Result<bool, BoxError> {
+    let Some(blob) = blob else {
+        doc.clear();
+        return Ok(false);
+    };
+    match key {
+        None => doc.decode(blob).map(|()| true),
+        Some(key) => doc.decode_key(blob, key),
+    }
+    .map_err(BoxError::from)
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 use ipc_core::zmq::{Mode, ZmqStore};
 use ipc_core::Doc;
 
-use super::store::{Store, StoreBackend};
+use super::store::{decode_blob, Store, StoreBackend};
 use super::{Backend, BoxError, Entry, Env};
 
 pub const PUBSUB: Entry = Entry {
@@ -69,26 +69,13 @@ impl Store for ZmqStore {
     }
 
     fn read_into(&mut self, doc: &mut Doc) -> Result<bool, BoxError> {
-        match self.latest()? {
-            Some(frame) => {
-                doc.decode(frame.blob())?;
-                Ok(true)
-            }
-            None => {
-                doc.clear();
-                Ok(false)
-            }
-        }
+        let frame = self.latest()?;
+        decode_blob(frame.as_ref().map(|f| f.blob()), None, doc)
     }
 
     fn get_into(&mut self, key: &str, doc: &mut Doc) -> Result<bool, BoxError> {
-        match self.latest()? {
-            Some(frame) => Ok(doc.decode_key(frame.blob(), key)?),
-            None => {
-                doc.clear();
-                Ok(false)
-            }
-        }
+        let frame = self.latest()?;
+        decode_blob(frame.as_ref().map(|f| f.blob()), Some(key), doc)
     }
 
     fn close(&mut self) -> Result<(), BoxError> {
