@@ -6,13 +6,15 @@ one value), writer and reader in separate processes, GC on, the seed-0 payload.
 (Not named lmdb.py: run as a script, it would shadow the `lmdb` package.)
 
 The machine this runs on is shared, and its speed drifts by 2x within seconds. So ours
-and the reference are interleaved sample by sample: one writer process holds a store of
-each and times a write to ours, then one to the reference, and so on; one reader process
-does the same with full reads and with get(key) (batches of 100 random keys per sample,
-the per-call mean of each batch). Writes are timed with the same dict again, and with a
-dict whose every value changed. Each round uses fresh processes and stores; samples are
-pooled over rounds. Targets (issue 4): full read <= 0.6x and write <= 0.5x the original;
-get(key) median <= 2 us at 10^4 and 10^6 entries.
+and the reference take turns sample by sample: a write to ours, then one to the
+reference, and so on; full reads and get(key) (batches of 100 random keys per sample,
+the per-call mean of each batch) the same way. Each store lives in a process of its own
+that sleeps while another takes its turn: stores sharing a process share its memory
+allocator, and one store's allocations were measured to change another's timings by 40%.
+Writes are timed with the same dict again, and with a dict whose every value changed.
+Each round uses fresh processes and stores; samples are pooled over rounds. Targets
+(issue 4): full read <= 0.6x and write <= 0.5x the original; get(key) median <= 2 us at
+10^4 and 10^6 entries.
 
 The reference keeps py-lmdb's default of fsyncing every commit, ours does not by default:
 writes are therefore also shown like for like, both without fsync (the reference with
@@ -27,10 +29,10 @@ import random
 import statistics
 import time
 import uuid
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import lmdb
-from _bench import Table, ctx, in_process, join_all, receive
+from _bench import Table, ctx, in_process, join_all
 
 from ipc_benchmark import LMDBBackend
 from ipc_benchmark.base import IPCBackend
@@ -58,108 +60,142 @@ BACKENDS: dict[str, Callable[[], IPCBackend]] = {
     "ours, durable": lambda: LMDBBackend(durable=True),
 }
 Samples = dict[str, list[float]]
+WRITES = ("write, same dict", "write, all values new")
 
 
-def interleaved(calls: dict[str, Callable[[], Any]], count: int, per_sample: int = 1,
-                warmup: int = 3) -> Samples:
-    """Seconds per call of each function, sampled in turn: one sample of each, `count`
-    times (the order alternating), each the mean of `per_sample` calls. Results are
-    freed outside the timer."""
-    for fn in calls.values():
-        for _ in range(warmup):
-            fn()
-    out: Samples = {kind: [] for kind in calls}
-    clock = time.perf_counter_ns
-    for i in range(count):
-        for kind in (list(calls) if i % 2 == 0 else list(reversed(calls))):
-            fn = calls[kind]
-            start = clock()
-            result = fn()
-            for _ in range(per_sample - 1):
-                fn()
-            end = clock()
-            del result
-            out[kind].append((end - start) / per_sample / 1e9)
-    return out
-
-
-def writer(kinds: tuple[str, ...], names: dict[str, str], size: int, samples: int,
-           done: Any, out: Any) -> None:
+def serve_writer(kind: str, name: str, size: int, conn: Any) -> None:
+    """The writer of one store: creates it, then times one write per request (of the
+    same dict again, or of each of two dicts in turn) until told to stop."""
+    store = BACKENDS[kind]()
+    store.initialize(name, True)
     data = generate_test_dict(size)
-    if samples:
-        kinds = (*kinds, *(k for k in WRITE_KINDS if k not in kinds))
-    stores = {kind: BACKENDS[kind]() for kind in kinds}
-    for kind, store in stores.items():
-        store.initialize(names[kind], True)
-        store.write(data)
-    if samples:
-        def writes(store: IPCBackend, dicts: list[dict[str, Any]]) -> Callable[[], None]:
-            it = itertools.cycle(dicts)
-            return lambda: store.write(next(it))
+    store.write(data)
+    cycles: dict[str, Iterator[dict[str, Any]]] = {}
 
-        other = generate_test_dict(size, seed=1)
-        same = {k: writes(s, [data]) for k, s in stores.items()}
-        out.put(("write, same dict", interleaved(same, samples)))
-        new = {k: writes(s, [other, data]) for k, s in stores.items()}
-        out.put(("write, all values new", interleaved(new, samples)))
-        for store in stores.values():
-            store.write(data)
-    out.put(("written", {}))
-    done.wait(1200)
-    for store in stores.values():
-        store.cleanup()
+    def write(what: str) -> Callable[[], None]:
+        if what == "restore":  # the seed-0 dict again, for the readers
+            return lambda: store.write(data)
+        if what not in cycles:
+            dicts = [data] if what == WRITES[0] else [generate_test_dict(size, seed=1), data]
+            cycles[what] = itertools.cycle(dicts)
+        d = next(cycles[what])
+        return lambda: store.write(d)
+
+    serve(conn, write)
+    store.cleanup()
 
 
-def reader(kinds: tuple[str, ...], names: dict[str, str], size: int, samples: int,
-           batches: int, out: Any) -> None:
-    stores = {kind: BACKENDS[kind]() for kind in kinds}
-    for kind, store in stores.items():
-        store.initialize(names[kind], False)
-        # Reading the whole snapshot once also maps every page, as a long-running
-        # reader has.
-        while store.read() is None:
-            time.sleep(0.001)
-    if samples:
-        out.put(("read", interleaved({k: s.read for k, s in stores.items()}, samples)))
-    # The reference's get unpickles everything: a few samples of it say enough.
-    keys = [f"key_{random.randrange(size)}" for _ in range(100 * batches)]
-    pos = {k: itertools.count() for k in stores}
+def serve_reader(kind: str, name: str, keys: list[str], conn: Any) -> None:
+    """A reader of one store: times a full read, or a batch of 100 gets (returning the
+    per-call mean), per request."""
+    store = BACKENDS[kind]()
+    store.initialize(name, False)
+    # Reading the whole snapshot once also maps every page, as a long-running reader has.
+    while store.read() is None:
+        time.sleep(0.001)
+    batches = itertools.cycle(keys[i : i + 100] for i in range(0, len(keys), 100))
+    get = store.get
 
-    def batch_of(kind: str) -> Callable[[], None]:
-        get = stores[kind].get
+    def batch() -> None:
+        for key in next(batches):
+            get(key)
 
-        def run() -> None:
-            b = next(pos[kind]) % batches
-            for key in keys[b * 100 : (b + 1) * 100]:
-                get(key)
-        return run
+    serve(conn, lambda what: store.read if what == "read" else batch)
+    store.cleanup()
 
-    per = {k: batch_of(k) for k in stores}
-    got: Samples = {}
-    if "ours" in per:
-        got.update(interleaved({"ours": per["ours"]}, batches))
-    if "reference" in per:
-        got.update(interleaved({"reference": per["reference"]}, 3, warmup=1))
-    out.put((f"get@{size}", {k: [x / 100 for x in xs] for k, xs in got.items()}))
-    for store in stores.values():
-        store.cleanup()
+
+def serve(conn: Any, call_for: Callable[[str], Callable[[], Any]]) -> None:
+    """Answers each request with the seconds one call took (a batch of gets: per get);
+    None ends it. The result is freed outside the timer."""
+    clock = time.perf_counter_ns
+    conn.send("ready")
+    while (what := conn.recv()) is not None:
+        fn = call_for(what)
+        start = clock()
+        result = fn()
+        end = clock()
+        del result
+        conn.send((end - start) / 1e9 / (100 if what == "get" else 1))
+    conn.send("done")
+
+
+class Stores:
+    """Store processes, one per kind, each asked in turn to time one call."""
+
+    def __init__(self, target: Callable[..., None], args: dict[str, tuple[Any, ...]]) -> None:
+        self.conns: dict[str, Any] = {}
+        self.procs: list[Any] = []
+        for kind, a in args.items():
+            mine, theirs = ctx.Pipe()
+            self.procs.append(in_process(target, kind, *a, theirs))
+            theirs.close()  # so that a dead process reads as EOF here
+            self.conns[kind] = mine
+        for kind in self.conns:
+            assert self.answer(kind) == "ready"
+
+    def answer(self, kind: str, timeout: float = 1200) -> Any:
+        conn = self.conns[kind]
+        deadline = time.monotonic() + timeout
+        while not conn.poll(1):
+            dead = [p for p in self.procs if p.exitcode not in (None, 0)]
+            if dead:
+                raise SystemExit(f"benchmark process {dead[0].name} died (exit {dead[0].exitcode})")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"no answer within {timeout:.0f} s")
+        try:
+            return conn.recv()
+        except EOFError:
+            raise SystemExit(f"the {kind} store's process ended early") from None
+
+    def ask(self, kind: str, what: str) -> float:
+        self.conns[kind].send(what)
+        return float(self.answer(kind))
+
+    def take_turns(self, what: str, count: int, warmup: int = 3) -> Samples:
+        """`count` samples of `what` from each store, one store after the other (the
+        order alternating), after `warmup` untimed calls each."""
+        kinds = list(self.conns)
+        for kind in kinds:
+            for _ in range(warmup):
+                self.ask(kind, what)
+        out: Samples = {kind: [] for kind in kinds}
+        for i in range(count):
+            for kind in kinds if i % 2 == 0 else reversed(kinds):
+                out[kind].append(self.ask(kind, what))
+        return out
+
+    def close(self) -> None:
+        for kind, conn in self.conns.items():
+            conn.send(None)
+            assert self.answer(kind) == "done"
+        join_all(self.procs)
 
 
 def measure(kinds: tuple[str, ...], size: int, samples: int, batches: int) -> dict[str, Samples]:
     names = {kind: f"bench_{uuid.uuid4().hex[:8]}" for kind in WRITE_KINDS}
-    done, out = ctx.Event(), ctx.Queue()
+    write_kinds = (*kinds, *(k for k in WRITE_KINDS if k not in kinds)) if samples else kinds
     results: dict[str, Samples] = {}
-    w = in_process(writer, kinds, names, size, samples, done, out)
-    while "written" not in results:  # writes are timed with no reader running
-        what, xs = receive(out, [w])
-        results[what] = xs
-    r = in_process(reader, kinds, names, size, samples, batches, out)
-    while f"get@{size}" not in results:
-        what, xs = receive(out, [w, r])
-        results[what] = xs
-    done.set()
-    join_all([w, r])
-    del results["written"]
+    # Writes are timed with no reader running.
+    writers = Stores(serve_writer, {k: (names[k], size) for k in write_kinds})
+    if samples:
+        for what in WRITES:
+            results[what] = writers.take_turns(what, samples)
+        for kind in write_kinds:
+            writers.ask(kind, "restore")
+    keys = [f"key_{random.randrange(size)}" for _ in range(100 * batches)]
+    readers = Stores(serve_reader, {k: (names[k], keys) for k in kinds})
+    if samples:
+        results["read"] = readers.take_turns("read", samples)
+    # The reference's get unpickles everything: a few samples of it say enough.
+    got: Samples = {}
+    for kind, count, warmup in (("ours", batches, 3), ("reference", 3, 1)):
+        if kind in kinds:
+            for _ in range(warmup):
+                readers.ask(kind, "get")
+            got[kind] = [readers.ask(kind, "get") for _ in range(count)]
+    results[f"get@{size}"] = got
+    readers.close()
+    writers.close()
     return results
 
 

@@ -110,9 +110,10 @@ impl PyLmdbStore {
 
     /// Encodes `data` and publishes it as the next version, in one LMDB transaction.
     fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        let blob = self.convert.encode_dict(data)?;
         // The transaction needs no Python objects: let other threads run.
-        self.store.detached(py, |s| s.publish(&blob).map(drop))
+        self.convert.publish_dict(data, |blob| {
+            self.store.detached(py, |s| s.publish(blob).map(drop))
+        })
     }
 
     /// The latest snapshot as a new dict (one read transaction), or None before the

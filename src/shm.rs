@@ -40,9 +40,10 @@ impl PyShmStore {
 
     /// Encodes `data` and publishes it as the next version.
     fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        let blob = self.convert.encode_dict(data)?;
         // The copy into shared memory needs no Python objects: let other threads run.
-        self.store.detached(py, |s| s.publish(&blob).map(drop))
+        self.convert.publish_dict(data, |blob| {
+            self.store.detached(py, |s| s.publish(blob).map(drop))
+        })
     }
 
     /// The latest snapshot as a new dict, or None before the first write.

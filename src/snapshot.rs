@@ -1,28 +1,33 @@
 //! From a store's blob to Python, and back: what every store class does the same way.
 
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Mutex, TryLockError};
 
-use ipc_core::codec::Blob;
+use ipc_core::codec::{Blob, Encoder};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
 use pyo3::types::{PyDict, PyList};
 
-use crate::codec::{encode, with_gc_paused, SharedCache};
+use crate::codec::{encode_into, with_gc_paused, SharedCache};
 use crate::errors::CoreError;
 
-/// Per-store state of the conversion: the encode buffer size to start from, and the
-/// field names already built for the current snapshot.
+/// Per-store state of the conversion: the writer's encoder, and the field names already
+/// built for the current snapshot.
 #[derive(Default)]
 pub struct Converter {
-    last_len: AtomicUsize,
+    /// Kept between writes with its buffers (see `Encoder::reset` for why).
+    encoder: Mutex<Encoder>,
     shared: Mutex<SharedCache>,
 }
 
 impl Converter {
-    /// Encodes the argument of `write`, which must be a dict (the stores index its keys).
-    pub fn encode_dict(&self, data: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    /// Encodes the argument of `write`, which must be a dict (the stores index its keys),
+    /// and hands the blob to `publish`.
+    pub fn publish_dict<R>(
+        &self,
+        data: &Bound<'_, PyAny>,
+        publish: impl FnOnce(&[u8]) -> PyResult<R>,
+    ) -> PyResult<R> {
         let dict = data.cast::<PyDict>().map_err(|_| {
             let kind = data
                 .get_type()
@@ -30,10 +35,19 @@ impl Converter {
                 .map_or_else(|_| "?".into(), |n| n.to_string());
             PyTypeError::new_err(format!("write() takes a dict, got {kind}"))
         })?;
-        let hint = self.last_len.load(Relaxed) + 4096;
-        let blob = with_gc_paused(data.py(), || encode(dict.as_any(), hint))?;
-        self.last_len.store(blob.len(), Relaxed);
-        Ok(blob)
+        // Another thread writing through the same store meanwhile gets an encoder of its
+        // own rather than waiting for this one, which stays locked while `publish` runs.
+        let mut guard = match self.encoder.try_lock() {
+            Ok(guard) => Some(guard),
+            // A panic mid-encode leaves nothing reset() does not clear.
+            Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        let mut own = Encoder::new();
+        let enc = guard.as_deref_mut().unwrap_or(&mut own);
+        enc.reset();
+        with_gc_paused(data.py(), || encode_into(dict.as_any(), enc))?;
+        publish(enc.complete().map_err(CoreError::from)?)
     }
 
     /// The whole snapshot `blob`, identified by `tag` (for the field-name cache).

@@ -97,8 +97,9 @@ impl PyZmqStore {
 
     /// Encodes `data` once and publishes it (push mode: once per expected read).
     fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        let blob = self.convert.encode_dict(data)?;
-        self.store.detached(py, |s| s.publish(&blob).map(drop))
+        self.convert.publish_dict(data, |blob| {
+            self.store.detached(py, |s| s.publish(blob).map(drop))
+        })
     }
 
     /// Push mode: the next write serves `readers` x `reads_each` reads. Pubsub: nothing

@@ -4,7 +4,7 @@ mod from_blob;
 mod to_blob;
 
 pub use from_blob::{decode, decode_key, keys, SharedCache};
-pub use to_blob::encode;
+pub use to_blob::{encode, encode_into};
 
 use pyo3::buffer::PyBuffer;
 use pyo3::ffi;

@@ -14,9 +14,17 @@ use crate::errors::CoreError;
 /// The caller holds the GIL and has paused the garbage collector, so no Python code runs
 /// while this walks borrowed references (see `with_gc_paused`).
 pub fn encode(obj: &Bound<'_, PyAny>, size_hint: usize) -> Result<Vec<u8>, CoreError> {
+    let mut enc = Encoder::with_capacity(size_hint);
+    encode_into(obj, &mut enc)?;
+    Ok(enc.finish()?)
+}
+
+/// Walks `obj` into `enc` (new or just reset), as [`encode`] does; `enc.complete()` then
+/// gives the blob.
+pub fn encode_into(obj: &Bound<'_, PyAny>, enc: &mut Encoder) -> Result<(), CoreError> {
     let mut w = Walker {
         py: obj.py(),
-        enc: Encoder::with_capacity(size_hint),
+        enc,
         ancestors: Vec::new(),
         keys: [(std::ptr::null_mut(), 0); KEY_CACHE],
     };
@@ -29,16 +37,16 @@ pub fn encode(obj: &Bound<'_, PyAny>, size_hint: usize) -> Result<Vec<u8>, CoreE
             w.value(ptr, 0)?;
         }
     }
-    Ok(w.enc.finish()?)
+    Ok(())
 }
 
 const KEY_CACHE: usize = 256;
 /// Marks a cached key that is written inline rather than shared.
 const INLINE: u32 = u32::MAX;
 
-struct Walker<'py> {
+struct Walker<'py, 'e> {
     py: Python<'py>,
-    enc: Encoder,
+    enc: &'e mut Encoder,
     /// Containers on the path from the root, to detect cycles.
     ancestors: Vec<*mut ffi::PyObject>,
     /// Direct-mapped cache from key object to shared-table id: nested dicts of one blob
@@ -136,7 +144,7 @@ unsafe fn type_name(obj: *mut ffi::PyObject) -> String {
     full.rsplit('.').next().unwrap_or("?").to_owned()
 }
 
-impl Walker<'_> {
+impl Walker<'_, '_> {
     unsafe fn root_dict(&mut self, dict: *mut ffi::PyObject) -> Result<(), CoreError> {
         self.ancestors.push(dict);
         self.enc.begin_index(ffi::PyDict_Size(dict) as usize);

@@ -9,7 +9,7 @@ pub mod futex;
 pub mod lmdb;
 pub mod names;
 pub mod payload;
-mod radix;
+pub mod radix;
 pub mod shm;
 pub mod zmq;
 

@@ -102,6 +102,33 @@ fn wrong_announced_count_still_makes_a_valid_index() {
 }
 
 #[test]
+fn a_reused_encoder_writes_what_a_new_one_does() {
+    let mut enc = Encoder::new();
+    let failures = [
+        // Found when the index is completed, and half-way through a nested dict.
+        d(&[("a", Value::None), ("a", Value::None)]),
+        d(&[("n", d(&[("k", Value::None), ("k", Value::Int(1))]))]),
+    ];
+    let values = [
+        sample(),
+        payload::generate(2000, 3),
+        d(&[]),
+        Value::Int(7),
+        sample(),
+    ];
+    for (v, bad) in values.iter().zip(failures.iter().cycle()) {
+        assert_eq!(v.encode_with(&mut enc).unwrap(), v.encode().unwrap());
+        assert_eq!(
+            enc.complete().unwrap(),
+            v.encode().unwrap(),
+            "completing twice"
+        );
+        // A failure leaves nothing behind for the next blob.
+        assert!(bad.encode_with(&mut enc).is_err());
+    }
+}
+
+#[test]
 fn duplicate_keys_are_refused() {
     for v in [
         d(&[("a", Value::None), ("a", Value::None)]),

@@ -8,6 +8,7 @@
 use super::error::DecodeError;
 use super::format::{self, tag};
 use super::skip::Skip;
+use crate::radix::SortVec;
 
 /// Receives decoded nodes and builds whatever the caller wants from them.
 pub trait Sink<'a> {
@@ -412,11 +413,25 @@ impl<'a> Blob<'a> {
     /// which suits a caller that stores them for readers who check every value they
     /// decode anyway (the LMDB store) and would otherwise walk them twice.
     pub fn entries_by_index(&self) -> Result<Vec<Entry<'a>>, DecodeError> {
+        let mut out = Vec::new();
+        self.entries_by_index_into(&mut out, &mut SortVec::default())?;
+        Ok(out)
+    }
+
+    /// [`Blob::entries_by_index`] into `out` (cleared first), sorting in `starts`: a
+    /// caller that does this on every write keeps both.
+    pub fn entries_by_index_into(
+        &self,
+        out: &mut Vec<Entry<'a>>,
+        starts: &mut SortVec<u64>,
+    ) -> Result<(), DecodeError> {
+        out.clear();
+        starts.clear();
         if !self.indexed {
             return err(5, "the root is not an indexed dict");
         }
         let span = self.table_at - self.body_at;
-        let mut starts: Vec<u64> = Vec::with_capacity(self.n_entries);
+        starts.reserve(self.n_entries);
         for i in 0..self.n_slots {
             let stored = self.slot(i);
             if stored == 0 {
@@ -441,12 +456,12 @@ impl<'a> Blob<'a> {
                 ),
             );
         }
-        crate::radix::sort_by_key(&mut starts, 8, |&x| u128::from(x));
+        starts.sort_by_key(8, |&x| u128::from(x));
         if starts.first().is_some_and(|&first| first != 0) {
             return err(self.body_at, "bytes before the first entry");
         }
         let mut skip = Skip;
-        let mut out = Vec::with_capacity(self.n_entries);
+        out.reserve(self.n_entries);
         for (i, &start) in starts.iter().enumerate() {
             // Offsets are below `span`, checked above.
             let end = self.body_at + starts.get(i + 1).map_or(span, |&next| next as usize);
@@ -463,7 +478,7 @@ impl<'a> Blob<'a> {
                 value: &entry[r.pos..],
             });
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Decodes the whole value.

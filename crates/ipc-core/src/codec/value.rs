@@ -29,17 +29,30 @@ impl Value {
     /// Encodes the value; a root dict gets the key index.
     pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
         let mut enc = Encoder::new();
+        self.write_root(&mut enc)?;
+        enc.finish()
+    }
+
+    /// Encodes the value into `enc`, which is reset first and keeps its buffers: for a
+    /// writer that publishes again and again (see [`Encoder::reset`]).
+    pub fn encode_with<'e>(&self, enc: &'e mut Encoder) -> Result<&'e [u8], EncodeError> {
+        enc.reset();
+        self.write_root(enc)?;
+        enc.complete()
+    }
+
+    fn write_root(&self, enc: &mut Encoder) -> Result<(), EncodeError> {
         match self {
             Value::Dict(entries) => {
                 enc.begin_index(entries.len());
                 for (k, v) in entries {
                     enc.index_key(k, k.is_ascii());
-                    write(&mut enc, v, 1).map_err(|e| e.within(PathSegment::Key(k.to_string())))?;
+                    write(enc, v, 1).map_err(|e| e.within(PathSegment::Key(k.to_string())))?;
                 }
+                Ok(())
             }
-            v => write(&mut enc, v, 0)?,
+            v => write(enc, v, 0),
         }
-        enc.finish()
     }
 
     pub fn decode(buf: &[u8]) -> Result<Value, DecodeError> {

@@ -97,7 +97,7 @@ struct Writer {
     version: u64,
     /// Buffers kept between publishes.
     meta: Vec<u8>,
-    scratch: Vec<u8>,
+    buffers: write::Buffers,
     last_stats: WriteStats,
 }
 
@@ -180,7 +180,7 @@ impl LmdbStore {
             incarnation,
             version,
             meta: Vec::new(),
-            scratch: Vec::new(),
+            buffers: write::Buffers::default(),
             last_stats: WriteStats::default(),
         });
         Ok(store)
@@ -306,7 +306,7 @@ impl LmdbStore {
         let (Some(w), Some(attached)) = (self.writer.as_mut(), self.attached.as_ref()) else {
             return Err(Error::Usage(format!("{label}: only the writer can write")));
         };
-        let prepared = write::prepare(label, blob, self.max_key)?;
+        let prepared = write::prepare(label, blob, self.max_key, &mut w.buffers)?;
         let version = w.version + 1;
         layout::Meta {
             incarnation: w.incarnation,
@@ -326,11 +326,13 @@ impl LmdbStore {
             env.resize(label, needed)?;
         }
         let rewrite = self.options.rewrite;
-        let (meta, scratch) = (&w.meta, &mut w.scratch);
-        let stats = env.write(label, |txn, db| match rewrite {
+        let (meta, scratch) = (&w.meta, &mut w.buffers.record);
+        let written = env.write(label, |txn, db| match rewrite {
             Rewrite::Changed => prepared.write_changed(txn, db, meta, scratch),
             Rewrite::All => prepared.write_all(txn, db, meta, scratch),
-        })?;
+        });
+        prepared.recycle(&mut w.buffers);
+        let stats = written?;
         w.version = version;
         w.last_stats = stats;
         w.lock.published();

@@ -7,19 +7,42 @@ use heed::{PutFlags, RwTxn};
 
 use super::env::Db;
 use super::layout::{self, ESCAPED_KEY_LEN, META_KEY};
-use crate::codec::{Blob, DecodeError};
+use crate::codec::{Blob, DecodeError, Entry};
 use crate::error::{Error, Result};
+use crate::radix::SortVec;
 
 /// Values up to this size are assembled in a scratch buffer and put in one piece (which
 /// lets a full rewrite append); larger ones are written straight into LMDB's page.
 const INLINE_VALUE: usize = 64 << 10;
 
+/// What a publish works in, kept by the writer between publishes (allocating them afresh
+/// for every write costs page faults: see `Encoder::reset`). Empty between publishes.
+#[derive(Default)]
+pub struct Buffers {
+    starts: SortVec<u64>,
+    entries: Vec<Entry<'static>>,
+    records: Vec<NewRecord<'static>>,
+    order: SortVec<(u128, u32)>,
+    /// One record at a time, as it is put or compared.
+    pub record: Vec<u8>,
+}
+
+/// `v`, emptied, as a vector of the same type borrowing for another lifetime. Its
+/// allocation is kept: the standard library collects in place when the layouts match.
+fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
+}
+
 /// A snapshot ready to be written: its records, and their order in LMDB.
 pub struct Prepared<'b> {
     /// In the dict's order (ordinal = index).
     records: Vec<NewRecord<'b>>,
-    /// Indexes into `records`, sorted by record key as LMDB sorts them.
-    sorted: Vec<u32>,
+    /// Indexes into `records` (with their sort prefixes), sorted by record key as LMDB
+    /// sorts them.
+    order: SortVec<(u128, u32)>,
     table: &'b [u8],
 }
 
@@ -63,9 +86,15 @@ pub struct WriteStats {
     pub rewrote_all: bool,
 }
 
-/// Splits an indexed blob into records. Fails on a blob that is not a dict, or that holds
-/// a key twice (which no dict can, but a hand-made blob might).
-pub fn prepare<'b>(label: &str, blob: &'b [u8], max_key: usize) -> Result<Prepared<'b>> {
+/// Splits an indexed blob into records, in `buffers` (give them back with
+/// [`Prepared::recycle`]). Fails on a blob that is not a dict, or that holds a key twice
+/// (which no dict can, but a hand-made blob might).
+pub fn prepare<'b>(
+    label: &str,
+    blob: &'b [u8],
+    max_key: usize,
+    buffers: &mut Buffers,
+) -> Result<Prepared<'b>> {
     let bad = |e: DecodeError| Error::Corrupt {
         store: format!("{label}, the blob to publish"),
         source: e,
@@ -78,38 +107,40 @@ pub fn prepare<'b>(label: &str, blob: &'b [u8], max_key: usize) -> Result<Prepar
     }
     // Readers check every value they decode (the file is untrusted), so the values are
     // not walked here too: that cost a tenth of a write.
-    let entries = parsed.entries_by_index().map_err(bad)?;
+    let mut entries: Vec<Entry<'b>> = recycle(std::mem::take(&mut buffers.entries));
+    parsed
+        .entries_by_index_into(&mut entries, &mut buffers.starts)
+        .map_err(bad)?;
     if u32::try_from(entries.len()).is_err() {
         return Err(Error::Usage(format!(
             "{label}: {} keys is more than a store holds (2^32)",
             entries.len()
         )));
     }
-    let mut records: Vec<NewRecord<'b>> = entries
-        .into_iter()
-        .map(|e| {
-            let escaped = layout::is_escaped(e.key, max_key);
-            let key = if escaped {
-                let mut k = [0u8; ESCAPED_KEY_LEN];
-                k[..ESCAPED_KEY_LEN - 1].copy_from_slice(&layout::escaped_prefix(e.key));
-                RecordKey::Escaped(k)
-            } else {
-                RecordKey::Plain(e.key.as_bytes())
-            };
-            NewRecord {
-                key,
-                escaped: escaped.then_some(e.key),
-                value: e.value,
-            }
-        })
-        .collect();
-    let mut order: Vec<(u128, u32)> = (0..records.len())
-        .map(|i| (sort_prefix(records[i].key.bytes()), i as u32))
-        .collect();
+    let mut records: Vec<NewRecord<'b>> = recycle(std::mem::take(&mut buffers.records));
+    records.extend(entries.iter().map(|e| {
+        let escaped = layout::is_escaped(e.key, max_key);
+        let key = if escaped {
+            let mut k = [0u8; ESCAPED_KEY_LEN];
+            k[..ESCAPED_KEY_LEN - 1].copy_from_slice(&layout::escaped_prefix(e.key));
+            RecordKey::Escaped(k)
+        } else {
+            RecordKey::Plain(e.key.as_bytes())
+        };
+        NewRecord {
+            key,
+            escaped: escaped.then_some(e.key),
+            value: e.value,
+        }
+    }));
+    buffers.entries = recycle(entries);
+    let mut order = std::mem::take(&mut buffers.order);
+    order.clear();
+    order.extend((0..records.len()).map(|i| (sort_prefix(records[i].key.bytes()), i as u32)));
     // The prefixes are radix-sorted; only runs that share one then need the full
     // comparison. Escaped keys with equal hashes sort by the key itself; they get their
     // counters 0, 1... below in that order, which keeps the whole list sorted.
-    crate::radix::sort_by_key(&mut order, 16, |x| x.0);
+    order.sort_by_key(16, |x| x.0);
     let full = |a: &(u128, u32), b: &(u128, u32)| {
         let (x, y) = (&records[a.1 as usize], &records[b.1 as usize]);
         x.key
@@ -122,15 +153,14 @@ pub fn prepare<'b>(label: &str, blob: &'b [u8], max_key: usize) -> Result<Prepar
             run.sort_unstable_by(full);
         }
     }
-    let sorted: Vec<u32> = order.into_iter().map(|(_, i)| i).collect();
     let duplicate = |key: &str| {
         bad(DecodeError::new(
             0,
             format!("key {key:?} appears twice in the dict"),
         ))
     };
-    for pair in sorted.windows(2) {
-        let (prev, cur) = (pair[0] as usize, pair[1] as usize);
+    for pair in order.windows(2) {
+        let (prev, cur) = (pair[0].1 as usize, pair[1].1 as usize);
         let counter = match (&records[prev].key, &records[cur].key) {
             (RecordKey::Plain(a), RecordKey::Plain(b)) if a == b => {
                 return Err(duplicate(std::str::from_utf8(b).unwrap_or("?")));
@@ -155,12 +185,23 @@ pub fn prepare<'b>(label: &str, blob: &'b [u8], max_key: usize) -> Result<Prepar
     }
     Ok(Prepared {
         records,
-        sorted,
+        order,
         table: parsed.table().as_bytes(),
     })
 }
 
 impl Prepared<'_> {
+    /// Gives the buffers back for the next publish.
+    pub fn recycle(self, buffers: &mut Buffers) {
+        buffers.records = recycle(self.records);
+        buffers.order = self.order;
+    }
+
+    /// Indexes into `records`, in LMDB's order.
+    fn sorted(&self) -> impl Iterator<Item = u32> + '_ {
+        self.order.iter().map(|&(_, i)| i)
+    }
+
     pub fn len(&self) -> usize {
         self.records.len()
     }
@@ -191,7 +232,7 @@ impl Prepared<'_> {
         scratch: &mut Vec<u8>,
     ) -> heed::Result<WriteStats> {
         db.clear(txn)?;
-        for &i in &self.sorted {
+        for i in self.sorted() {
             let (ordinal, r) = self.record(i);
             put(txn, db, ordinal, r, PutFlags::APPEND, scratch)?;
         }
@@ -224,26 +265,26 @@ impl Prepared<'_> {
         let mut deletes: Vec<Vec<u8>> = Vec::new();
         {
             // A merge of two sorted lists: the stored records and the new ones.
-            let mut next = 0;
+            let mut sorted = self.sorted().peekable();
             for item in db.iter(txn)? {
                 let (key, data) = item?;
                 if key == META_KEY {
                     continue;
                 }
-                while let Some(&i) = self.sorted.get(next) {
+                while let Some(&i) = sorted.peek() {
                     if self.records[i as usize].key.bytes() >= key {
                         break;
                     }
                     puts.push(i);
-                    next += 1;
+                    sorted.next();
                 }
-                match self.sorted.get(next) {
+                match sorted.peek() {
                     Some(&i) if self.records[i as usize].key.bytes() == key => {
                         let (ordinal, r) = self.record(i);
                         if !r.stored_as(ordinal, data, scratch) {
                             puts.push(i);
                         }
-                        next += 1;
+                        sorted.next();
                     }
                     _ => deletes.push(key.to_vec()),
                 }
@@ -252,7 +293,7 @@ impl Prepared<'_> {
                     break; // no need to look further
                 }
             }
-            puts.extend(&self.sorted[next..]);
+            puts.extend(sorted);
         }
         if too_many(puts.len() + deletes.len(), seen) {
             return self.write_all(txn, db, meta, scratch);
@@ -304,4 +345,20 @@ fn put(
         space.write_all(head)?;
         space.write_all(r.value)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recycle;
+
+    #[test]
+    fn recycled_buffers_keep_their_allocation() {
+        let owned = String::from("key");
+        let mut v: Vec<&str> = Vec::with_capacity(100);
+        v.push(&owned);
+        let capacity = v.capacity();
+        let r: Vec<&'static str> = recycle(v);
+        assert!(r.is_empty());
+        assert_eq!(r.capacity(), capacity);
+    }
 }

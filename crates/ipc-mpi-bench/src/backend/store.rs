@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use ipc_core::codec::Encoder;
 use ipc_core::{Doc, Value};
 
 use super::{Backend, BoxError};
@@ -36,6 +37,8 @@ pub struct StoreBackend<S: Store> {
     /// Every read consumes one message (see [`Backend::consumes_messages`]).
     consumes_messages: bool,
     store: Option<S>,
+    /// The writer's, kept between writes as the Python bindings keep theirs.
+    encoder: Encoder,
 }
 
 impl<S: Store> StoreBackend<S> {
@@ -45,15 +48,19 @@ impl<S: Store> StoreBackend<S> {
             config,
             consumes_messages,
             store: None,
+            encoder: Encoder::new(),
         }
     }
 
     fn store(&mut self) -> Result<&mut S, BoxError> {
-        let name = self.name;
-        self.store
-            .as_mut()
-            .ok_or_else(|| format!("{name}: used before initialize").into())
+        opened(self.name, &mut self.store)
     }
+}
+
+fn opened<'s, S>(name: &str, store: &'s mut Option<S>) -> Result<&'s mut S, BoxError> {
+    store
+        .as_mut()
+        .ok_or_else(|| format!("{name}: used before initialize").into())
 }
 
 impl<S: Store> Backend for StoreBackend<S> {
@@ -77,8 +84,8 @@ impl<S: Store> Backend for StoreBackend<S> {
     }
 
     fn write(&mut self, data: &Value) -> Result<(), BoxError> {
-        let blob = data.encode()?;
-        self.store()?.publish(&blob)
+        let store = opened(self.name, &mut self.store)?;
+        store.publish(data.encode_with(&mut self.encoder)?)
     }
 
     fn read(&mut self, doc: &mut Doc) -> Result<bool, BoxError> {
