@@ -1,6 +1,6 @@
 //! Does rewriting only the records that changed pay, against clearing and rewriting
 //! every record? Times `LmdbStore::publish` (the encoded blob is prepared beforehand) on
-//! the seed payload with 0%, 1% and 100% of its keys changed between writes.
+//! the seed payload with 0, 1, 3, 5, 10 and 100% of its keys changed between writes.
 //!
 //!     cargo run --release -p ipc-core --example lmdb_rewrite [entries...]
 //!
@@ -48,7 +48,7 @@ fn main() {
     );
     for &n in &sizes {
         let runs = (2_000_000 / n).clamp(15, 200);
-        for percent in [0, 1, 100] {
+        for percent in [0, 1, 3, 5, 10, 100] {
             let blobs = variants(n, percent);
             let mut medians = Vec::new();
             let mut cells = Vec::new();

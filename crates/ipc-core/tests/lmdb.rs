@@ -173,6 +173,12 @@ fn only_changed_records_are_rewritten() {
             rewrote_all: false
         }
     );
+    // A tenth changed: appending them all is cheaper than putting those one by one.
+    for i in (5..990).step_by(10) {
+        entries[i].1 = Value::Int(-2);
+    }
+    assert!(publish(&mut w, &entries).rewrote_all);
+    assert_eq!(r.read_value().unwrap(), Some(Value::Dict(entries.clone())));
     assert_eq!(r.read_value().unwrap(), Some(Value::Dict(entries.clone())));
     // Moving a key to the front changes every ordinal: then everything is rewritten.
     entries.rotate_right(1);

@@ -20,10 +20,10 @@ pub struct Encoder {
     index: Option<IndexBuilder>,
     /// Set by `complete`: the blob is whole, nothing may be added.
     complete: bool,
-    /// The index's buffers, kept for the next blob: its entries, and the hashes of the
-    /// slots while they are filled.
+    /// The index's buffers, kept for the next blob: its entries, and its hash table while
+    /// it is built.
     spare_entries: Vec<(u64, u64)>,
-    hashes: Vec<u64>,
+    table: Vec<(u64, u64)>,
 }
 
 /// Nested dict keys repeat (every entry of a state dict has the same field names), so they
@@ -66,7 +66,7 @@ impl Encoder {
             index: None,
             complete: false,
             spare_entries: Vec::new(),
-            hashes: Vec::new(),
+            table: Vec::new(),
         }
     }
 
@@ -86,7 +86,7 @@ impl Encoder {
         }
         self.spare_entries.shrink_to(2 * self.spare_entries.len());
         self.spare_entries.clear();
-        self.hashes.shrink_to(2 * self.hashes.len());
+        self.table.shrink_to(2 * self.table.len());
         self.complete = false;
     }
 
@@ -294,7 +294,7 @@ impl Encoder {
             let entries_at = index.slots_at + needed;
             let filled = fill_slots(
                 &mut self.buf,
-                &mut self.hashes,
+                &mut self.table,
                 &index,
                 entries_at,
                 slots,
@@ -332,32 +332,29 @@ impl Encoder {
 
 /// Linear probing from each key's home slot. Equal hashes are compared byte for byte, so a
 /// duplicate key (two str subclass objects that compare unequal, or a Rust Vec of pairs) is
-/// reported rather than hidden.
+/// reported rather than hidden. The table is built in `table` (hash, slot value) pairs, so
+/// that a probe touches one cache line, then copied into the blob in one pass.
 fn fill_slots(
     buf: &mut [u8],
-    hashes: &mut Vec<u64>,
+    table: &mut Vec<(u64, u64)>,
     index: &IndexBuilder,
     entries_at: usize,
     n_slots: usize,
     width: usize,
 ) -> Result<(), EncodeError> {
-    hashes.clear();
-    hashes.resize(n_slots, 0);
+    table.clear();
+    table.resize(n_slots, (0, 0));
     for &(hash, offset) in &index.entries {
         let mut slot = format::home_slot(hash, n_slots as u64) as usize;
         loop {
-            let at = entries_at - n_slots * width + slot * width;
-            let cell = &mut buf[at..at + width];
-            if cell.iter().all(|&b| b == 0) {
-                cell.copy_from_slice(&(offset + 1).to_le_bytes()[..width]);
-                hashes[slot] = hash;
+            let (stored_hash, stored) = table[slot];
+            // Slot values are entry offset + 1: 0 marks an empty slot.
+            if stored == 0 {
+                table[slot] = (hash, offset + 1);
                 break;
             }
-            if hashes[slot] == hash {
-                let mut stored = [0u8; 8];
-                stored[..width].copy_from_slice(cell);
-                let other = u64::from_le_bytes(stored) - 1;
-                let a = entry_key(buf, entries_at + other as usize);
+            if stored_hash == hash {
+                let a = entry_key(buf, entries_at + (stored - 1) as usize);
                 let b = entry_key(buf, entries_at + offset as usize);
                 if a == b {
                     let key = String::from_utf8_lossy(a).into_owned();
@@ -366,6 +363,10 @@ fn fill_slots(
             }
             slot = (slot + 1) & (n_slots - 1);
         }
+    }
+    let slots = &mut buf[entries_at - n_slots * width..entries_at];
+    for (cell, &(_, value)) in slots.chunks_exact_mut(width).zip(table.iter()) {
+        cell.copy_from_slice(&value.to_le_bytes()[..width]);
     }
     Ok(())
 }
