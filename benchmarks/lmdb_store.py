@@ -10,7 +10,7 @@ and the reference take turns sample by sample: a write to ours, then one to the
 reference, and so on; full reads and get(key) (batches of 100 random keys per sample,
 the per-call mean of each batch) the same way. Each store lives in a process of its own
 that sleeps while another takes its turn: stores sharing a process share its memory
-allocator, and one store's allocations were measured to change another's timings by 40%.
+allocator, and one store's allocations were measured to change another's timings by half.
 Writes are timed with the same dict again, and with a dict whose every value changed.
 Each round uses fresh processes and stores; samples are pooled over rounds. Targets
 (issue 4): full read <= 0.6x and write <= 0.5x the original; get(key) median <= 2 us at

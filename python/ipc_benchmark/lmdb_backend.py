@@ -11,7 +11,8 @@ class LMDBBackend(LmdbStore, IPCBackend):
     ``LMDBBackend(path=None, durable=False, remove_on_cleanup=False, max_readers=None)``.
 
     Each write replaces the whole snapshot in one LMDB transaction (rewriting only the
-    keys whose values changed), so readers see the old snapshot or the new one, never a
+    keys whose values changed, or every key once more than a sixteenth of them did,
+    which is then cheaper), so readers see the old snapshot or the new one, never a
     mix; ``get`` reads and decodes one key's record straight from LMDB's memory map.
 
     ``path``: the directory of the store. Its data survives the processes: a reader

@@ -17,7 +17,8 @@ use crate::radix::SortVec;
 const INLINE_VALUE: usize = 64 << 10;
 
 /// What a publish works in, kept by the writer between publishes (allocating them afresh
-/// for every write costs page faults: see `Encoder::reset`). Empty between publishes.
+/// for every write costs page faults: see `Encoder::reset`). Nothing in them outlives a
+/// publish but their capacity.
 #[derive(Default)]
 pub struct Buffers {
     starts: SortVec<u64>,
