@@ -57,6 +57,8 @@ impl<S: Store> StoreBackend<S> {
     }
 }
 
+/// The open store, or the error for one used before `initialize`. (A free function, so
+/// that `write` can borrow the encoder beside it.)
 fn opened<'s, S>(name: &str, store: &'s mut Option<S>) -> Result<&'s mut S, BoxError> {
     store
         .as_mut()
