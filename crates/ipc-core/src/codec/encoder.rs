@@ -267,7 +267,8 @@ impl Encoder {
     }
 
     /// Completes the blob in place and lends it (the same blob if called again);
-    /// [`Encoder::reset`] then starts the next one.
+    /// [`Encoder::reset`] then starts the next one. After an error, only `reset` may
+    /// follow.
     pub fn complete(&mut self) -> Result<&[u8], EncodeError> {
         if self.complete {
             return Ok(&self.buf);
