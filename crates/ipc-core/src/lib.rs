@@ -6,6 +6,7 @@
 pub mod codec;
 pub mod error;
 pub mod futex;
+mod kept;
 pub mod lmdb;
 pub mod names;
 pub mod payload;

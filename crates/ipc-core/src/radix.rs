@@ -25,6 +25,15 @@ impl<T> DerefMut for SortVec<T> {
     }
 }
 
+impl<T> SortVec<T> {
+    /// Empties it for the next use, keeping its buffers within the bounds `kept` sets.
+    pub fn trim(&mut self) {
+        let used = self.items.len();
+        crate::kept::trim(&mut self.items, used);
+        crate::kept::trim(&mut self.spare, used);
+    }
+}
+
 impl<T: Copy> SortVec<T> {
     /// Sorts the items by `key`, whose low `bytes` bytes (at most 16) are significant: a
     /// least-significant-byte-first radix sort, so stable. A byte that is the same in

@@ -6,6 +6,7 @@ use rustc_hash::FxHashMap;
 
 use super::error::{EncodeError, EncodeErrorKind};
 use super::format::{self, tag};
+use crate::kept;
 
 /// Builds one blob. Typical use: [`Encoder::begin_index`] for a root dict, then per entry
 /// [`Encoder::index_key`] followed by the value's nodes, then [`Encoder::finish`].
@@ -70,12 +71,11 @@ impl Encoder {
         }
     }
 
-    /// Empties the encoder for the next blob, keeping its buffers (those far larger than
-    /// the last blob needed are shrunk, so one huge write does not pin its memory).
+    /// Empties the encoder for the next blob, keeping its buffers within the bounds
+    /// `kept` sets (so that one huge write does not pin its memory).
     pub fn reset(&mut self) {
         let used = self.buf.len();
-        self.buf.shrink_to(2 * used);
-        self.buf.clear();
+        kept::trim(&mut self.buf, used);
         self.buf.resize(format::HEADER_LEN, 0);
         let shared = &mut self.shared;
         shared.ids.clear();
@@ -84,9 +84,10 @@ impl Encoder {
         if let Some(index) = self.index.take() {
             self.spare_entries = index.entries;
         }
-        self.spare_entries.shrink_to(2 * self.spare_entries.len());
-        self.spare_entries.clear();
-        self.table.shrink_to(2 * self.table.len());
+        let entries = self.spare_entries.len();
+        kept::trim(&mut self.spare_entries, entries);
+        let slots = self.table.len();
+        kept::trim(&mut self.table, slots);
         self.complete = false;
     }
 

@@ -10,15 +10,16 @@ use super::env::Db;
 use super::layout::{self, ESCAPED_KEY_LEN, META_KEY};
 use crate::codec::{Blob, DecodeError, Entry};
 use crate::error::{Error, Result};
+use crate::kept;
 use crate::radix::SortVec;
 
 /// Values up to this size are assembled in a scratch buffer and put in one piece (which
 /// lets a full rewrite append); larger ones are written straight into LMDB's page.
 const INLINE_VALUE: usize = 64 << 10;
 
-/// What a publish works in, kept by the writer between publishes (allocating them afresh
-/// for every write costs page faults: see `Encoder::reset`). Nothing in them outlives a
-/// publish but their capacity.
+/// What a publish works in, kept by the writer between publishes within the bounds
+/// `kept` sets (allocating them afresh for every write costs page faults). Nothing in
+/// them outlives a publish but their capacity.
 #[derive(Default)]
 pub struct Buffers {
     starts: SortVec<u64>,
@@ -135,7 +136,10 @@ pub fn prepare<'b>(
             value: e.value,
         }
     }));
+    let n = entries.len();
+    kept::trim(&mut entries, n);
     buffers.entries = recycle(entries);
+    buffers.starts.trim();
     let mut order = std::mem::take(&mut buffers.order);
     order.clear();
     order.extend((0..records.len()).map(|i| (sort_prefix(records[i].key.bytes()), i as u32)));
@@ -195,8 +199,12 @@ pub fn prepare<'b>(
 impl Prepared<'_> {
     /// Gives the buffers back for the next publish.
     pub fn recycle(self, buffers: &mut Buffers) {
-        buffers.records = recycle(self.records);
-        buffers.order = self.order;
+        let (mut records, mut order) = (self.records, self.order);
+        let n = records.len();
+        kept::trim(&mut records, n);
+        buffers.records = recycle(records);
+        order.trim();
+        buffers.order = order;
     }
 
     /// Indexes into `records`, in LMDB's order.
