@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import random
+import signal
 import statistics
 import time
 import uuid
@@ -66,6 +67,7 @@ WRITES = ("write, same dict", "write, all values new")
 def serve_writer(kind: str, name: str, size: int, conn: Any) -> None:
     """The writer of one store: creates it, then times one write per request (of the
     same dict again, or of each of two dicts in turn) until told to stop."""
+    ignore_ctrl_c()
     store = BACKENDS[kind]()
     store.initialize(name, True)
     data = generate_test_dict(size)
@@ -81,13 +83,16 @@ def serve_writer(kind: str, name: str, size: int, conn: Any) -> None:
         d = next(cycles[what])
         return lambda: store.write(d)
 
-    serve(conn, write)
-    store.cleanup()
+    try:
+        serve(conn, write)
+    finally:
+        store.cleanup()
 
 
 def serve_reader(kind: str, name: str, keys: list[str], conn: Any) -> None:
     """A reader of one store: times a full read, or a batch of 100 gets (returning the
     per-call mean), per request."""
+    ignore_ctrl_c()
     store = BACKENDS[kind]()
     store.initialize(name, False)
     # Reading the whole snapshot once also maps every page, as a long-running reader has.
@@ -100,22 +105,40 @@ def serve_reader(kind: str, name: str, keys: list[str], conn: Any) -> None:
         for key in next(batches):
             get(key)
 
-    serve(conn, lambda what: store.read if what == "read" else batch)
-    store.cleanup()
+    try:
+        serve(conn, lambda what: store.read if what == "read" else batch)
+    finally:
+        store.cleanup()
+
+
+def ignore_ctrl_c() -> None:
+    """Ctrl-C stops the coordinator alone; a store's process then finds its pipe closed,
+    and cleans its store up before it exits."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def serve(conn: Any, call_for: Callable[[str], Callable[[], Any]]) -> None:
     """Answers each request with the seconds one call took (a batch of gets: per get);
-    None ends it. The result is freed outside the timer."""
+    None ends it. The result is freed outside the timer. If the coordinator is gone (it
+    failed), this returns too, so that the caller still cleans its store up."""
     clock = time.perf_counter_ns
     conn.send("ready")
-    while (what := conn.recv()) is not None:
+    seconds = None
+    while True:
+        try:  # only the pipe: a store's own error must fail the benchmark
+            if seconds is not None:
+                conn.send(seconds)
+            what = conn.recv()
+        except (EOFError, OSError):
+            return
+        if what is None:
+            break
         fn = call_for(what)
         start = clock()
         result = fn()
         end = clock()
         del result
-        conn.send((end - start) / 1e9 / (100 if what == "get" else 1))
+        seconds = (end - start) / 1e9 / (100 if what == "get" else 1)
     conn.send("done")
 
 
@@ -170,32 +193,44 @@ class Stores:
             assert self.answer(kind) == "done"
         join_all(self.procs)
 
+    def __enter__(self) -> Stores:
+        return self
+
+    def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
+        if error is None:
+            self.close()
+            return
+        # Failing (or stopped by Ctrl-C): closing the pipes tells every store's process
+        # to clean its store up and exit; wait for that, so nothing is left behind.
+        for conn in self.conns.values():
+            conn.close()
+        for p in self.procs:
+            p.join(60)
+
 
 def measure(kinds: tuple[str, ...], size: int, samples: int, batches: int) -> dict[str, Samples]:
     names = {kind: f"bench_{uuid.uuid4().hex[:8]}" for kind in WRITE_KINDS}
     write_kinds = (*kinds, *(k for k in WRITE_KINDS if k not in kinds)) if samples else kinds
     results: dict[str, Samples] = {}
     # Writes are timed with no reader running.
-    writers = Stores(serve_writer, {k: (names[k], size) for k in write_kinds})
-    if samples:
-        for what in WRITES:
-            results[what] = writers.take_turns(what, samples)
-        for kind in write_kinds:
-            writers.ask(kind, "restore")
-    keys = [f"key_{random.randrange(size)}" for _ in range(100 * batches)]
-    readers = Stores(serve_reader, {k: (names[k], keys) for k in kinds})
-    if samples:
-        results["read"] = readers.take_turns("read", samples)
-    # The reference's get unpickles everything: a few samples of it say enough.
-    got: Samples = {}
-    for kind, count, warmup in (("ours", batches, 3), ("reference", 3, 1)):
-        if kind in kinds:
-            for _ in range(warmup):
-                readers.ask(kind, "get")
-            got[kind] = [readers.ask(kind, "get") for _ in range(count)]
-    results[f"get@{size}"] = got
-    readers.close()
-    writers.close()
+    with Stores(serve_writer, {k: (names[k], size) for k in write_kinds}) as writers:
+        if samples:
+            for what in WRITES:
+                results[what] = writers.take_turns(what, samples)
+            for kind in write_kinds:
+                writers.ask(kind, "restore")
+        keys = [f"key_{random.randrange(size)}" for _ in range(100 * batches)]
+        with Stores(serve_reader, {k: (names[k], keys) for k in kinds}) as readers:
+            if samples:
+                results["read"] = readers.take_turns("read", samples)
+            # The reference's get unpickles everything: a few samples of it say enough.
+            got: Samples = {}
+            for kind, count, warmup in (("ours", batches, 3), ("reference", 3, 1)):
+                if kind in kinds:
+                    for _ in range(warmup):
+                        readers.ask(kind, "get")
+                    got[kind] = [readers.ask(kind, "get") for _ in range(count)]
+            results[f"get@{size}"] = got
     return results
 
 
