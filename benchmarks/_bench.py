@@ -13,6 +13,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from queue import Empty
 from typing import Any
 
 ctx = mp.get_context("spawn")
@@ -79,19 +80,31 @@ def in_process(target: Callable[..., Any], *args: Any) -> mp.process.BaseProcess
     return p
 
 
-def receive(queue: Any, procs: list[Any], timeout: float = 1200) -> Any:
-    """The next result from ``queue``; fails at once, instead of waiting out the
-    timeout, if one of ``procs`` has died."""
+def wait_until(ready: Callable[[], bool], procs: list[Any], timeout: float = 1200) -> None:
+    """Returns once ``ready()`` (which may block for up to a second) is true; fails at
+    once, instead of waiting out the timeout, if one of ``procs`` has died."""
     deadline = time.monotonic() + timeout
-    while True:
+    while not ready():
+        dead = [p for p in procs if p.exitcode not in (None, 0)]
+        if dead:
+            raise SystemExit(f"benchmark process {dead[0].name} died (exit {dead[0].exitcode})")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no result within {timeout:.0f} s")
+
+
+def receive(queue: Any, procs: list[Any], timeout: float = 1200) -> Any:
+    """The next result from ``queue``, waited for as ``wait_until`` waits."""
+    got: list[Any] = []
+
+    def ready() -> bool:
         try:
-            return queue.get(timeout=1)
-        except Exception:  # queue.Empty
-            dead = [p for p in procs if p.exitcode not in (None, 0)]
-            if dead:
-                raise SystemExit(f"benchmark process {dead[0].name} died (exit {dead[0].exitcode})")
-            if time.monotonic() > deadline:
-                raise SystemExit(f"no result within {timeout:.0f} s") from None
+            got.append(queue.get(timeout=1))
+            return True
+        except Empty:
+            return False
+
+    wait_until(ready, procs, timeout)
+    return got[0]
 
 
 def join_all(procs: list[Any], timeout: float = 600) -> None:

@@ -33,7 +33,7 @@ import uuid
 from typing import Any, Callable, Iterator
 
 import lmdb
-from _bench import Table, ctx, in_process, join_all
+from _bench import Table, ctx, in_process, join_all, wait_until
 
 from ipc_benchmark import LMDBBackend
 from ipc_benchmark.base import IPCBackend
@@ -156,15 +156,9 @@ class Stores:
         for kind in self.conns:
             assert self.answer(kind) == "ready"
 
-    def answer(self, kind: str, timeout: float = 1200) -> Any:
+    def answer(self, kind: str) -> Any:
         conn = self.conns[kind]
-        deadline = time.monotonic() + timeout
-        while not conn.poll(1):
-            dead = [p for p in self.procs if p.exitcode not in (None, 0)]
-            if dead:
-                raise SystemExit(f"benchmark process {dead[0].name} died (exit {dead[0].exitcode})")
-            if time.monotonic() > deadline:
-                raise SystemExit(f"no answer within {timeout:.0f} s")
+        wait_until(lambda: bool(conn.poll(1)), self.procs)
         try:
             return conn.recv()
         except EOFError:

@@ -447,3 +447,51 @@ fn lmdb_reads_into_a_doc() {
     r.close().unwrap();
     w.close().unwrap();
 }
+
+/// Whether `written`, encoded and decoded into a Doc, is `expected` by `Item::identical`.
+fn reads_as(written: &Value, expected: &Value) -> bool {
+    let mut doc = Doc::new();
+    doc.decode(&written.encode().unwrap()).unwrap();
+    doc.root().unwrap().identical(expected)
+}
+
+#[test]
+fn identical_compares_floats_by_their_bits() {
+    let dict = |v: Value| d(&[("k", Value::List(vec![v]))]);
+    let f = Value::Float;
+    assert!(reads_as(&dict(f(f64::NAN)), &dict(f(f64::NAN))));
+    assert!(!reads_as(&dict(f(0.0)), &dict(f(-0.0))));
+    assert!(!reads_as(&dict(f(f64::NAN)), &dict(f(-f64::NAN))));
+    assert!(reads_as(&dict(f(1.5)), &dict(f(1.5))));
+}
+
+#[test]
+fn identical_minds_structure_kinds_and_order() {
+    let dict = |v: Value| d(&[("k", v)]);
+    let list = Value::List(vec![Value::Int(1)]);
+    let tuple = Value::Tuple(vec![Value::Int(1)]);
+    assert!(!reads_as(&list, &tuple));
+    assert!(reads_as(&tuple, &tuple));
+    assert!(!reads_as(&dict(Value::Int(1)), &dict(Value::Int(2))));
+    assert!(!reads_as(&dict(Value::Int(1)), &dict(Value::Float(1.0))));
+    assert!(!reads_as(&Value::List(vec![]), &list));
+    let ab = d(&[("a", Value::None), ("b", Value::None)]);
+    let ba = d(&[("b", Value::None), ("a", Value::None)]);
+    assert!(!reads_as(&ab, &ba));
+    assert!(!reads_as(&dict(s("é")), &dict(s("e"))));
+    assert!(!reads_as(
+        &dict(Value::Bytes(vec![1])),
+        &dict(Value::BigInt(vec![1]))
+    ));
+}
+
+#[test]
+fn identical_agrees_with_value_identical() {
+    // In place and through a built Value, the same answers.
+    for (a, b) in [(sample(), sample()), (sample(), payload::generate(20, 1))] {
+        let mut doc = Doc::new();
+        doc.decode(&a.encode().unwrap()).unwrap();
+        let item = doc.root().unwrap();
+        assert_eq!(item.identical(&b), item.to_value().identical(&b));
+    }
+}

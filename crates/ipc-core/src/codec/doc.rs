@@ -580,6 +580,30 @@ pub enum Item<'d> {
 }
 
 impl Item<'_> {
+    /// Whether this is exactly `expected`, by [`Value::identical`]'s rule (floats by
+    /// their bits, dicts in order), compared in place: nothing is built.
+    pub fn identical(&self, expected: &Value) -> bool {
+        match (*self, expected) {
+            (Item::None, Value::None) => true,
+            (Item::Bool(a), Value::Bool(b)) => a == *b,
+            (Item::Int(a), Value::Int(b)) => a == *b,
+            (Item::BigInt(a), Value::BigInt(b)) => a == b.as_slice(),
+            (Item::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+            (Item::Str(a), Value::Str(b)) => a == b.as_str(),
+            (Item::Bytes(a), Value::Bytes(b)) => a == b.as_slice(),
+            (Item::List(a), Value::List(b)) | (Item::Tuple(a), Value::Tuple(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(p, q)| p.identical(q))
+            }
+            (Item::Dict(a), Value::Dict(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|((kp, p), (kq, q))| kp == kq.as_str() && p.identical(q))
+            }
+            _ => false,
+        }
+    }
+
     /// The same value as a [`Value`].
     pub fn to_value(&self) -> Value {
         match *self {
@@ -693,34 +717,19 @@ mod tests {
         let mut doc = Doc::new();
         doc.decode(&blob).unwrap();
         let first = doc.to_value();
-        let ptrs = (
-            doc.sink.tape.as_ptr(),
-            doc.sink.text.as_ptr(),
-            doc.sink.shared.as_ptr(),
-        );
-        let caps = (
-            doc.sink.tape.capacity(),
-            doc.sink.text.capacity(),
-            doc.sink.shared.capacity(),
-        );
+        // Where each buffer lives and how big it is.
+        let buffers = |d: &Doc| {
+            let s = &d.sink;
+            [
+                (s.tape.as_ptr() as usize, s.tape.capacity()),
+                (s.text.as_ptr() as usize, s.text.capacity()),
+                (s.shared.as_ptr() as usize, s.shared.capacity()),
+            ]
+        };
+        let before = buffers(&doc);
         for _ in 0..3 {
             doc.decode(&blob).unwrap();
-            assert_eq!(
-                (
-                    doc.sink.tape.as_ptr(),
-                    doc.sink.text.as_ptr(),
-                    doc.sink.shared.as_ptr()
-                ),
-                ptrs
-            );
-            assert_eq!(
-                (
-                    doc.sink.tape.capacity(),
-                    doc.sink.text.capacity(),
-                    doc.sink.shared.capacity()
-                ),
-                caps
-            );
+            assert_eq!(buffers(&doc), before);
         }
         assert_eq!(doc.to_value(), first);
     }

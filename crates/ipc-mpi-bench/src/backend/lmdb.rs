@@ -33,22 +33,31 @@ impl Store for LmdbStore {
     }
 
     fn read_into(&mut self, doc: &mut Doc) -> Result<bool, BoxError> {
-        let found = doc.decode_with(|sink| {
-            let mut sink = StoreSink(sink);
-            self.read_with(|_| &mut sink)
-        });
-        Ok(found.map_err(|e: SinkError| e.0)?)
+        decode_records(self, None, doc)
     }
 
     fn get_into(&mut self, key: &str, doc: &mut Doc) -> Result<bool, BoxError> {
-        let found = doc.decode_with(|sink| {
-            let mut sink = StoreSink(sink);
-            self.get_with(key, |_| &mut sink)
-        });
-        Ok(found.map_err(|e: SinkError| e.0)?)
+        decode_records(self, Some(key), doc)
     }
 
     fn close(&mut self) -> Result<(), BoxError> {
         Ok(LmdbStore::close(self)?)
     }
+}
+
+/// LMDB's counterpart of `decode_blob`: all the records of the latest snapshot, or the
+/// one of `key`, decoded into `doc` straight from the map.
+fn decode_records(
+    store: &mut LmdbStore,
+    key: Option<&str>,
+    doc: &mut Doc,
+) -> Result<bool, BoxError> {
+    let found = doc.decode_with(|sink| {
+        let mut sink = StoreSink(sink);
+        match key {
+            None => store.read_with(|_| &mut sink),
+            Some(key) => store.get_with(key, |_| &mut sink),
+        }
+    });
+    Ok(found.map_err(|e: SinkError| e.0)?)
 }

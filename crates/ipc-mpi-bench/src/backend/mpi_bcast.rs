@@ -17,6 +17,7 @@ use mpi::request::scope;
 use mpi::topology::{Communicator, SimpleCommunicator};
 use mpi::Count;
 
+use super::store::decode_blob;
 use super::{Backend, BoxError, Entry, Env};
 use crate::coll::Waiter;
 
@@ -139,13 +140,12 @@ impl Backend for MpiBcast {
 
     fn read(&mut self, doc: &mut Doc) -> Result<bool, BoxError> {
         let blob = self.receive()?;
-        doc.decode(&blob)?;
-        Ok(true)
+        decode_blob(Some(&blob), None, doc)
     }
 
     fn get(&mut self, key: &str, doc: &mut Doc) -> Result<bool, BoxError> {
         let blob = self.receive()?;
-        Ok(doc.decode_key(&blob, key)?)
+        decode_blob(Some(&blob), Some(key), doc)
     }
 
     fn cleanup(&mut self) -> Result<(), BoxError> {

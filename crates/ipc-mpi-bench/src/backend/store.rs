@@ -106,7 +106,7 @@ impl<S: Store> Backend for StoreBackend<S> {
     }
 }
 
-/// A store's read or get once its latest blob is fetched (None before the first write):
+/// A read or get once the latest blob is in hand (None before the first write):
 /// decodes all of it, or only the value of `key`, into `doc`. False, with `doc`
 /// emptied, when the blob or the key is missing.
 pub fn decode_blob(
