@@ -127,12 +127,12 @@ class Table:
 
     def print(self) -> None:
         print(f"\n{self.title}  (python {sys.version.split()[0]}; medians, p10-p90)")
-        head = f"{'measurement':<34} {'ours':>10} {'p10-p90':>19} {'reference':>10} {'ratio':>6}  target"
+        head = f"{'measurement':<38} {'ours':>10} {'p10-p90':>19} {'reference':>10} {'ratio':>6}  target"
         print(head)
         print("-" * len(head))
         for what, ours, ref, target in self.rows:
             lo, hi = spread(ours)
-            line = f"{what:<34} {fmt(median(ours)):>10} {fmt(lo) + '-' + fmt(hi):>19}"
+            line = f"{what:<38} {fmt(median(ours)):>10} {fmt(lo) + '-' + fmt(hi):>19}"
             if ref is not None:
                 ratio = median(ours) / median(ref)
                 line += f" {fmt(median(ref)):>10} {ratio:>6.3g}"

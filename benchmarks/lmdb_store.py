@@ -16,6 +16,10 @@ Each round uses fresh processes and stores; samples are pooled over rounds. Targ
 (issue 4): full read <= 0.6x and write <= 0.5x the original; get(key) median <= 2 us at
 10^4 and 10^6 entries.
 
+get(key) is also set against a yardstick taking turns with it: the same values pickled
+one by one into a dict of the reader's own, and `pickle.loads(d[key])`, what a lookup
+costs a process that holds the data itself. At 10^6 entries both mostly wait for memory.
+
 The reference keeps py-lmdb's default of fsyncing every commit, ours does not by default:
 writes are therefore also shown like for like, both without fsync (the reference with
 sync=False) and both with it (ours with durable=True).
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import pickle
 import random
 import signal
 import statistics
@@ -51,6 +56,8 @@ class PickleLMDBNoSync(PickleLMDBBackend):
             self._env = lmdb.open(str(self._path), map_size=self.map_size, subdir=True, sync=False)
 
 
+#: The get(key) yardstick: not a store (see OwnPickles).
+OWN = "in-process pickles"
 KINDS = ("ours", "reference")
 #: Writes are also compared like for like: both without fsync, and both with it.
 WRITE_KINDS = (*KINDS, "reference, no fsync", "ours, durable")
@@ -89,12 +96,33 @@ def serve_writer(kind: str, name: str, size: int, conn: Any) -> None:
         store.cleanup()
 
 
-def serve_reader(kind: str, name: str, keys: list[str], conn: Any) -> None:
+class OwnPickles:
+    """The get(key) yardstick: no store and no other process, the seed payload pickled
+    value by value into this process's own dict."""
+
+    def __init__(self, size: int) -> None:
+        self.pickles = {k: pickle.dumps(v, protocol=5) for k, v in generate_test_dict(size).items()}
+
+    def read(self) -> dict[str, bytes]:
+        return self.pickles
+
+    def get(self, key: str) -> Any:
+        return pickle.loads(self.pickles[key])
+
+    def cleanup(self) -> None:
+        self.pickles.clear()
+
+
+def serve_reader(kind: str, name: str, keys: list[str], size: int, conn: Any) -> None:
     """A reader of one store: times a full read, or a batch of 100 gets (returning the
     per-call mean), per request."""
     ignore_ctrl_c()
-    store = BACKENDS[kind]()
-    store.initialize(name, False)
+    store: IPCBackend | OwnPickles
+    if kind == OWN:
+        store = OwnPickles(size)
+    else:
+        store = BACKENDS[kind]()
+        store.initialize(name, False)
     # Reading the whole snapshot once also maps every page, as a long-running reader has.
     while store.read() is None:
         time.sleep(0.001)
@@ -168,10 +196,11 @@ class Stores:
         self.conns[kind].send(what)
         return float(self.answer(kind))
 
-    def take_turns(self, what: str, count: int, warmup: int = 3) -> Samples:
-        """`count` samples of `what` from each store, one store after the other (the
-        order alternating), after `warmup` untimed calls each."""
-        kinds = list(self.conns)
+    def take_turns(self, what: str, count: int, warmup: int = 3,
+                   kinds: tuple[str, ...] | None = None) -> Samples:
+        """`count` samples of `what` from each store (or those of `kinds`), one store
+        after the other (the order alternating), after `warmup` untimed calls each."""
+        kinds = list(kinds or self.conns)
         for kind in kinds:
             for _ in range(warmup):
                 self.ask(kind, what)
@@ -214,16 +243,15 @@ def measure(kinds: tuple[str, ...], size: int, samples: int, batches: int) -> di
             for kind in write_kinds:
                 writers.ask(kind, "restore")
         keys = [f"key_{random.randrange(size)}" for _ in range(100 * batches)]
-        with Stores(serve_reader, {k: (names[k], keys) for k in kinds}) as readers:
+        reader_args = {k: (names.get(k, ""), keys, size) for k in (*kinds, OWN)}
+        with Stores(serve_reader, reader_args) as readers:
             if samples:
-                results["read"] = readers.take_turns("read", samples)
+                results["read"] = readers.take_turns("read", samples, kinds=kinds)
+            got = readers.take_turns("get", batches, kinds=("ours", OWN))
             # The reference's get unpickles everything: a few samples of it say enough.
-            got: Samples = {}
-            for kind, count, warmup in (("ours", batches, 3), ("reference", 3, 1)):
-                if kind in kinds:
-                    for _ in range(warmup):
-                        readers.ask(kind, "get")
-                    got[kind] = [readers.ask(kind, "get") for _ in range(count)]
+            if "reference" in kinds:
+                readers.ask("reference", "get")
+                got["reference"] = [readers.ask("reference", "get") for _ in range(3)]
             results[f"get@{size}"] = got
     return results
 
@@ -262,7 +290,9 @@ def main() -> None:
         t.add(f"  both fsync: {what}", pooled["ours, durable", what],
               pooled["reference", what], "(like for like)")
     t.add(f"get(key) at {n}", pooled["ours", f"get@{n}"], pooled["reference", f"get@{n}"], "<= 2 us")
+    t.add(f"  vs {OWN}", pooled["ours", f"get@{n}"], pooled[OWN, f"get@{n}"], "(yardstick)")
     t.add(f"get(key) at {big}", pooled["ours", f"get@{big}"], None, "<= 2 us")
+    t.add(f"  vs {OWN}", pooled["ours", f"get@{big}"], pooled[OWN, f"get@{big}"], "(yardstick)")
     t.print()
 
     print("\nper round: ours/reference of the round's medians (get: ours, us)")
@@ -272,6 +302,8 @@ def main() -> None:
     for size in (n, big):
         print(f"  {'get(key) at ' + str(size):<24}"
               + " ".join(f"{x * 1e6:.2f}" for x in per_round["ours", f"get@{size}"]))
+        print(f"  {'  ' + OWN:<24}"
+              + " ".join(f"{x * 1e6:.2f}" for x in per_round[OWN, f"get@{size}"]))
 
 
 if __name__ == "__main__":

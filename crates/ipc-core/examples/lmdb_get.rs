@@ -1,0 +1,88 @@
+//! What `get(key)` costs below Python: `LmdbStore::get_value` on the seed payload, for
+//! keys it holds and keys it does not (the same read transaction and B-tree descent,
+//! without decoding a value), at each given size. No Python object is built, so this is
+//! the floor under the Python `get` on this machine (docs/design.md, LMDB performance).
+//!
+//!     cargo run --release -p ipc-core --example lmdb_get [entries...]
+//!
+//! Keys are drawn at random; each sample times a batch of 1000 lookups. Prints the
+//! median per lookup, and the 10th-90th percentile spread over the samples.
+
+use std::time::Instant;
+
+use ipc_core::lmdb::{LmdbStore, Location, Options};
+use ipc_core::payload::{self, SplitMix64};
+
+const BATCH: usize = 1000;
+const SAMPLES: usize = 200;
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Nanoseconds per lookup of each batch of `keys`, sorted.
+fn per_lookup(store: &mut LmdbStore, keys: &[String]) -> Vec<f64> {
+    let mut samples: Vec<f64> = keys
+        .chunks(BATCH)
+        .map(|batch| {
+            let start = Instant::now();
+            for key in batch {
+                std::hint::black_box(store.get_value(key).unwrap());
+            }
+            start.elapsed().as_secs_f64() * 1e9 / batch.len() as f64
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("entry counts"))
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![10_000, 1_000_000]
+    } else {
+        sizes
+    };
+    println!(
+        "{:>8} | {:>24} | {:>24}",
+        "entries", "held key: ns (p10-p90)", "absent key: ns (p10-p90)"
+    );
+    for &n in &sizes {
+        let name = format!("get_{}_{n}", std::process::id());
+        let mut store = LmdbStore::create(&Location::Named(name), &Options::default()).unwrap();
+        store
+            .publish(&payload::generate(n, 0).encode().unwrap())
+            .unwrap();
+        let mut rng = SplitMix64::new(7);
+        let mut draw = |suffix: &str| -> Vec<String> {
+            (0..BATCH * SAMPLES)
+                .map(|_| format!("key_{}{suffix}", rng.next_u64() % n as u64))
+                .collect()
+        };
+        let (held, absent) = (draw(""), draw("x"));
+        assert!(store.get_value(&held[0]).unwrap().is_some());
+        assert!(store.get_value(&absent[0]).unwrap().is_none());
+        // Held and absent alternate, sample by sample, so that drift hits both alike.
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for i in 0..SAMPLES {
+            let at = i * BATCH..(i + 1) * BATCH;
+            a.extend(per_lookup(&mut store, &held[at.clone()]));
+            b.extend(per_lookup(&mut store, &absent[at]));
+        }
+        a.sort_by(f64::total_cmp);
+        b.sort_by(f64::total_cmp);
+        let cell = |s: &[f64]| {
+            format!(
+                "{:>7.0} ({:.0}-{:.0})",
+                percentile(s, 0.5),
+                percentile(s, 0.1),
+                percentile(s, 0.9)
+            )
+        };
+        println!("{n:>8} | {:>24} | {:>24}", cell(&a), cell(&b));
+        store.close().unwrap();
+    }
+}
