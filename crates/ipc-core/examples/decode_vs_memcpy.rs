@@ -4,8 +4,11 @@
 //!
 //!     cargo run --release -p ipc-core --example decode_vs_memcpy [entries...]
 
+mod common;
+
 use std::time::Instant;
 
+use common::args_or;
 use ipc_core::codec::{Blob, Doc, Skip, Value};
 use ipc_core::payload;
 
@@ -31,15 +34,7 @@ fn time<T>(rounds: usize, mut f: impl FnMut() -> T) -> f64 {
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().expect("entries must be a number"))
-        .collect();
-    let sizes = if sizes.is_empty() {
-        vec![10_000, 100_000]
-    } else {
-        sizes
-    };
+    let sizes = args_or(&[10_000, 100_000], "entry counts");
     println!(
         "{:>8} {:>10} {:>12} {:>12} {:>12} {:>12} {:>9} {:>9} {:>9}",
         "entries", "bytes", "memcpy", "walk", "doc", "decode", "walk/cp", "doc/cp", "decode/cp"

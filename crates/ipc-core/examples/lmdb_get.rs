@@ -8,17 +8,16 @@
 //! Keys are drawn at random; each sample times a batch of 1000 lookups. Prints the
 //! median per lookup, and the 10th-90th percentile spread over the samples.
 
+mod common;
+
 use std::time::Instant;
 
+use common::{args_or, percentile};
 use ipc_core::lmdb::{LmdbStore, Location, Options};
 use ipc_core::payload::{self, SplitMix64};
 
 const BATCH: usize = 1000;
 const SAMPLES: usize = 200;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
 
 /// Nanoseconds per lookup of each batch of `keys`, sorted.
 fn per_lookup(store: &mut LmdbStore, keys: &[String]) -> Vec<f64> {
@@ -37,15 +36,7 @@ fn per_lookup(store: &mut LmdbStore, keys: &[String]) -> Vec<f64> {
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().expect("entry counts"))
-        .collect();
-    let sizes = if sizes.is_empty() {
-        vec![10_000, 1_000_000]
-    } else {
-        sizes
-    };
+    let sizes = args_or(&[10_000, 1_000_000], "entry counts");
     println!(
         "{:>8} | {:>24} | {:>24}",
         "entries", "held key: ns (p10-p90)", "absent key: ns (p10-p90)"

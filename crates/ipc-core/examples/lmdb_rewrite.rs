@@ -6,8 +6,11 @@
 //!
 //! Prints the median over the runs, and the 10th-90th percentile spread.
 
+mod common;
+
 use std::time::Instant;
 
+use common::{args_or, percentile};
 use ipc_core::lmdb::{LmdbStore, Location, Options, Rewrite};
 use ipc_core::{payload, Value};
 
@@ -28,20 +31,8 @@ fn variants(n: usize, percent: usize) -> [Vec<u8>; 2] {
     ]
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
 fn main() {
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().expect("entry counts"))
-        .collect();
-    let sizes = if sizes.is_empty() {
-        vec![10_000, 100_000]
-    } else {
-        sizes
-    };
+    let sizes = args_or(&[10_000, 100_000], "entry counts");
     println!(
         "{:>8} {:>8} | {:>22} | {:>22} | {:>6}",
         "entries", "changed", "changed only: ms (p10-p90)", "rewrite all: ms (p10-p90)", "ratio"

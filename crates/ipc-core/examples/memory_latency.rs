@@ -7,8 +7,11 @@
 //! A pointer chase: every cache line of the region holds the index of the next one to
 //! read, in a random cycle, so that no load can start before the previous one ends.
 
+mod common;
+
 use std::time::Instant;
 
+use common::args_or;
 use ipc_core::payload::SplitMix64;
 
 const LINE: usize = 64;
@@ -51,15 +54,7 @@ fn nanoseconds_per_load(mib: usize) -> f64 {
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().expect("region sizes in MiB"))
-        .collect();
-    let sizes = if sizes.is_empty() {
-        vec![1, 8, 74, 256]
-    } else {
-        sizes
-    };
+    let sizes = args_or(&[1, 8, 74, 256], "region sizes in MiB");
     for mib in sizes {
         println!(
             "{mib:>5} MiB: {:6.1} ns per dependent load",
