@@ -7,18 +7,20 @@ one value), writer and reader in separate processes, GC on, the seed-0 payload.
 
 The machine this runs on is shared, and its speed drifts by 2x within seconds. So ours
 and the reference take turns sample by sample: a write to ours, then one to the
-reference, and so on; full reads and get(key) (batches of 100 random keys per sample,
-the per-call mean of each batch) the same way. Each store lives in a process of its own
-that sleeps while another takes its turn: stores sharing a process share its memory
-allocator, and one store's allocations were measured to change another's timings by half.
+reference, and so on; full reads the same way. get(key) is timed in batches of 100
+random keys (the per-call mean of each batch), taking turns with the yardstick below;
+the reference's get unpickles the whole dict, so a few samples of it say enough. Each
+store lives in a process of its own that sleeps while another takes its turn: stores
+sharing a process share its memory allocator, and one store's allocations were
+measured to change another's timings by half.
 Writes are timed with the same dict again, and with a dict whose every value changed.
 Each round uses fresh processes and stores; samples are pooled over rounds. Targets
 (issue 4): full read <= 0.6x and write <= 0.5x the original; get(key) median <= 2 us at
 10^4 and 10^6 entries.
 
-get(key) is also set against a yardstick taking turns with it: the same values pickled
-one by one into a dict of the reader's own, and `pickle.loads(d[key])`, what a lookup
-costs a process that holds the data itself. At 10^6 entries both mostly wait for memory.
+The yardstick for get(key): the same values pickled one by one into a dict of the
+reader's own, and `pickle.loads(d[key])`, what a lookup costs a process that holds the
+data itself. At 10^6 entries both mostly wait for memory.
 
 The reference keeps py-lmdb's default of fsyncing every commit, ours does not by default:
 writes are therefore also shown like for like, both without fsync (the reference with
@@ -28,6 +30,7 @@ sync=False) and both with it (ours with durable=True).
 from __future__ import annotations
 
 import argparse
+import os
 import itertools
 import pickle
 import random
@@ -96,37 +99,19 @@ def serve_writer(kind: str, name: str, size: int, conn: Any) -> None:
         store.cleanup()
 
 
-class OwnPickles:
-    """The get(key) yardstick: no store and no other process, the seed payload pickled
-    value by value into this process's own dict."""
-
-    def __init__(self, size: int) -> None:
-        self.pickles = {k: pickle.dumps(v, protocol=5) for k, v in generate_test_dict(size).items()}
-
-    def read(self) -> dict[str, bytes]:
-        return self.pickles
-
-    def get(self, key: str) -> Any:
-        return pickle.loads(self.pickles[key])
-
-    def cleanup(self) -> None:
-        self.pickles.clear()
-
-
 def serve_reader(kind: str, name: str, keys: list[str], size: int, conn: Any) -> None:
-    """A reader of one store: times a full read, or a batch of 100 gets (returning the
-    per-call mean), per request."""
+    """A reader of one store (or the yardstick): times a full read, or a batch of 100
+    gets (returning the per-call mean), per request."""
     ignore_ctrl_c()
-    store: IPCBackend | OwnPickles
+    batches = itertools.cycle(keys[i : i + 100] for i in range(0, len(keys), 100))
     if kind == OWN:
-        store = OwnPickles(size)
-    else:
-        store = BACKENDS[kind]()
-        store.initialize(name, False)
+        serve_own_pickles(size, batches, conn)
+        return
+    store = BACKENDS[kind]()
+    store.initialize(name, False)
     # Reading the whole snapshot once also maps every page, as a long-running reader has.
     while store.read() is None:
         time.sleep(0.001)
-    batches = itertools.cycle(keys[i : i + 100] for i in range(0, len(keys), 100))
     get = store.get
 
     def batch() -> None:
@@ -137,6 +122,20 @@ def serve_reader(kind: str, name: str, keys: list[str], size: int, conn: Any) ->
         serve(conn, lambda what: store.read if what == "read" else batch)
     finally:
         store.cleanup()
+
+
+def serve_own_pickles(size: int, batches: Iterator[list[str]], conn: Any) -> None:
+    """The get(key) yardstick: no store and no other process, the seed payload's values
+    pickled one by one into this process's own dict. A lookup is `loads(d[key])` inline,
+    not a method of ours, so that it pays no Python call that our native get does not."""
+    pickles = {k: pickle.dumps(v, protocol=5) for k, v in generate_test_dict(size).items()}
+    loads = pickle.loads
+
+    def batch() -> None:
+        for key in next(batches):
+            loads(pickles[key])
+
+    serve(conn, lambda what: batch)
 
 
 def ignore_ctrl_c() -> None:
@@ -200,13 +199,13 @@ class Stores:
                    kinds: tuple[str, ...] | None = None) -> Samples:
         """`count` samples of `what` from each store (or those of `kinds`), one store
         after the other (the order alternating), after `warmup` untimed calls each."""
-        kinds = list(kinds or self.conns)
-        for kind in kinds:
+        order = list(self.conns) if kinds is None else list(kinds)
+        for kind in order:
             for _ in range(warmup):
                 self.ask(kind, what)
-        out: Samples = {kind: [] for kind in kinds}
+        out: Samples = {kind: [] for kind in order}
         for i in range(count):
-            for kind in kinds if i % 2 == 0 else reversed(kinds):
+            for kind in order if i % 2 == 0 else reversed(order):
                 out[kind].append(self.ask(kind, what))
         return out
 
@@ -232,6 +231,10 @@ class Stores:
 
 
 def measure(kinds: tuple[str, ...], size: int, samples: int, batches: int) -> dict[str, Samples]:
+    # The previous stores' dirty pages go to disk now, not during this round's timed
+    # writes: the kernel's writeback slowed the reference's writes without fsync by up to
+    # a third, depending on how long the previous round took.
+    os.sync()
     names = {kind: f"bench_{uuid.uuid4().hex[:8]}" for kind in WRITE_KINDS}
     write_kinds = (*kinds, *(k for k in WRITE_KINDS if k not in kinds)) if samples else kinds
     results: dict[str, Samples] = {}
@@ -248,8 +251,7 @@ def measure(kinds: tuple[str, ...], size: int, samples: int, batches: int) -> di
             if samples:
                 results["read"] = readers.take_turns("read", samples, kinds=kinds)
             got = readers.take_turns("get", batches, kinds=("ours", OWN))
-            # The reference's get unpickles everything: a few samples of it say enough.
-            if "reference" in kinds:
+            if "reference" in kinds:  # a few samples: its get unpickles everything
                 readers.ask("reference", "get")
                 got["reference"] = [readers.ask("reference", "get") for _ in range(3)]
             results[f"get@{size}"] = got
@@ -295,7 +297,7 @@ def main() -> None:
     t.add(f"  vs {OWN}", pooled["ours", f"get@{big}"], pooled[OWN, f"get@{big}"], "(yardstick)")
     t.print()
 
-    print("\nper round: ours/reference of the round's medians (get: ours, us)")
+    print("\nper round: ours/reference of the round's medians (get: ours, then the yardstick, us)")
     for what in ("read", "write, same dict", "write, all values new"):
         ratios = [a / b for a, b in zip(per_round["ours", what], per_round["reference", what])]
         print(f"  {what:<24}" + " ".join(f"{x:.2f}" for x in ratios))

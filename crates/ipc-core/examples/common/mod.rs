@@ -3,13 +3,17 @@
 // Each example uses a part of this module.
 #![allow(dead_code)]
 
-/// The numbers given on the command line (`what` they are, for the error), or `default`.
+/// The positive numbers given on the command line (`what` they are, for the message),
+/// or `default` when none are given. Anything else ends the program with status 2.
 pub fn args_or(default: &[usize], what: &str) -> Vec<usize> {
     let given: Vec<usize> = std::env::args()
         .skip(1)
-        .map(|a| {
-            a.parse()
-                .unwrap_or_else(|_| panic!("{what}: not a number: {a:?}"))
+        .map(|a| match a.parse() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                eprintln!("{what} must be positive whole numbers, got {a:?}");
+                std::process::exit(2);
+            }
         })
         .collect();
     if given.is_empty() {
@@ -19,7 +23,9 @@ pub fn args_or(default: &[usize], what: &str) -> Vec<usize> {
     }
 }
 
-/// The value at fraction `p` (0 to 1) of `sorted`, which must not be empty.
+/// The value at fraction `p` (0 to 1) of `sorted`, which must not be empty: the nearest
+/// rank, not interpolated (so not quite Python's `statistics.quantiles`).
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    debug_assert!((0.0..=1.0).contains(&p));
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
