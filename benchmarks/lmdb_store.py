@@ -30,8 +30,8 @@ sync=False) and both with it (ours with durable=True).
 from __future__ import annotations
 
 import argparse
-import os
 import itertools
+import os
 import pickle
 import random
 import signal
@@ -59,7 +59,7 @@ class PickleLMDBNoSync(PickleLMDBBackend):
             self._env = lmdb.open(str(self._path), map_size=self.map_size, subdir=True, sync=False)
 
 
-#: The get(key) yardstick: not a store (see OwnPickles).
+#: The get(key) yardstick: not a store (see serve_own_pickles).
 OWN = "in-process pickles"
 KINDS = ("ours", "reference")
 #: Writes are also compared like for like: both without fsync, and both with it.
