@@ -43,8 +43,14 @@ impl Converter {
             Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
             Err(TryLockError::WouldBlock) => None,
         };
-        let mut own = Encoder::new();
-        let enc = guard.as_deref_mut().unwrap_or(&mut own);
+        let mut own;
+        let enc = match guard.as_deref_mut() {
+            Some(kept) => kept,
+            None => {
+                own = Encoder::new();
+                &mut own
+            }
+        };
         enc.reset();
         with_gc_paused(data.py(), || encode_into(dict.as_any(), enc))?;
         publish(enc.complete().map_err(CoreError::from)?)

@@ -78,9 +78,11 @@ impl Encoder {
         kept::trim(&mut self.buf, used);
         self.buf.resize(format::HEADER_LEN, 0);
         let shared = &mut self.shared;
+        let (bytes, strings) = (shared.data.len(), shared.offsets.len());
         shared.ids.clear();
-        shared.data.clear();
-        shared.offsets.clear();
+        shared.ids.shrink_to(strings.saturating_mul(2));
+        kept::trim(&mut shared.data, bytes);
+        kept::trim(&mut shared.offsets, strings);
         if let Some(index) = self.index.take() {
             self.spare_entries = index.entries;
         }
