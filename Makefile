@@ -16,7 +16,7 @@ export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export LIBCLANG_PATH = $(shell ls -d $(CURDIR)/$(VENV)/lib/python*/site-packages/clang/native 2>/dev/null | head -n 1)
 export BINDGEN_EXTRA_CLANG_ARGS := -I$(shell $(CC) -print-file-name=include)
 
-.PHONY: test bench setup build wheel native lint rust-test stubtest pytest leftovers fuzz clean
+.PHONY: test bench stress setup build wheel native lint rust-test stubtest pytest leftovers fuzz clean
 
 test: build native lint rust-test stubtest pytest leftovers
 
@@ -70,6 +70,15 @@ bench: build native
 	mpiexec -n 4 python benchmark_mpi.py --workload get --output benchmark_results_get.json
 	mpiexec -n 4 target/release/ipc-mpi-bench --workload get --output benchmark_results_rust_get.json
 	python analyze_results.py $(BENCH_FILES)
+
+# The stress test of every store (tests/test_stress.py: one writer, three readers, every
+# read checked, readers killed, both sides forking) for STRESS_SECONDS per store; make
+# test runs it for a few seconds. Prints the counts.
+STRESS_SECONDS ?= 60
+stress: build
+	STRESS_SECONDS=$(STRESS_SECONDS) python -m pytest tests/test_stress.py -s -q \
+		--timeout=$$(( $(STRESS_SECONDS) * 2 + 120 ))
+	python -m ipc_benchmark.leftovers --check
 
 # A test that leaks a segment, a directory or a socket fails the run here.
 leftovers:

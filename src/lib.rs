@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 mod codec;
 mod errors;
 mod lmdb;
+mod name;
 mod opened;
 mod shm;
 mod snapshot;

@@ -10,6 +10,7 @@ use pyo3::types::PyList;
 
 use crate::codec::SharedCache;
 use crate::errors::CoreError;
+use crate::name::StoreName;
 use crate::opened::Opened;
 use crate::snapshot::Converter;
 use crate::wait;
@@ -69,7 +70,8 @@ impl PyLmdbStore {
     /// The writer creates the store (or carries on with the one at `path`); a reader
     /// attaches, now or whenever the store appears. `name` picks the temp-dir store;
     /// with a `path` it only labels messages.
-    fn initialize(&self, py: Python<'_>, name: &str, is_writer: bool) -> PyResult<()> {
+    fn initialize(&self, py: Python<'_>, name: StoreName, is_writer: bool) -> PyResult<()> {
+        let name = name.0.as_str();
         ipc_core::names::validate(name).map_err(CoreError::from)?;
         let location = match &self.path {
             Some(path) => Location::Path(path.clone()),

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::errors::CoreError;
+use crate::name::StoreName;
 use crate::opened::Opened;
 use crate::snapshot::{self, Converter};
 use crate::wait;
@@ -28,7 +29,8 @@ impl PyShmStore {
 
     /// The writer creates the store (or takes over one whose writer died); a reader
     /// attaches, now or whenever the writer appears.
-    fn initialize(&self, py: Python<'_>, name: &str, is_writer: bool) -> PyResult<()> {
+    fn initialize(&self, py: Python<'_>, name: StoreName, is_writer: bool) -> PyResult<()> {
+        let name = name.0.as_str();
         let store = if is_writer {
             ShmStore::create(name)
         } else {

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use ipc_core::deadline::FOREVER;
 use ipc_core::Error;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -11,13 +12,15 @@ use crate::errors::CoreError;
 /// Longest stretch spent waiting without checking for signals (Ctrl-C).
 const SLICE: Duration = Duration::from_millis(100);
 
-/// A timeout argument from Python, in seconds.
+/// A timeout argument from Python, in seconds. Any length is taken, infinity included: a
+/// timeout beyond [`FOREVER`] waits for ever.
 pub fn timeout_arg(seconds: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(seconds).map_err(|_| {
-        PyValueError::new_err(format!(
-            "timeout must be a finite, non-negative number of seconds, got {seconds}"
-        ))
-    })
+    if seconds.is_nan() || seconds < 0.0 {
+        return Err(PyValueError::new_err(format!(
+            "timeout must be a non-negative number of seconds, got {seconds}"
+        )));
+    }
+    Ok(Duration::try_from_secs_f64(seconds).map_or(FOREVER, |d| d.min(FOREVER)))
 }
 
 /// Runs `wait_for(slice)` with the GIL released, in slices of at most 100 ms, checking
@@ -28,7 +31,7 @@ pub fn interruptible<T: Send>(
     timeout: Duration,
     mut wait_for: impl FnMut(Duration) -> ipc_core::Result<T> + Send,
 ) -> PyResult<T> {
-    let deadline = Instant::now() + timeout;
+    let deadline = ipc_core::deadline::after(timeout);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match py.detach(|| wait_for(left.min(SLICE))) {

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::errors::CoreError;
+use crate::name::StoreName;
 use crate::opened::Opened;
 use crate::snapshot::{self, Converter};
 use crate::wait;
@@ -81,7 +82,8 @@ impl PyZmqStore {
     }
 
     /// The writer binds the endpoints; a reader connects, now or before the writer.
-    fn initialize(&self, py: Python<'_>, name: &str, is_writer: bool) -> PyResult<()> {
+    fn initialize(&self, py: Python<'_>, name: StoreName, is_writer: bool) -> PyResult<()> {
+        let name = name.0.as_str();
         let (endpoint, timeout) = (self.endpoint.as_deref(), self.timeout);
         let store = py
             .detach(|| {

@@ -17,7 +17,7 @@ pub fn wait_until<T>(
     timeout: Duration,
     mut ready: impl FnMut() -> Option<T>,
 ) -> Option<T> {
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::deadline::after(timeout);
     loop {
         let seen = word.load(Acquire);
         if let Some(v) = ready() {
@@ -71,7 +71,7 @@ pub fn wait_for_update_with<N: Notifier>(
     timeout: Duration,
     mut notifier: impl FnMut() -> Result<Option<N>>,
 ) -> Result<u64> {
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::deadline::after(timeout);
     let mut poll = Duration::from_millis(1);
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());

@@ -4,6 +4,7 @@
 //! knows about Python.
 
 pub mod codec;
+pub mod deadline;
 pub mod error;
 pub mod futex;
 mod kept;

@@ -420,14 +420,19 @@ fn a_writer_that_fails_to_open_removes_the_directories_it_made() {
     );
 }
 
-/// Opens the environment of a closed store directly, to tamper with it.
-fn with_raw_env(dir: &Path, f: impl FnOnce(&heed::Env, heed::Database<Bytes, Bytes>)) {
+/// Opens the environment of a closed store directly, to tamper with one of its databases:
+/// `Some("records")` or the unnamed one.
+fn with_raw_env(
+    dir: &Path,
+    name: Option<&str>,
+    f: impl FnOnce(&heed::Env, heed::Database<Bytes, Bytes>),
+) {
     // SAFETY: no store of this test has the environment open.
-    let env = unsafe { EnvOpenOptions::new().open(dir).unwrap() };
+    let env = unsafe { EnvOpenOptions::new().max_dbs(1).open(dir).unwrap() };
     let wtxn = env.write_txn().unwrap();
     let db = env
         .create_databases_and_commit(wtxn, |o, txn| {
-            o.create_database::<Bytes, Bytes>(txn, None)
+            o.create_database::<Bytes, Bytes>(txn, name)
                 .map(CommitOrAbort::<_, ()>::Commit)
         })
         .unwrap()
@@ -449,7 +454,7 @@ fn corrupt_and_foreign_records_are_errors_naming_store_and_key() {
     )
     .unwrap();
     w.close().unwrap();
-    with_raw_env(&dir, |env, db| {
+    with_raw_env(&dir, Some("records"), |env, db| {
         let mut txn = env.write_txn().unwrap();
         db.put(&mut txn, b"bad", b"\x01\xff").unwrap(); // ordinal 1, then an unknown tag
         txn.commit().unwrap();
@@ -468,7 +473,7 @@ fn corrupt_and_foreign_records_are_errors_naming_store_and_key() {
         }
     }
     drop(r);
-    with_raw_env(&dir, |env, db| {
+    with_raw_env(&dir, Some("records"), |env, db| {
         let mut txn = env.write_txn().unwrap();
         db.put(&mut txn, b"bad", b"\x05\x03\x02").unwrap(); // ordinal 5 of 2
         db.put(&mut txn, b"\xffother", b"?").unwrap();
@@ -481,7 +486,7 @@ fn corrupt_and_foreign_records_are_errors_naming_store_and_key() {
     // Someone else's LMDB environment: read as corrupt, never overwritten by a writer.
     let foreign = tmp.0.join("foreign");
     std::fs::create_dir(&foreign).unwrap();
-    with_raw_env(&foreign, |env, db| {
+    with_raw_env(&foreign, None, |env, db| {
         let mut txn = env.write_txn().unwrap();
         db.put(&mut txn, b"their key", b"their value").unwrap();
         txn.commit().unwrap();

@@ -17,10 +17,20 @@ use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, FlagSetMode, MdbError};
 use heed::{RoTxn, RwTxn};
 
+use super::layout::{LAYOUT_VERSION, META_KEY, RECORDS_DB};
+use crate::codec::DecodeError;
 use crate::error::{Error, Result};
 
-/// The one database of a store: LMDB's unnamed database, raw bytes in and out.
+/// A database of a store: raw bytes in and out.
 pub type Db = Database<'static, Bytes, Bytes>;
+
+/// The two databases of a store (layout.rs): LMDB's unnamed one, which holds the meta
+/// record, and the named one of the records.
+#[derive(Clone, Copy)]
+pub struct Dbs {
+    pub meta: Db,
+    pub records: Db,
+}
 
 /// Reader slots in a new lock file. A slot is taken per reading thread and freed when the
 /// thread ends; slots of killed processes are reclaimed when a store is opened or written.
@@ -39,7 +49,7 @@ pub struct SharedEnv {
 
 struct Opened {
     env: Env,
-    db: Db,
+    dbs: Dbs,
 }
 
 fn registry() -> &'static Mutex<HashMap<PathBuf, Weak<SharedEnv>>> {
@@ -58,8 +68,10 @@ pub fn lmdb_error(label: &str, doing: &str, e: heed::Error) -> Error {
 }
 
 /// The environment of the store in `dir` (which must exist), opened by this process once
-/// and shared. Clears reader slots left by dead processes.
-pub fn open(dir: &Path, label: &str, max_readers: u32) -> Result<Arc<SharedEnv>> {
+/// and shared. Clears reader slots left by dead processes. The writer (`create`, holding
+/// the writer lock) creates the records database; a reader finds it, since the writer
+/// creates it before it lets readers attach.
+pub fn open(dir: &Path, label: &str, max_readers: u32, create: bool) -> Result<Arc<SharedEnv>> {
     let path = dir
         .canonicalize()
         .map_err(|e| Error::io(format!("{label}: resolving {}", dir.display()), e))?;
@@ -74,20 +86,13 @@ pub fn open(dir: &Path, label: &str, max_readers: u32) -> Result<Arc<SharedEnv>>
     // slots of dead processes.
     env.clear_stale_readers()
         .map_err(|e| lmdb_error(label, "clearing stale reader slots", e))?;
-    let what = format!("opening the database in {}", path.display());
-    let rtxn = env.read_txn().map_err(|e| lmdb_error(label, &what, e))?;
-    let db = env
-        .open_databases_and_commit(rtxn, |opener, rtxn| {
-            opener
-                .open_database::<Bytes, Bytes>(rtxn, None)
-                .map(CommitOrAbort::<_, ()>::Commit)
-        })
-        .map_err(|e| lmdb_error(label, &what, e))?
-        .unwrap_commit()
-        // The unnamed database always exists; a None would be an LMDB bug.
-        .ok_or_else(|| Error::io(format!("{label}: {what}"), std::io::ErrorKind::NotFound))?;
+    let dbs = if create {
+        create_dbs(&env, label, &path)?
+    } else {
+        open_dbs(&env, label, &path)?
+    };
     let shared = Arc::new(SharedEnv {
-        state: RwLock::new(Some(Opened { env, db })),
+        state: RwLock::new(Some(Opened { env, dbs })),
         retired: AtomicBool::new(false),
     });
     registry.retain(|_, weak| weak.strong_count() > 0);
@@ -95,9 +100,69 @@ pub fn open(dir: &Path, label: &str, max_readers: u32) -> Result<Arc<SharedEnv>>
     Ok(shared)
 }
 
+/// The databases of an existing store.
+fn open_dbs(env: &Env, label: &str, path: &Path) -> Result<Dbs> {
+    let what = format!("opening the databases in {}", path.display());
+    let rtxn = env.read_txn().map_err(|e| lmdb_error(label, &what, e))?;
+    let opened = env
+        .open_databases_and_commit(rtxn, |opener, rtxn| {
+            let meta = opener.open_database::<Bytes, Bytes>(rtxn, None)?;
+            let records = opener.open_database::<Bytes, Bytes>(rtxn, Some(RECORDS_DB))?;
+            Ok::<_, heed::Error>(CommitOrAbort::<_, ()>::Commit(meta.zip(records)))
+        })
+        .map_err(|e| lmdb_error(label, &what, e))?
+        .unwrap_commit();
+    opened
+        .map(|(meta, records)| Dbs { meta, records })
+        .ok_or_else(|| not_ours(label, &format!("it has no {RECORDS_DB:?} database")))
+}
+
+/// The writer's side of [`open_dbs`]: creates the records database, in a store that is
+/// new or ours. Never touches someone else's LMDB environment: one whose unnamed
+/// database holds anything but our meta record and the records' name is refused.
+fn create_dbs(env: &Env, label: &str, path: &Path) -> Result<Dbs> {
+    let what = format!("creating the databases in {}", path.display());
+    let wtxn = env.write_txn().map_err(|e| lmdb_error(label, &what, e))?;
+    let created = env
+        .create_databases_and_commit(wtxn, |opener, wtxn| {
+            let meta = opener.create_database::<Bytes, Bytes>(wtxn, None)?;
+            for item in meta.iter(wtxn)? {
+                let (key, _) = item?;
+                if key != META_KEY && key != RECORDS_DB.as_bytes() {
+                    return Ok(CommitOrAbort::Abort(key.to_vec()));
+                }
+            }
+            let records = opener.create_database::<Bytes, Bytes>(wtxn, Some(RECORDS_DB))?;
+            Ok::<_, heed::Error>(CommitOrAbort::Commit((meta, records)))
+        })
+        .map_err(|e| lmdb_error(label, &what, e))?;
+    match created {
+        CommitOrAbort::Commit((meta, records)) => Ok(Dbs { meta, records }),
+        CommitOrAbort::Abort(key) => {
+            let why = format!("it holds a record {:?}", String::from_utf8_lossy(&key));
+            Err(not_ours(label, &why))
+        }
+    }
+}
+
+/// A directory whose LMDB environment is not an ipc_benchmark store of this layout.
+#[cold]
+fn not_ours(label: &str, why: &str) -> Error {
+    let why = format!(
+        "not an ipc_benchmark store of layout {LAYOUT_VERSION}: {why}; refusing to use \
+         it (a store of an older release must be removed and written again)"
+    );
+    Error::Corrupt {
+        store: label.to_owned(),
+        source: DecodeError::new(0, why),
+    }
+}
+
 fn open_env(path: &Path, label: &str, max_readers: u32) -> Result<Env> {
     let mut options = EnvOpenOptions::new();
     options.max_readers(max_readers);
+    // The records' database; the meta record stays in the unnamed one.
+    options.max_dbs(1);
     loop {
         // SAFETY: LMDB's rules for the memory map are kept: only this module opens the
         // environment, once per process (the registry); every transaction holds the state
@@ -143,7 +208,7 @@ impl SharedEnv {
     pub fn read<R, E: From<Error>>(
         &self,
         label: &str,
-        f: impl FnOnce(&RoTxn<'_>, Db) -> Result<R, E>,
+        f: impl FnOnce(&RoTxn<'_>, Dbs) -> Result<R, E>,
     ) -> Result<R, E> {
         loop {
             {
@@ -152,7 +217,7 @@ impl SharedEnv {
                     return Err(retired(label).into());
                 };
                 match opened.env.read_txn() {
-                    Ok(txn) => return f(&txn, opened.db),
+                    Ok(txn) => return f(&txn, opened.dbs),
                     Err(heed::Error::Mdb(MdbError::MapResized)) => {}
                     Err(e) => {
                         return Err(lmdb_error(label, "starting a read transaction", e).into())
@@ -169,7 +234,7 @@ impl SharedEnv {
     pub fn write<R>(
         &self,
         label: &str,
-        mut f: impl FnMut(&mut RwTxn<'_>, Db) -> heed::Result<R>,
+        mut f: impl FnMut(&mut RwTxn<'_>, Dbs) -> heed::Result<R>,
     ) -> Result<R> {
         loop {
             let guard = self.state.read().unwrap_or_else(PoisonError::into_inner);
@@ -177,7 +242,7 @@ impl SharedEnv {
                 return Err(retired(label));
             };
             let result = opened.env.write_txn().and_then(|mut txn| {
-                let r = f(&mut txn, opened.db)?;
+                let r = f(&mut txn, opened.dbs)?;
                 txn.commit()?;
                 Ok(r)
             });

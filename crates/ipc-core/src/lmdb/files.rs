@@ -1,6 +1,10 @@
 //! The store's directory: creating it safely, and removing LMDB's files from it.
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{FallocateFlags, Mode, OFlags};
+use rustix::io::Errno;
 
 use super::layout;
 use crate::error::{Error, Result};
@@ -71,6 +75,54 @@ pub fn remove_files(dir: &Path, label: &str) -> Result<()> {
         }
     }
     result
+}
+
+/// The writer's handle on LMDB's data file, to reserve disk space for it to grow into.
+pub struct DataFile {
+    fd: OwnedFd,
+    path: PathBuf,
+    /// The file may grow to this many bytes without needing another block.
+    reserved: u64,
+}
+
+impl DataFile {
+    pub fn open(dir: &Path, label: &str) -> Result<Self> {
+        let path = dir.join(layout::DATA_FILE);
+        let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(&path, flags, Mode::empty())
+            .map_err(|e| Error::io(format!("{label}: opening {}", path.display()), e))?;
+        Ok(DataFile {
+            fd,
+            path,
+            reserved: 0,
+        })
+    }
+
+    /// Makes sure the file can grow to `len` bytes: allocates its blocks (its size stays
+    /// as LMDB left it). ENOSPC, naming the file and the sizes, when the disk is full.
+    pub fn reserve(&mut self, len: u64) -> Result<()> {
+        if len <= self.reserved {
+            return Ok(());
+        }
+        let grow = len - self.reserved;
+        match rustix::fs::fallocate(&self.fd, FallocateFlags::KEEP_SIZE, self.reserved, grow) {
+            Ok(()) => {}
+            // A file system that cannot reserve: LMDB's own error is all there is.
+            Err(Errno::OPNOTSUPP | Errno::NOSYS) => self.reserved = u64::MAX,
+            Err(e) => {
+                let free = rustix::fs::fstatvfs(&self.fd).map_or(String::new(), |s| {
+                    format!(", {} free", s.f_bavail.saturating_mul(s.f_frsize))
+                });
+                let what = format!(
+                    "reserving {len} bytes for {} ({grow} more{free}; is the disk full?)",
+                    self.path.display()
+                );
+                return Err(Error::io(what, e));
+            }
+        }
+        self.reserved = self.reserved.max(len);
+        Ok(())
+    }
 }
 
 /// A new store's incarnation: random, never 0.

@@ -11,9 +11,14 @@ use crate::codec::format::{self, key_hash};
 use crate::codec::{DecodeError, FORMAT_VERSION};
 use crate::names::PREFIX;
 
-/// Key of the meta record. 0xFF never occurs in UTF-8, so no top-level key can collide
-/// with it, and it sorts after every record.
+/// Key of the meta record, in LMDB's unnamed database; 0xFF never occurs in UTF-8 (nor
+/// in the name of a database).
 pub const META_KEY: &[u8] = b"\xffmeta";
+/// The named database that holds the records. The meta record lives apart from them, in
+/// the unnamed database (where LMDB also keeps this name): a tree of one page, so every
+/// transaction can read the meta record for the price of one page, and a snapshot is
+/// always named by what it records itself (docs/design.md, "Which snapshot is this?").
+pub const RECORDS_DB: &str = "records";
 /// First byte of the record key of a top-level key that LMDB cannot take as it is (empty,
 /// or longer than LMDB's key limit): 0xFE, the key's hash, a collision counter. 0xFE never
 /// occurs in UTF-8 either.
@@ -24,7 +29,8 @@ pub const ESCAPED_KEY_LEN: usize = 10;
 /// "IPCBLMD1": starts the meta record.
 pub const META_MAGIC: [u8; 8] = *b"IPCBLMD1";
 /// Version of this record layout (the blob format has its own, also in the meta record).
-pub const LAYOUT_VERSION: u8 = 1;
+/// 2: the records moved into their own database.
+pub const LAYOUT_VERSION: u8 = 2;
 /// Meta record: magic, layout version, blob format version, 6 reserved bytes,
 /// incarnation, snapshot version, entry count (u64 little-endian each), then the
 /// shared-string table of the snapshot.

@@ -35,7 +35,6 @@ pub use write::WriteStats;
 
 use env::SharedEnv;
 use notify::{Notify, WriterLock};
-use read::MetaCache;
 
 /// Where a store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,11 +87,12 @@ impl Default for Options {
 struct Attached {
     notify: Arc<Notify>,
     env: Arc<SharedEnv>,
-    meta: MetaCache,
 }
 
 struct Writer {
     lock: WriterLock,
+    /// The data file, for reserving disk space ahead of a write.
+    data: files::DataFile,
     incarnation: u64,
     version: u64,
     /// Buffers kept between publishes.
@@ -156,7 +156,7 @@ impl LmdbStore {
         let created_dir = files::make_dir(&store.dir, &store.label, in_temp)?;
         let lock = WriterLock::acquire(&store.dir, &store.label)?;
         let opened = store.open_for_writing(options);
-        let (env, incarnation, version) = match opened {
+        let (env, data, incarnation, version) = match opened {
             Ok(found) => found,
             Err(e) => {
                 // Leave nothing behind but what was there: a notify file never
@@ -173,10 +173,10 @@ impl LmdbStore {
         store.attached = Some(Attached {
             notify: lock.notify(),
             env,
-            meta: MetaCache::default(),
         });
         store.writer = Some(Writer {
             lock,
+            data,
             incarnation,
             version,
             meta: Vec::new(),
@@ -187,41 +187,29 @@ impl LmdbStore {
     }
 
     /// Opens the environment for the writer (holding the lock): its durability, a map of
-    /// at least the initial size, and the (incarnation, version) to carry on from.
-    fn open_for_writing(&mut self, options: &Options) -> Result<(Arc<SharedEnv>, u64, u64)> {
+    /// at least the initial size, its data file, and the (incarnation, version) to carry
+    /// on from.
+    fn open_for_writing(
+        &mut self,
+        options: &Options,
+    ) -> Result<(Arc<SharedEnv>, files::DataFile, u64, u64)> {
         let label = self.label.clone();
-        let env = env::open(&self.dir, &label, options.max_readers)?;
+        let env = env::open(&self.dir, &label, options.max_readers, true)?;
         env.set_durable(&label, options.durable)?;
         let (map_size, _) = env.usage(&label)?;
         if map_size < options.initial_map_size {
             env.resize(&label, options.initial_map_size)?;
         }
-        let (incarnation, version) = env.read(&label, |txn, db| {
-            match read::meta(&label, txn, db)? {
-                Some((meta, _)) => Ok((meta.incarnation, meta.version)),
-                // A database without our meta record must be empty: never clear someone
-                // else's LMDB environment.
-                None => match db
-                    .first(txn)
-                    .map_err(|e| env::lmdb_error(&label, "reading", e))?
-                {
-                    None => Ok((files::random_incarnation(), 0)),
-                    Some((key, _)) => Err(Error::Corrupt {
-                        store: label.clone(),
-                        source: crate::codec::DecodeError::new(
-                            0,
-                            format!(
-                                "not an ipc_benchmark store: the LMDB database holds other \
-                                 records (first key {:?}); refusing to overwrite it",
-                                String::from_utf8_lossy(key)
-                            ),
-                        ),
-                    }),
-                },
-            }
+        // env::open refused a directory that holds anything but a store of ours.
+        let (incarnation, version) = env.read(&label, |txn, dbs| {
+            Ok::<_, Error>(match read::meta(&label, txn, dbs)? {
+                Some(meta) => (meta.id.incarnation, meta.id.version),
+                None => (files::random_incarnation(), 0),
+            })
         })?;
         self.max_key = env.max_key_size(&label)?;
-        Ok((env, incarnation, version))
+        let data = files::DataFile::open(&self.dir, &label)?;
+        Ok((env, data, incarnation, version))
     }
 
     /// A reader. The store need not exist yet: reads return None until a writer has
@@ -274,28 +262,24 @@ impl LmdbStore {
             }
             _ => return Ok(false),
         };
-        let env = env::open(&self.dir, &self.label, self.options.max_readers)?;
+        let env = env::open(&self.dir, &self.label, self.options.max_readers, false)?;
         self.max_key = env.max_key_size(&self.label)?;
         self.saw_close = false;
         self.attached = Some(Attached {
             notify: Arc::new(notify),
             env,
-            meta: MetaCache::default(),
         });
         Ok(true)
     }
 
-    /// The environment, the meta cache and the label, attaching first if needed; None
-    /// when there is no store yet.
-    fn env(&mut self) -> Result<Option<(&SharedEnv, &mut MetaCache, &str)>> {
+    /// The environment and the label, attaching first if needed; None when there is no
+    /// store yet.
+    fn env(&mut self) -> Result<Option<(&SharedEnv, &str)>> {
         if !self.attach_now()? {
             return Ok(None);
         }
         let label = self.label.as_str();
-        Ok(self
-            .attached
-            .as_mut()
-            .map(|a| (&*a.env, &mut a.meta, label)))
+        Ok(self.attached.as_ref().map(|a| (&*a.env, label)))
     }
 
     /// Publishes `blob` (an encoded dict, see docs/format.md) as the next version, in one
@@ -325,11 +309,16 @@ impl LmdbStore {
         if needed > map_size {
             env.resize(label, needed)?;
         }
+        // On a full disk LMDB's page writes come up short, which it reports as EIO, and
+        // only after the snapshot was assembled: reserve the space first, so that a full
+        // disk is ENOSPC here, before anything is written, and the next write can
+        // succeed once space is freed.
+        w.data.reserve(needed as u64)?;
         let rewrite = self.options.rewrite;
         let (meta, scratch) = (&w.meta, &mut w.buffers.record);
-        let written = env.write(label, |txn, db| match rewrite {
-            Rewrite::Changed => prepared.write_changed(txn, db, meta, scratch),
-            Rewrite::All => prepared.write_all(txn, db, meta, scratch),
+        let written = env.write(label, |txn, dbs| match rewrite {
+            Rewrite::Changed => prepared.write_changed(txn, dbs, meta, scratch),
+            Rewrite::All => prepared.write_all(txn, dbs, meta, scratch),
         });
         prepared.recycle(&mut w.buffers);
         let stats = written?;
@@ -355,10 +344,10 @@ impl LmdbStore {
         S: for<'a> Sink<'a, Value = V, Error = E> + 's,
         E: From<Error>,
     {
-        let Some((env, cache, label)) = self.env()? else {
+        let Some((env, label)) = self.env()? else {
             return Ok(None);
         };
-        env.read(label, |txn, db| read::read(label, txn, db, cache, sink_for))
+        env.read(label, |txn, dbs| read::read(label, txn, dbs, sink_for))
     }
 
     /// The value of one top-level key, decoded alone, straight from the map.
@@ -372,11 +361,11 @@ impl LmdbStore {
         E: From<Error>,
     {
         let max_key = self.max_key;
-        let Some((env, cache, label)) = self.env()? else {
+        let Some((env, label)) = self.env()? else {
             return Ok(None);
         };
-        env.read(label, |txn, db| {
-            read::get(label, txn, db, cache, key, max_key, sink_for)
+        env.read(label, |txn, dbs| {
+            read::get(label, txn, dbs, key, max_key, sink_for)
         })
     }
 
@@ -395,10 +384,10 @@ impl LmdbStore {
 
     /// The top-level keys of the latest snapshot, in the dict's order.
     pub fn keys(&mut self) -> Result<Vec<String>> {
-        let Some((env, cache, label)) = self.env()? else {
+        let Some((env, label)) = self.env()? else {
             return Ok(Vec::new());
         };
-        env.read(label, |txn, db| read::keys(label, txn, db, cache))
+        env.read(label, |txn, dbs| read::keys(label, txn, dbs))
     }
 
     /// The latest version, 0 before the first write.
@@ -407,26 +396,24 @@ impl LmdbStore {
             self.check_open()?;
             return Ok(w.version);
         }
-        let Some((env, cache, label)) = self.env()? else {
+        let Some((env, label)) = self.env()? else {
             return Ok(0);
         };
-        env.read(label, |txn, db| {
-            Ok(cache.get(label, txn, db)?.map_or(0, |m| m.id.version))
+        env.read(label, |txn, dbs| {
+            Ok(read::meta(label, txn, dbs)?.map_or(0, |m| m.id.version))
         })
     }
 
     /// Whether commits are fsynced, as LMDB reports it (None before attaching).
     pub fn is_durable(&mut self) -> Result<Option<bool>> {
         self.env()?
-            .map(|(env, _, label)| env.is_durable(label))
+            .map(|(env, label)| env.is_durable(label))
             .transpose()
     }
 
     /// Map size and bytes in use (None before attaching).
     pub fn map_usage(&mut self) -> Result<Option<(usize, usize)>> {
-        self.env()?
-            .map(|(env, _, label)| env.usage(label))
-            .transpose()
+        self.env()?.map(|(env, label)| env.usage(label)).transpose()
     }
 
     /// What `wait_for_update` sleeps on; None while the store does not exist.

@@ -2,7 +2,7 @@
 
 use heed::RoTxn;
 
-use super::env::{lmdb_error, Db};
+use super::env::{lmdb_error, Db, Dbs};
 use super::layout::{self, Meta, Record, ESCAPED, META_KEY};
 use crate::codec::{decode_value, DecodeError, Sink, Skip, Table};
 use crate::error::{Error, Result};
@@ -31,8 +31,16 @@ fn corrupt(label: &str, record: &[u8], source: DecodeError) -> Error {
 }
 
 /// The meta record and its table; None before the first write.
-pub fn meta<'t>(label: &str, txn: &'t RoTxn<'_>, db: Db) -> Result<Option<(Meta<'t>, Table<'t>)>> {
-    let Some(bytes) = db
+///
+/// Read afresh in every transaction: it is what names the snapshot the transaction sees.
+/// LMDB's transaction id cannot: when the writer commits twice while a read transaction
+/// starts, LMDB can label it with one commit and show it the other (a race in
+/// `mdb_txn_renew0`), and a cache keyed on that id once applied one snapshot's record
+/// count and string table to another's records. In the unnamed database, which holds
+/// nothing else but the records' name, the lookup costs one page.
+pub fn meta<'t>(label: &str, txn: &'t RoTxn<'_>, dbs: Dbs) -> Result<Option<MetaView<'t>>> {
+    let Some(bytes) = dbs
+        .meta
         .get(txn, META_KEY)
         .map_err(|e| lmdb_error(label, "reading the meta record", e))?
     else {
@@ -40,75 +48,21 @@ pub fn meta<'t>(label: &str, txn: &'t RoTxn<'_>, db: Db) -> Result<Option<(Meta<
     };
     let meta = Meta::parse(bytes).map_err(|e| corrupt(label, META_KEY, e))?;
     let table = Table::parse(meta.table).map_err(|e| corrupt(label, META_KEY, e))?;
-    Ok(Some((meta, table)))
-}
-
-fn snapshot_id(meta: &Meta<'_>) -> SnapshotId {
-    SnapshotId {
-        incarnation: meta.incarnation,
-        version: meta.version,
-    }
-}
-
-/// The meta record of the last snapshot a handle read, kept between its transactions.
-/// LMDB names a snapshot by the id of the transaction that committed it, so a read that
-/// finds the same id needs no lookup. That matters for `get`: the meta record sorts last,
-/// and finding it costs a full descent of the tree, as much as finding the key itself.
-/// Valid for one environment only: a handle that attaches to another one starts afresh.
-#[derive(Default)]
-pub struct MetaCache {
-    /// The snapshot (LMDB transaction id) described, if any.
-    txn_id: Option<usize>,
-    /// None when that snapshot has no meta record (nothing published yet).
-    meta: Option<CachedMeta>,
-}
-
-struct CachedMeta {
-    id: SnapshotId,
-    count: u64,
-    table: Vec<u8>,
+    Ok(Some(MetaView {
+        id: SnapshotId {
+            incarnation: meta.incarnation,
+            version: meta.version,
+        },
+        count: meta.count,
+        table,
+    }))
 }
 
 /// What a reader needs from the meta record.
-pub struct MetaView<'c> {
+pub struct MetaView<'t> {
     pub id: SnapshotId,
     pub count: u64,
-    pub table: Table<'c>,
-}
-
-impl MetaCache {
-    /// The meta of the snapshot `txn` reads; None before the first write.
-    pub fn get(&mut self, label: &str, txn: &RoTxn<'_>, db: Db) -> Result<Option<MetaView<'_>>> {
-        let txn_id = txn.id();
-        if self.txn_id != Some(txn_id) {
-            self.txn_id = None; // stays so if reading fails
-            self.meta = match meta(label, txn, db)? {
-                None => None,
-                Some((m, _)) => {
-                    // Reuse the previous table's allocation.
-                    let mut table = self.meta.take().map(|c| c.table).unwrap_or_default();
-                    table.clear();
-                    table.extend_from_slice(m.table);
-                    Some(CachedMeta {
-                        id: snapshot_id(&m),
-                        count: m.count,
-                        table,
-                    })
-                }
-            };
-            self.txn_id = Some(txn_id);
-        }
-        let Some(c) = &self.meta else {
-            return Ok(None);
-        };
-        // O(1), and checked before when the table was cached: cannot fail.
-        let table = Table::parse(&c.table).map_err(|e| corrupt(label, META_KEY, e))?;
-        Ok(Some(MetaView {
-            id: c.id,
-            count: c.count,
-            table,
-        }))
-    }
+    pub table: Table<'t>,
 }
 
 /// Every record of the snapshot, located, with the dict's order: `order` lists indexes
@@ -132,27 +86,21 @@ impl<'t> Records<'t> {
 
 /// Reads every record, checked against the meta record: as many as it says, ordinals
 /// unique and below the count.
-fn records<'t>(label: &str, txn: &'t RoTxn<'_>, db: Db, count: u64) -> Result<Records<'t>> {
+fn records<'t>(label: &str, txn: &'t RoTxn<'_>, dbs: Dbs, count: u64) -> Result<Records<'t>> {
     let failed = |e| lmdb_error(label, "reading the records", e);
     // The count comes from the file, so it is checked against LMDB's own before anything
     // is allocated by it.
-    let stored = db.len(txn).map_err(failed)?;
-    if stored != count.saturating_add(1) {
-        let why = format!(
-            "the snapshot should have {count} records, the database holds {}",
-            stored.saturating_sub(1)
-        );
+    let stored = dbs.records.len(txn).map_err(failed)?;
+    if stored != count {
+        let why = format!("the snapshot should have {count} records, the database holds {stored}");
         return Err(corrupt(label, META_KEY, DecodeError::new(32, why)));
     }
     let n = count as usize;
     // Records come sorted by key; `at[ordinal]` says where each one landed.
     let mut found: Vec<Record<'t>> = Vec::with_capacity(n);
     let mut at = vec![u32::MAX; n];
-    for item in db.iter(txn).map_err(failed)? {
+    for item in dbs.records.iter(txn).map_err(failed)? {
         let (key, data) = item.map_err(failed)?;
-        if key == META_KEY {
-            continue;
-        }
         if key.first() == Some(&0xFF) {
             let e = DecodeError::new(0, "a record this project does not write");
             return Err(corrupt(label, key, e));
@@ -207,18 +155,17 @@ where
 pub fn read<'t, 's, S, V, E>(
     label: &str,
     txn: &'t RoTxn<'_>,
-    db: Db,
-    cache: &mut MetaCache,
+    dbs: Dbs,
     sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
 ) -> Result<Option<V>, E>
 where
     S: for<'a> Sink<'a, Value = V, Error = E> + 's,
     E: From<Error>,
 {
-    let Some(MetaView { id, count, table }) = cache.get(label, txn, db)? else {
+    let Some(MetaView { id, count, table }) = meta(label, txn, dbs)? else {
         return Ok(None);
     };
-    let records = records(label, txn, db, count)?;
+    let records = records(label, txn, dbs, count)?;
     let sink = sink_for(id);
     let mut map = sink.map(records.found.len())?;
     for (i, r) in records.in_order(label).enumerate() {
@@ -231,12 +178,10 @@ where
 }
 
 /// One key's value, decoded alone.
-#[allow(clippy::too_many_arguments)]
 pub fn get<'t, 's, S, V, E>(
     label: &str,
     txn: &'t RoTxn<'_>,
-    db: Db,
-    cache: &mut MetaCache,
+    dbs: Dbs,
     key: &str,
     max_key: usize,
     sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
@@ -245,17 +190,17 @@ where
     S: for<'a> Sink<'a, Value = V, Error = E> + 's,
     E: From<Error>,
 {
-    let Some(MetaView { id, count, table }) = cache.get(label, txn, db)? else {
+    let Some(MetaView { id, count, table }) = meta(label, txn, dbs)? else {
         return Ok(None);
     };
     let failed = |e| lmdb_error(label, &format!("reading record {key:?}"), e);
     let (ordinal, value) = if layout::is_escaped(key, max_key) {
-        match find_escaped(label, txn, db, key)? {
+        match find_escaped(label, txn, dbs.records, key)? {
             Some(record) => (record.ordinal, record.value),
             None => return Ok(None),
         }
     } else {
-        match db.get(txn, key.as_bytes()).map_err(failed)? {
+        match dbs.records.get(txn, key.as_bytes()).map_err(failed)? {
             Some(data) => {
                 layout::record_value(data).map_err(|e| corrupt(label, key.as_bytes(), e))?
             }
@@ -292,11 +237,11 @@ fn find_escaped<'t>(
 }
 
 /// The top-level keys, in the dict's order.
-pub fn keys(label: &str, txn: &RoTxn<'_>, db: Db, cache: &mut MetaCache) -> Result<Vec<String>> {
-    let Some(meta) = cache.get(label, txn, db)? else {
+pub fn keys(label: &str, txn: &RoTxn<'_>, dbs: Dbs) -> Result<Vec<String>> {
+    let Some(meta) = meta(label, txn, dbs)? else {
         return Ok(Vec::new());
     };
-    let records = records(label, txn, db, meta.count)?;
+    let records = records(label, txn, dbs, meta.count)?;
     records
         .in_order(label)
         .map(|r| r.map(|r| r.key.to_owned()))

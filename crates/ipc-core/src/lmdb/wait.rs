@@ -27,8 +27,8 @@ impl Notifier for Waiter {
             if self.notify.is_closed() {
                 return Some(Ok(WaitOutcome::Closed));
             }
-            let version = self.env.read(label, |txn, db| {
-                Ok::<_, Error>(read::meta(label, txn, db)?.map_or(0, |(m, _)| m.version))
+            let version = self.env.read(label, |txn, dbs| {
+                Ok::<_, Error>(read::meta(label, txn, dbs)?.map_or(0, |m| m.id.version))
             });
             match version {
                 Ok(v) if v > after => Some(Ok(WaitOutcome::Newer(v))),

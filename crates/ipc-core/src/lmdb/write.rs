@@ -6,7 +6,7 @@ use std::io::Write as _;
 use heed::types::Bytes;
 use heed::{PutFlags, RwIter, RwTxn};
 
-use super::env::Db;
+use super::env::Dbs;
 use super::layout::{self, ESCAPED_KEY_LEN, META_KEY};
 use crate::codec::{Blob, DecodeError, Entry};
 use crate::error::{Error, Result};
@@ -232,23 +232,23 @@ impl Prepared<'_> {
         (u64::from(i), &self.records[i as usize])
     }
 
-    /// Clears the database and writes every record, in key order (LMDB's append mode:
-    /// no searching, and pages filled completely).
+    /// Clears the records and writes every one, in key order (LMDB's append mode: no
+    /// searching, and pages filled completely), then the meta record.
     pub fn write_all(
         &self,
         txn: &mut RwTxn<'_>,
-        db: Db,
+        dbs: Dbs,
         meta: &[u8],
         scratch: &mut Vec<u8>,
     ) -> heed::Result<WriteStats> {
-        db.clear(txn)?;
-        let mut cursor = db.iter_mut(txn)?;
+        dbs.records.clear(txn)?;
+        let mut cursor = dbs.records.iter_mut(txn)?;
         for i in self.sorted() {
             let (ordinal, r) = self.record(i);
             put(&mut cursor, PutFlags::APPEND, ordinal, r, scratch)?;
         }
-        // SAFETY: as in `put`.
-        unsafe { cursor.put_current_with_options::<Bytes>(PutFlags::APPEND, META_KEY, meta)? };
+        drop(cursor);
+        dbs.meta.put(txn, META_KEY, meta)?;
         Ok(WriteStats {
             put: self.records.len(),
             deleted: 0,
@@ -265,7 +265,7 @@ impl Prepared<'_> {
     pub fn write_changed(
         &self,
         txn: &mut RwTxn<'_>,
-        db: Db,
+        dbs: Dbs,
         meta: &[u8],
         scratch: &mut Vec<u8>,
     ) -> heed::Result<WriteStats> {
@@ -278,11 +278,8 @@ impl Prepared<'_> {
         {
             // A merge of two sorted lists: the stored records and the new ones.
             let mut sorted = self.sorted().peekable();
-            for item in db.iter(txn)? {
+            for item in dbs.records.iter(txn)? {
                 let (key, data) = item?;
-                if key == META_KEY {
-                    continue;
-                }
                 while let Some(&i) = sorted.peek() {
                     if self.records[i as usize].key.bytes() >= key {
                         break;
@@ -308,18 +305,19 @@ impl Prepared<'_> {
             puts.extend(sorted);
         }
         if too_many(puts.len() + deletes.len(), seen) {
-            return self.write_all(txn, db, meta, scratch);
+            return self.write_all(txn, dbs, meta, scratch);
         }
         for key in &deletes {
-            db.delete(txn, key)?;
+            dbs.records.delete(txn, key)?;
         }
-        let mut cursor = db.iter_mut(txn)?;
+        let mut cursor = dbs.records.iter_mut(txn)?;
         for &i in &puts {
             let (ordinal, r) = self.record(i);
             put(&mut cursor, PutFlags::empty(), ordinal, r, scratch)?;
         }
-        // SAFETY: as in `put`.
-        unsafe { cursor.put_current_with_options::<Bytes>(PutFlags::empty(), META_KEY, meta)? };
+        drop(cursor);
+        // Always, even when no record changed: the meta record names the new version.
+        dbs.meta.put(txn, META_KEY, meta)?;
         Ok(WriteStats {
             put: puts.len(),
             deleted: deletes.len(),

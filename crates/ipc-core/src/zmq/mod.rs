@@ -180,6 +180,13 @@ impl ZmqStore {
 
     /// Push mode: how many reads the next write must serve.
     pub fn expect_reads(&mut self, readers: usize, reads_each: usize) -> Result<()> {
+        if readers.checked_mul(reads_each).is_none() {
+            return Err(Error::Usage(format!(
+                "zeromq store {:?}: expect_reads({readers}, {reads_each}): that many \
+                 messages cannot be counted",
+                self.name
+            )));
+        }
         match &mut self.role {
             Role::Publisher(p) => {
                 p.expect_reads(readers, reads_each);

@@ -122,7 +122,8 @@ impl Publisher {
             (Mode::Push, Some((readers, reads_each))) => {
                 self.state
                     .wait_for_readers(readers, self.timeout, &self.store)?;
-                readers * reads_each
+                // expect_reads refused a product that overflows.
+                readers.saturating_mul(reads_each)
             }
         };
         // One buffer for every copy: the writer pays for the encoding once, not per read.

@@ -53,7 +53,7 @@ impl Puller {
 
     /// Takes the next message, waiting up to the store's timeout for it.
     pub fn take(&mut self) -> Result<Frame> {
-        let deadline = std::time::Instant::now() + self.timeout;
+        let deadline = crate::deadline::after(self.timeout);
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if self

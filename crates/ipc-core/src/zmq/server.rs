@@ -36,7 +36,7 @@ impl WriterState {
 
     /// Waits until `readers` distinct readers have said hello.
     pub fn wait_for_readers(&self, readers: usize, timeout: Duration, store: &str) -> Result<()> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::deadline::after(timeout);
         let mut hellos = self.hellos.lock().unwrap_or_else(|e| e.into_inner());
         while hellos.len() < readers {
             let left = deadline.saturating_duration_since(Instant::now());

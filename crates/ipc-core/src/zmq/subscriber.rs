@@ -126,7 +126,7 @@ impl Subscriber {
     }
 
     pub fn wait_for_update(&self, after: u64, timeout: Duration) -> Result<u64> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::deadline::after(timeout);
         let mut latest = self.shared.lock();
         loop {
             self.check(&latest)?;
