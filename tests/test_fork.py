@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -204,3 +206,52 @@ def test_a_child_writes_once_the_parents_writer_is_gone(kind: str, store: str) -
     assert p.exitcode == 0
     for fd in (go_r, go_w):
         os.close(fd)
+
+
+def in_poll(tid: int) -> bool:
+    """Whether thread `tid` of this process is blocked in poll (x86-64 numbers)."""
+    return Path(f"/proc/self/task/{tid}/syscall").read_text().split()[0] in ("7", "271")
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="reads x86-64 syscall numbers")
+def test_a_store_busy_in_another_thread_at_the_fork_does_not_hang_the_child(store: str) -> None:
+    """A thread of the parent was inside a call on the store (a push-mode read waiting
+    for its message, holding the store's lock) when the parent forked: in the child,
+    that thread is gone and the lock stays taken. Using the store there is still an
+    error, and cleanup() still returns."""
+    w = open_backend("zmq-push", store, True)
+    r = open_backend("zmq-push", store, False)
+    tids: list[int] = []
+    got: list[object] = []
+
+    def read() -> None:
+        tids.append(threading.get_native_id())
+        got.append(r.read())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        while not (tids and in_poll(tids[0])):  # the read holds the lock while it polls
+            reader.join(0.001)
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            signal.alarm(10)  # a hang ends the child, which then reports nothing
+            try:
+                os.close(rfd)
+                in_child([r], os.getppid(), wfd, "cleanup")
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(wfd)
+        assert read_report(rfd) == []
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+        w.expect_reads(1, 1)
+        w.write({"v": 1})
+        reader.join(10)
+        assert got == [{"v": 1}]
+    finally:
+        reader.join(10)
+        r.cleanup()
+        w.cleanup()

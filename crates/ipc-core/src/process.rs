@@ -12,7 +12,7 @@
 //! registered when the first store is opened, bumps a process-wide fork generation in
 //! every child; a check is one atomic load. The pid is kept only for messages.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Once;
 
 use crate::error::{Error, Result};
@@ -75,18 +75,51 @@ impl Owner {
         if self.is_current() {
             Ok(())
         } else {
-            Err(self.foreign(&label()))
+            Err(self.misuse(&label()))
         }
     }
 
+    /// The [`Error::Usage`] of using, in another process, a store this owner opened.
     #[cold]
-    fn foreign(&self, label: &str) -> Error {
+    pub fn misuse(&self, label: &str) -> Error {
         Error::Usage(format!(
             "{label}: this store was opened in process {}; open a new one in this process \
              ({})",
             self.pid,
             current_pid()
         ))
+    }
+}
+
+/// The owner of whatever a holder holds now, readable without a lock: for a holder
+/// whose lock a forked child must not wait for, since a thread of the parent that no
+/// longer exists may hold it (the bindings' `Opened`).
+#[derive(Debug, Default)]
+pub struct OwnerCell {
+    /// The owner's generation + 1; 0 while nothing was opened.
+    generation: AtomicU64,
+    pid: AtomicU32,
+}
+
+impl OwnerCell {
+    /// Records this process as the owner.
+    pub fn set_current(&self) {
+        let owner = Owner::current();
+        self.pid.store(owner.pid, Relaxed);
+        self.generation.store(owner.generation + 1, Relaxed);
+    }
+
+    /// The owner, if something was opened and not in this process.
+    #[inline]
+    pub fn foreign(&self) -> Option<Owner> {
+        match self.generation.load(Relaxed) {
+            0 => None,
+            g if g - 1 == GENERATION.load(Relaxed) => None,
+            g => Some(Owner {
+                generation: g - 1,
+                pid: self.pid.load(Relaxed),
+            }),
+        }
     }
 }
 
@@ -111,6 +144,10 @@ mod tests {
     #[test]
     fn a_forked_child_is_another_owner() {
         let owner = Owner::current();
+        let cell = OwnerCell::default();
+        assert!(cell.foreign().is_none(), "nothing opened yet");
+        cell.set_current();
+        assert!(cell.foreign().is_none());
         let mut fds = [0; 2];
         // SAFETY: a plain pipe into a live array of two descriptors.
         assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
@@ -122,6 +159,7 @@ mod tests {
         assert!(pid >= 0, "fork failed");
         if pid == 0 {
             let ok = !owner.is_current()
+                && cell.foreign().is_some_and(|o| o.pid() == owner.pid())
                 && Owner::current().is_current()
                 && match owner.check(|| "store \"x\"".into()) {
                     Err(Error::Usage(msg)) => msg.contains(&format!(
