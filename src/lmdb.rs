@@ -179,6 +179,8 @@ impl PyLmdbStore {
 
     /// Writer: a temporary store (or one with remove_on_cleanup) is marked closed and
     /// removed; a store at a path is flushed and kept. Reader: detaches. Idempotent.
+    /// In a forked child, lets go of the inherited copy only, without an error: the
+    /// parent's store is untouched.
     fn cleanup(&self, py: Python<'_>) -> PyResult<()> {
         match self.store.take(py) {
             // Closing waits for this process's transactions on the store to end.

@@ -3,8 +3,9 @@
 //! only add their name), so no Python frame sits between a caller and `get` or
 //! `version`.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
+use ipc_core::process::{Owner, OwnerCell};
 use ipc_core::Error;
 use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
@@ -22,6 +23,9 @@ pub struct Opened<T> {
     /// `detached` work takes it after letting go. While a thread holds it with the GIL,
     /// the GC is paused, so no finalizer can come back to the same store.
     inner: Mutex<Option<T>>,
+    /// The process that opened the store inside. In any other (a forked child), `inner`
+    /// may be locked by a thread of the parent that does not exist there: never wait.
+    opened_by: OwnerCell,
 }
 
 impl<T> Opened<T> {
@@ -29,21 +33,38 @@ impl<T> Opened<T> {
         Opened {
             backend,
             inner: Mutex::new(None),
+            opened_by: OwnerCell::default(),
         }
     }
 
-    /// Locks from a thread attached to Python; waits, if it must, without the GIL.
-    fn lock(&self, py: Python<'_>) -> MutexGuard<'_, Option<T>> {
+    /// Locks from a thread attached to Python; waits, if it must, without the GIL. In a
+    /// process that did not open the store, only takes a free lock.
+    fn lock(&self, py: Python<'_>) -> ipc_core::Result<MutexGuard<'_, Option<T>>> {
+        if let Some(owner) = self.opened_by.foreign() {
+            return self.lock_inherited(owner);
+        }
         // Publishing is atomic in every store, so a panic while locked cannot leave one
         // half-updated: a poisoned lock is still usable.
-        self.inner
+        Ok(self
+            .inner
             .lock_py_attached(py)
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The lock in a forked child, if no thread held it at the fork: the store then
+    /// raises its own UsageError (or, closing, lets go). Else the UsageError is ours.
+    #[cold]
+    fn lock_inherited(&self, owner: Owner) -> ipc_core::Result<MutexGuard<'_, Option<T>>> {
+        match self.inner.try_lock() {
+            Ok(guard) => Ok(guard),
+            Err(TryLockError::Poisoned(e)) => Ok(e.into_inner()),
+            Err(TryLockError::WouldBlock) => Err(owner.misuse(self.backend)),
+        }
     }
 
     /// Runs `f` on the open store, or raises UsageError if there is none.
     pub fn with<R>(&self, py: Python<'_>, f: impl FnOnce(&mut T) -> PyResult<R>) -> PyResult<R> {
-        let mut guard = self.lock(py);
+        let mut guard = self.lock(py).map_err(CoreError::from)?;
         with_gc_paused(py, || match guard.as_mut() {
             Some(store) => f(store),
             None => Err(CoreError::from(self.unopened()).into()),
@@ -52,7 +73,11 @@ impl<T> Opened<T> {
 
     /// Runs a core call on the open store from a thread detached from Python.
     pub fn core<R>(&self, f: impl FnOnce(&mut T) -> ipc_core::Result<R>) -> ipc_core::Result<R> {
-        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = if let Some(owner) = self.opened_by.foreign() {
+            self.lock_inherited(owner)?
+        } else {
+            self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        };
         match guard.as_mut() {
             Some(store) => f(store),
             None => Err(self.unopened()),
@@ -92,7 +117,7 @@ impl<T> Opened<T> {
 
     /// Installs a store opened by `initialize`; refuses a second one.
     pub fn open(&self, py: Python<'_>, store: T) -> PyResult<()> {
-        let mut inner = self.lock(py);
+        let mut inner = self.lock(py).map_err(CoreError::from)?;
         if inner.is_some() {
             let msg = format!(
                 "{}: already initialised; call cleanup() first",
@@ -101,11 +126,13 @@ impl<T> Opened<T> {
             return Err(CoreError::from(Error::Usage(msg)).into());
         }
         *inner = Some(store);
+        self.opened_by.set_current();
         Ok(())
     }
 
-    /// Takes the store out (for `cleanup`); None if there was none.
+    /// Takes the store out (for `cleanup`); None if there was none, or if it is held in
+    /// a forked child by a thread of the parent (it then stays, inert).
     pub fn take(&self, py: Python<'_>) -> Option<T> {
-        self.lock(py).take()
+        self.lock(py).ok()?.take()
     }
 }

@@ -110,7 +110,8 @@ impl PyShmStore {
     }
 
     /// Writer: marks the store closed and removes its segments. Reader: detaches.
-    /// Idempotent.
+    /// Idempotent. In a forked child, lets go of the inherited copy only, without an
+    /// error: the parent's store is untouched.
     fn cleanup(&self, py: Python<'_>) -> PyResult<()> {
         match self.store.take(py) {
             Some(mut s) => Ok(s.close().map_err(CoreError::from)?),

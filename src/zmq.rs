@@ -161,7 +161,8 @@ impl PyZmqStore {
     }
 
     /// Writer: closes its sockets and removes their files. Reader: stops its thread.
-    /// Idempotent.
+    /// Idempotent. In a forked child, lets go of the inherited copy only, without an
+    /// error: the parent's sockets, threads and files are untouched.
     fn cleanup(&self, py: Python<'_>) -> PyResult<()> {
         match self.store.take(py) {
             Some(mut s) => Ok(py.detach(|| s.close()).map_err(CoreError::from)?),

@@ -47,7 +47,13 @@ class IPCBackend(ABC):
 
     @abstractmethod
     def cleanup(self) -> None:
-        """Release everything; the writer also removes what it created."""
+        """Release everything; the writer also removes what it created.
+
+        In a process forked from the one that opened the store (a DataLoader worker),
+        this only lets go of the inherited copy, silently, so that a worker's generic
+        teardown may call it: the store belongs to the parent, which keeps using it.
+        Every other method raises UsageError there.
+        """
 
     @abstractmethod
     def get_name(self) -> str:

@@ -11,6 +11,7 @@ mod kept;
 pub mod lmdb;
 pub mod names;
 pub mod payload;
+pub mod process;
 pub mod radix;
 pub mod shm;
 pub mod zmq;

@@ -6,11 +6,14 @@
 //! read-write lock: every transaction of this process holds it shared, and the two
 //! operations LMDB allows only while no transaction of the process is open take it
 //! exclusively — changing the map size, and closing the environment.
+//!
+//! The registry is copied into a forked child, but LMDB forbids using an environment in
+//! any process but the one that opened it: the child opens its own (see [`open`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, TryLockError, Weak};
 use std::time::Duration;
 
 use heed::types::Bytes;
@@ -20,6 +23,7 @@ use heed::{RoTxn, RwTxn};
 use super::layout::{LAYOUT_VERSION, META_KEY, RECORDS_DB};
 use crate::codec::DecodeError;
 use crate::error::{Error, Result};
+use crate::process::Owner;
 
 /// A database of a store: raw bytes in and out.
 pub type Db = Database<'static, Bytes, Bytes>;
@@ -45,6 +49,8 @@ pub struct SharedEnv {
     state: RwLock<Option<Opened>>,
     /// Set when retiring begins, so that handles notice without taking the lock.
     retired: AtomicBool,
+    /// The process that opened the environment.
+    owner: Owner,
 }
 
 struct Opened {
@@ -77,7 +83,11 @@ pub fn open(dir: &Path, label: &str, max_readers: u32, create: bool) -> Result<A
         .map_err(|e| Error::io(format!("{label}: resolving {}", dir.display()), e))?;
     let mut registry = registry().lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(shared) = registry.get(&path).and_then(Weak::upgrade) {
-        if !shared.is_retired() {
+        if !shared.owner.is_current() {
+            // Inherited across a fork: heed would refuse a second environment at this
+            // path while it is open here, and it must not be used here.
+            shared.close_inherited(label, &path)?;
+        } else if !shared.is_retired() {
             return Ok(shared);
         }
     }
@@ -94,6 +104,7 @@ pub fn open(dir: &Path, label: &str, max_readers: u32, create: bool) -> Result<A
     let shared = Arc::new(SharedEnv {
         state: RwLock::new(Some(Opened { env, dbs })),
         retired: AtomicBool::new(false),
+        owner: Owner::current(),
     });
     registry.retain(|_, weak| weak.strong_count() > 0);
     registry.insert(path, Arc::downgrade(&shared));
@@ -350,6 +361,35 @@ impl SharedEnv {
         // Dropping the only Env handle closes it (heed counts handles, and none is kept
         // elsewhere).
         drop(opened);
+    }
+}
+
+impl SharedEnv {
+    /// Closes, in a forked child, an environment its parent opened, so that the child can
+    /// open its own at the same path. The parent's store is untouched: `mdb_env_close`
+    /// only unmaps and closes this process's copies, and clears the reader slots that
+    /// carry this process's pid (none). The child's inherited handles never use it (they
+    /// check their owner first), so no transaction can be open in it, unless a thread
+    /// of the parent held one at the fork, which no longer exists to end it.
+    #[cold]
+    fn close_inherited(&self, label: &str, path: &Path) -> Result<()> {
+        self.retired.store(true, Ordering::Release);
+        let opened = match self.state.try_write() {
+            Ok(mut guard) => guard.take(),
+            Err(TryLockError::Poisoned(e)) => e.into_inner().take(),
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::io(
+                    format!(
+                        "{label}: the parent process was using {} when it forked this one: \
+                         open the store in a process forked while it was not",
+                        path.display()
+                    ),
+                    std::io::ErrorKind::WouldBlock,
+                ))
+            }
+        };
+        drop(opened);
+        Ok(())
     }
 }
 

@@ -25,6 +25,7 @@ use std::time::Duration;
 use crate::codec::{Sink, Value, ValueSink};
 use crate::error::{Error, Result};
 use crate::names;
+use crate::process::{self, Owner};
 
 pub use env::DEFAULT_MAX_READERS;
 pub use layout::temp_dir;
@@ -104,6 +105,8 @@ struct Writer {
 /// One process's handle on a store: the writer's, or a reader's.
 pub struct LmdbStore {
     label: String,
+    /// The process that opened it; in any other (a forked child) it is inert.
+    owner: Owner,
     dir: PathBuf,
     /// Whether the writer's close removes the directory.
     removable: bool,
@@ -136,6 +139,7 @@ impl LmdbStore {
         };
         Ok(LmdbStore {
             label,
+            owner: Owner::current(),
             dir,
             removable,
             options: options.clone(),
@@ -234,6 +238,7 @@ impl LmdbStore {
     }
 
     fn check_open(&self) -> Result<()> {
+        self.owner.check(|| self.label.clone())?;
         if self.closed_here {
             return Err(Error::Usage(format!("{}: used after close()", self.label)));
         }
@@ -439,12 +444,23 @@ impl LmdbStore {
     /// The writer: a store in the temp dir (or with `remove_on_close`) is marked closed,
     /// its waiters woken and its files removed; otherwise its data stays for the next
     /// process, flushed to disk. A reader only lets go. Idempotent; also run on drop.
+    /// In a process that did not open the store (a forked child), nothing is flushed,
+    /// marked or removed, and the environment is left open (see `env::open`).
     pub fn close(&mut self) -> Result<()> {
         if self.closed_here {
             return Ok(());
         }
         self.closed_here = true;
         let attached = self.attached.take();
+        if !self.owner.is_current() {
+            // The notify mapping and the lock's descriptor (dropped with the store) are
+            // this process's own copies. The environment stays open, unused, unless a
+            // store opened here at the same path needs it closed (`env::open`).
+            if let Some(Attached { env, .. }) = attached {
+                process::abandon(env);
+            }
+            return Ok(());
+        }
         let Some(writer) = self.writer.take() else {
             return Ok(());
         };

@@ -18,6 +18,7 @@ use rustix::io::Errno;
 
 use crate::error::{Error, Result};
 use crate::names;
+use crate::process::Owner;
 
 pub use head::HeadHandle;
 use segment::Snapshot as Segment;
@@ -47,6 +48,8 @@ impl Snapshot {
 /// One process's handle on a store: the writer's, or a reader's.
 pub struct ShmStore {
     name: String,
+    /// The process that opened it; in any other (a forked child) it is inert.
+    owner: Owner,
     writer: Option<head::WriterLock>,
     head: Option<Arc<HeadHandle>>,
     cached: Option<Snapshot>,
@@ -67,6 +70,7 @@ impl ShmStore {
         let lock = head::WriterLock::acquire(name)?;
         Ok(ShmStore {
             name: name.to_owned(),
+            owner: Owner::current(),
             head: Some(lock.head()),
             writer: Some(lock),
             cached: None,
@@ -81,6 +85,7 @@ impl ShmStore {
         names::validate(name)?;
         let mut store = ShmStore {
             name: name.to_owned(),
+            owner: Owner::current(),
             writer: None,
             head: None,
             cached: None,
@@ -104,6 +109,7 @@ impl ShmStore {
     }
 
     fn check_open(&self) -> Result<()> {
+        self.owner.check(|| self.label())?;
         if self.closed_here {
             return Err(Error::Usage(format!(
                 "{}: used after cleanup()",
@@ -218,7 +224,9 @@ impl ShmStore {
     }
 
     /// The writer marks the store closed, wakes every waiter and removes all its segments;
-    /// a reader only unmaps. Idempotent; also run on drop.
+    /// a reader only unmaps. Idempotent; also run on drop. In a process that did not open
+    /// the store (a forked child), only unmaps and closes this process's descriptors: the
+    /// store stays as it is for its owner.
     pub fn close(&mut self) -> Result<()> {
         if self.closed_here {
             return Ok(());
@@ -227,9 +235,13 @@ impl ShmStore {
         self.cached = None;
         self.head = None;
         match self.writer.take() {
-            Some(lock) => lock.close(),
-            None => Ok(()),
+            // Dropping the lock closes this process's copy of the descriptor; the owner's
+            // copy keeps the flock.
+            Some(lock) if !self.owner.is_current() => drop(lock),
+            Some(lock) => return lock.close(),
+            None => {}
         }
+        Ok(())
     }
 }
 

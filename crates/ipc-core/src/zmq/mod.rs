@@ -15,7 +15,7 @@ mod shared;
 mod subscriber;
 mod wire;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 pub use endpoint::Endpoints;
@@ -23,6 +23,7 @@ pub use subscriber::STALE_AFTER;
 
 use crate::error::{Error, Result};
 use crate::names;
+use crate::process::{self, Owner};
 use publisher::Publisher;
 use puller::Puller;
 use subscriber::Subscriber;
@@ -76,6 +77,8 @@ impl Frame {
 /// One process's end of a store.
 pub struct ZmqStore {
     name: String,
+    /// The process that opened it; in any other (a forked child) it is inert.
+    owner: Owner,
     role: Role,
 }
 
@@ -88,8 +91,21 @@ enum Role {
 
 /// The process's one ZeroMQ context (its I/O thread serves every socket).
 fn context() -> zmq::Context {
-    static CONTEXT: OnceLock<zmq::Context> = OnceLock::new();
-    CONTEXT.get_or_init(zmq::Context::new).clone()
+    static CONTEXT: Mutex<Option<(Owner, zmq::Context)>> = Mutex::new(None);
+    let mut slot = CONTEXT.lock().unwrap_or_else(PoisonError::into_inner);
+    match &*slot {
+        Some((owner, ctx)) if owner.is_current() => ctx.clone(),
+        _ => {
+            // A forked child has its parent's context but not its threads, and ending
+            // it would signal the parent's (through descriptors they share): leak it.
+            if let Some(inherited) = slot.take() {
+                process::abandon(inherited);
+            }
+            let ctx = zmq::Context::new();
+            *slot = Some((Owner::current(), ctx.clone()));
+            ctx
+        }
+    }
 }
 
 /// A reader's DEALER socket on the writer's control endpoint. `sndhwm`: how many
@@ -128,6 +144,7 @@ impl ZmqStore {
         let publisher = Publisher::bind(name, endpoints, mode, timeout)?;
         Ok(ZmqStore {
             name: name.to_owned(),
+            owner: Owner::current(),
             role: Role::Publisher(publisher),
         })
     }
@@ -148,8 +165,15 @@ impl ZmqStore {
         };
         Ok(ZmqStore {
             name: name.to_owned(),
+            owner: Owner::current(),
             role,
         })
+    }
+
+    /// Ok in the process that opened the store.
+    #[inline]
+    fn check(&self) -> Result<()> {
+        self.owner.check(|| format!("zeromq store {:?}", self.name))
     }
 
     #[cold]
@@ -172,6 +196,7 @@ impl ZmqStore {
     }
 
     pub fn publish(&mut self, blob: &[u8]) -> Result<u64> {
+        self.check()?;
         match &mut self.role {
             Role::Publisher(p) => p.publish(blob),
             _ => Err(self.misuse("write()")),
@@ -180,6 +205,7 @@ impl ZmqStore {
 
     /// Push mode: how many reads the next write must serve.
     pub fn expect_reads(&mut self, readers: usize, reads_each: usize) -> Result<()> {
+        self.check()?;
         if readers.checked_mul(reads_each).is_none() {
             return Err(Error::Usage(format!(
                 "zeromq store {:?}: expect_reads({readers}, {reads_each}): that many \
@@ -199,6 +225,7 @@ impl ZmqStore {
     /// Pubsub: the newest snapshot received (None before the first). Push mode: the next
     /// message, waited for.
     pub fn latest(&mut self) -> Result<Option<Frame>> {
+        self.check()?;
         match &mut self.role {
             Role::Subscriber(s) => s.latest(),
             Role::Puller(p) => p.take().map(Some),
@@ -207,6 +234,7 @@ impl ZmqStore {
     }
 
     pub fn version(&self) -> Result<u64> {
+        self.check()?;
         match &self.role {
             Role::Publisher(p) => Ok(p.version()),
             Role::Subscriber(s) => s.version(),
@@ -217,6 +245,7 @@ impl ZmqStore {
 
     /// Pubsub readers: whether the writer has been silent for [`STALE_AFTER`].
     pub fn is_stale(&self) -> Result<bool> {
+        self.check()?;
         match &self.role {
             Role::Subscriber(s) => Ok(s.is_stale()),
             Role::Publisher(_) => Ok(false),
@@ -225,6 +254,7 @@ impl ZmqStore {
     }
 
     pub fn wait_for_update(&self, after: u64, timeout: Duration) -> Result<u64> {
+        self.check()?;
         match &self.role {
             Role::Subscriber(s) => s.wait_for_update(after, timeout),
             _ => Err(self.misuse("wait_for_update()")),
@@ -236,9 +266,20 @@ impl ZmqStore {
         matches!(self.role, Role::Puller(_))
     }
 
-    /// The writer removes its socket files; a reader stops its thread. Idempotent.
+    /// The writer removes its socket files; a reader stops its thread. Idempotent. In a
+    /// process that did not open the store (a forked child), sockets and threads are
+    /// left alone (leaked): closing a socket or the context there would signal the
+    /// owner's I/O thread, and the store's threads do not exist there.
     pub fn close(&mut self) -> Result<()> {
-        match std::mem::replace(&mut self.role, Role::Closed) {
+        let role = std::mem::replace(&mut self.role, Role::Closed);
+        if !self.owner.is_current() {
+            match role {
+                Role::Publisher(p) => p.abandon(),
+                other => process::abandon(other),
+            }
+            return Ok(());
+        }
+        match role {
             Role::Publisher(p) => p.close(),
             _ => Ok(()),
         }

@@ -160,6 +160,19 @@ impl Publisher {
         drop(_lock);
         removed
     }
+
+    /// In a forked child: closes only this process's copy of the lock file (the owner
+    /// keeps its lock) and leaks the sockets and the server, which belong to the owner.
+    pub fn abandon(self) {
+        let Publisher {
+            data,
+            _server,
+            _lock,
+            ..
+        } = self;
+        drop(_lock);
+        crate::process::abandon((data, _server));
+    }
 }
 
 fn bind(socket: &zmq::Socket, endpoint: &str, label: &str, store: &str) -> Result<()> {
