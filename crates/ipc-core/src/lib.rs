@@ -12,6 +12,7 @@ pub mod names;
 pub mod payload;
 pub mod radix;
 pub mod shm;
+pub mod trust;
 pub mod zmq;
 
 pub use codec::{DecodeError, Doc, EncodeError, Value};
