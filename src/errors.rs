@@ -9,7 +9,8 @@ use ipc_core::Error;
 use pyo3::call::PyCallArgs;
 use pyo3::create_exception;
 use pyo3::exceptions::{
-    PyException, PyOSError, PyRuntimeError, PyTimeoutError, PyTypeError, PyValueError,
+    PyException, PyOSError, PyPermissionError, PyRuntimeError, PyTimeoutError, PyTypeError,
+    PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -68,6 +69,18 @@ static USAGE: Dual = Dual {
     doc: "A backend used the wrong way: writing from a reader, using it after cleanup().",
     cell: PyOnceLock::new(),
 };
+/// Derives from IPCOSError (what such refusals raised before) and PermissionError.
+static UNTRUSTED: Dual = Dual {
+    name: "UntrustedStoreError",
+    doc: "A store's file, segment, directory or socket belongs to another user (and was \
+          not trusted with trust_uid), other users can write to it, or it is a link.",
+    cell: PyOnceLock::new(),
+};
+
+fn untrusted_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    let os_error = OS_ERROR.get(py, py.get_type::<PyOSError>())?.clone();
+    UNTRUSTED.get_under(py, os_error, py.get_type::<PyPermissionError>())
+}
 
 impl Dual {
     fn get<'py>(
@@ -75,12 +88,22 @@ impl Dual {
         py: Python<'py>,
         builtin: Bound<'py, PyType>,
     ) -> PyResult<&Bound<'py, PyType>> {
+        self.get_under(py, py.get_type::<IPCError>(), builtin)
+    }
+
+    /// The class, made the first time with the bases `ours` and `builtin`.
+    fn get_under<'py>(
+        &self,
+        py: Python<'py>,
+        ours: Bound<'py, PyType>,
+        builtin: Bound<'py, PyType>,
+    ) -> PyResult<&Bound<'py, PyType>> {
         self.cell
             .get_or_try_init(py, || {
                 let attrs = PyDict::new(py);
                 attrs.set_item("__module__", "ipc_benchmark")?;
                 attrs.set_item("__doc__", self.doc)?;
-                let bases = (py.get_type::<IPCError>(), builtin);
+                let bases = (ours, builtin);
                 let t = py.get_type::<PyType>().call1((self.name, bases, attrs))?;
                 Ok::<_, PyErr>(t.cast_into::<PyType>()?.unbind())
             })
@@ -123,6 +146,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "UsageError",
         USAGE.get(py, py.get_type::<PyRuntimeError>())?,
     )?;
+    m.add("UntrustedStoreError", untrusted_type(py)?)?;
     Ok(())
 }
 
@@ -212,6 +236,16 @@ fn core_to_py(e: Error) -> PyErr {
                 OS_ERROR.new_err(py, py.get_type::<PyOSError>(), (errno, msg))
             }
             Error::Usage(_) => USAGE.new_err(py, py.get_type::<PyRuntimeError>(), (msg,)),
+            Error::Untrusted(u) => {
+                // (EPERM, message, path): `filename` names the object. The path goes as a
+                // str, which needs no import (a pathlib.Path would).
+                const EPERM: i32 = 1;
+                let args = (EPERM, msg, u.path.into_os_string());
+                match untrusted_type(py).and_then(|t| t.call1(args)) {
+                    Ok(instance) => PyErr::from_value(instance),
+                    Err(e) => e,
+                }
+            }
         }
     })
 }

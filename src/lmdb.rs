@@ -5,6 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use ipc_core::futex;
 use ipc_core::lmdb::{self, LmdbStore, Location, Options, SnapshotId};
+use ipc_core::trust::Trust;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
@@ -39,14 +40,18 @@ fn tag(id: SnapshotId) -> (u64, u64) {
 
 #[pymethods]
 impl PyLmdbStore {
-    /// LmdbStore(path=None, durable=False, remove_on_cleanup=False, max_readers=None)
+    /// LmdbStore(path=None, durable=False, remove_on_cleanup=False, max_readers=None,
+    /// trust_uid=None)
     #[new]
-    #[pyo3(signature = (path=None, durable=false, remove_on_cleanup=false, max_readers=None))]
+    #[pyo3(signature = (
+        path=None, durable=false, remove_on_cleanup=false, max_readers=None, trust_uid=None
+    ))]
     fn new(
         path: Option<PathBuf>,
         durable: bool,
         remove_on_cleanup: bool,
         max_readers: Option<u32>,
+        trust_uid: Option<u32>,
     ) -> PyResult<Self> {
         if max_readers == Some(0) {
             return Err(pyo3::exceptions::PyValueError::new_err(
@@ -62,6 +67,7 @@ impl PyLmdbStore {
                 durable,
                 remove_on_close: remove_on_cleanup,
                 max_readers: max_readers.unwrap_or(lmdb::DEFAULT_MAX_READERS),
+                trust: Trust::also(trust_uid),
                 ..Options::default()
             },
         })
@@ -89,6 +95,11 @@ impl PyLmdbStore {
             })
             .map_err(CoreError::from)?;
         self.store.open(py, store)
+    }
+
+    #[getter]
+    fn trust_uid(&self) -> Option<u32> {
+        self.options.trust.also
     }
 
     #[getter]

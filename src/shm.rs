@@ -2,6 +2,7 @@
 
 use ipc_core::futex;
 use ipc_core::shm::ShmStore;
+use ipc_core::trust::Trust;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
@@ -15,26 +16,35 @@ use crate::wait;
 pub struct PyShmStore {
     store: Opened<ShmStore>,
     convert: Converter,
+    trust: Trust,
 }
 
 #[pymethods]
 impl PyShmStore {
+    /// ShmStore(trust_uid=None): a reader also reads a store of the user `trust_uid`.
     #[new]
-    fn new() -> Self {
+    #[pyo3(signature = (trust_uid=None))]
+    fn new(trust_uid: Option<u32>) -> Self {
         PyShmStore {
             store: Opened::new("SharedMemoryBackend"),
             convert: Converter::default(),
+            trust: Trust::also(trust_uid),
         }
     }
 
-    /// The writer creates the store (or takes over one whose writer died); a reader
-    /// attaches, now or whenever the writer appears.
+    #[getter]
+    fn trust_uid(&self) -> Option<u32> {
+        self.trust.also
+    }
+
+    /// The writer creates the store (or takes over one of its own whose writer died); a
+    /// reader attaches, now or whenever the writer appears.
     fn initialize(&self, py: Python<'_>, name: StoreName, is_writer: bool) -> PyResult<()> {
         let name = name.0.as_str();
         let store = if is_writer {
             ShmStore::create(name)
         } else {
-            ShmStore::attach(name)
+            ShmStore::attach_trusting(name, self.trust)
         }
         .map_err(CoreError::from)?;
         self.store.open(py, store)

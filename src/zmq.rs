@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use ipc_core::trust::Trust;
 use ipc_core::zmq::{Frame, Mode, ZmqStore};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -20,6 +21,7 @@ pub struct PyZmqStore {
     mode: Mode,
     endpoint: Option<String>,
     timeout: Duration,
+    trust: Trust,
 }
 
 impl PyZmqStore {
@@ -37,8 +39,13 @@ impl PyZmqStore {
 #[pymethods]
 impl PyZmqStore {
     #[new]
-    #[pyo3(signature = (mode="pubsub", endpoint=None, timeout=30.0))]
-    fn new(mode: &str, endpoint: Option<String>, timeout: f64) -> PyResult<Self> {
+    #[pyo3(signature = (mode="pubsub", endpoint=None, timeout=30.0, trust_uid=None))]
+    fn new(
+        mode: &str,
+        endpoint: Option<String>,
+        timeout: f64,
+        trust_uid: Option<u32>,
+    ) -> PyResult<Self> {
         let mode = match mode {
             "pubsub" => Mode::PubSub,
             "push" => Mode::Push,
@@ -54,7 +61,13 @@ impl PyZmqStore {
             mode,
             endpoint,
             timeout: wait::timeout_arg(timeout)?,
+            trust: Trust::also(trust_uid),
         })
+    }
+
+    #[getter]
+    fn trust_uid(&self) -> Option<u32> {
+        self.trust.also
     }
 
     #[getter]
@@ -84,13 +97,13 @@ impl PyZmqStore {
     /// The writer binds the endpoints; a reader connects, now or before the writer.
     fn initialize(&self, py: Python<'_>, name: StoreName, is_writer: bool) -> PyResult<()> {
         let name = name.0.as_str();
-        let (endpoint, timeout) = (self.endpoint.as_deref(), self.timeout);
+        let (endpoint, timeout, trust) = (self.endpoint.as_deref(), self.timeout, self.trust);
         let store = py
             .detach(|| {
                 if is_writer {
                     ZmqStore::bind(name, self.mode, endpoint, timeout)
                 } else {
-                    ZmqStore::connect(name, self.mode, endpoint, timeout)
+                    ZmqStore::connect_trusting(name, self.mode, endpoint, timeout, trust)
                 }
             })
             .map_err(CoreError::from)?;

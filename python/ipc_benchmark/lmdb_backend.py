@@ -8,7 +8,8 @@ from .base import IPCBackend
 
 class LMDBBackend(LmdbStore, IPCBackend):
     """A dictionary in LMDB, for processes on one machine, that outlives them:
-    ``LMDBBackend(path=None, durable=False, remove_on_cleanup=False, max_readers=None)``.
+    ``LMDBBackend(path=None, durable=False, remove_on_cleanup=False, max_readers=None,
+    trust_uid=None)``.
 
     Each write replaces the whole snapshot in one LMDB transaction (rewriting only the
     keys whose values changed, or every key once more than a sixteenth of them did,
@@ -28,6 +29,10 @@ class LMDBBackend(LmdbStore, IPCBackend):
 
     ``max_readers``: reader slots in a new database (one per reading thread); slots
     of killed readers are reclaimed.
+
+    ``trust_uid``: a reader also reads a store (directory and files) of this user; by
+    default only its own. Anything others can write to is refused whoever owns it
+    (``UntrustedStoreError``); a writer uses only a directory of its own.
 
     The methods are implemented in Rust (``_core.LmdbStore``); docs/design.md explains
     the layout.

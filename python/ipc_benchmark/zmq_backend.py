@@ -8,7 +8,7 @@ from .base import IPCBackend
 
 class ZeroMQBackend(ZmqStore, IPCBackend):
     """A dictionary published over ZeroMQ: ``ZeroMQBackend(mode="pubsub", endpoint=None,
-    timeout=30.0)``.
+    timeout=30.0, trust_uid=None)``.
 
     ``mode="pubsub"`` (the default): the writer publishes each snapshot once; every reader
     keeps the newest in a background thread (no GIL held), so ``read`` returns the latest
@@ -25,6 +25,11 @@ class ZeroMQBackend(ZmqStore, IPCBackend):
     0600, removed by the writer's cleanup), ``ipc://<dir>`` for another directory (the
     cleanup removes only the store's files there), or
     ``tcp://host:port`` (snapshots on ``port``, requests on ``port + 1``).
+
+    ``trust_uid``: a reader also reads from ``ipc://`` sockets (and their directory) of
+    this user; by default only its own. Anything others can write to is refused whoever
+    owns it (``UntrustedStoreError``); a writer binds only in a directory of its own.
+    tcp endpoints have no owner to check.
 
     The methods are implemented in Rust (``_core.ZmqStore``); docs/design.md explains the
     protocol.

@@ -6,6 +6,7 @@ use std::io;
 use std::time::Duration;
 
 use crate::codec::{DecodeError, EncodeError};
+use crate::trust::Untrusted;
 
 #[derive(Debug)]
 pub enum Error {
@@ -25,6 +26,9 @@ pub enum Error {
     Io { what: String, source: io::Error },
     /// Misuse of the API (writing from a reader, reading after cleanup...).
     Usage(String),
+    /// A file, segment, directory or socket refused by the ownership check (see
+    /// [`crate::trust`]): another user's, writable by others, or a link.
+    Untrusted(Untrusted),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -76,6 +80,7 @@ impl fmt::Display for Error {
             Error::Encode(e) => e.fmt(f),
             Error::Io { what, source } => write!(f, "{what}: {source}"),
             Error::Usage(msg) => f.write_str(msg),
+            Error::Untrusted(u) => u.fmt(f),
         }
     }
 }

@@ -8,13 +8,14 @@ use rustix::io::Errno;
 
 use super::layout;
 use crate::error::{Error, Result};
+use crate::trust::{self, Kind, Trust};
 
 /// Creates the store's directory (mode 0700), with its missing parents for a path the
-/// user gave. In the shared temp dir, an existing entry must be a real directory of ours,
-/// not a link or a directory someone else planted. Returns the topmost directory it
-/// created, for [`remove_created`], or None when the directory existed.
+/// user gave. An existing directory must pass the writer's check (see [`crate::trust`]):
+/// ours, writable by us alone, not a link. Returns the topmost directory it created, for
+/// [`remove_created`], or None when the directory existed.
 pub fn make_dir(dir: &Path, label: &str, in_temp: bool) -> Result<Option<PathBuf>> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    use std::os::unix::fs::DirBuilderExt;
     let shown = dir.display();
     // The highest ancestor missing now is the first that `create` makes.
     let top = dir
@@ -22,31 +23,36 @@ pub fn make_dir(dir: &Path, label: &str, in_temp: bool) -> Result<Option<PathBuf
         .take_while(|d| !d.as_os_str().is_empty() && std::fs::symlink_metadata(d).is_err())
         .last()
         .map(Path::to_path_buf);
-    match std::fs::DirBuilder::new()
+    let created = match std::fs::DirBuilder::new()
         .recursive(!in_temp)
         .mode(0o700)
         .create(dir)
     {
         // A recursive create also succeeds on a directory that exists: then `top` is
         // None, and nothing here is ours to remove should the open fail.
-        Ok(()) => return Ok(top),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Ok(()) => top,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
         Err(e) => return Err(Error::io(format!("{label}: creating {shown}"), e)),
+    };
+    if let Err(e) = trust::check_path(dir, Kind::Dir, Trust::OWN) {
+        if let Some(top) = &created {
+            remove_created(dir, top);
+        }
+        return Err(e);
     }
-    let meta = std::fs::symlink_metadata(dir)
-        .map_err(|e| Error::io(format!("{label}: inspecting {shown}"), e))?;
-    if !meta.is_dir() {
-        let what = format!("{label}: {shown} is not a directory");
-        return Err(Error::io(what, rustix::io::Errno::NOTDIR));
+    Ok(created)
+}
+
+/// Checks the store's directory and LMDB's files in it, where they exist, against
+/// `trust`. False when there is no directory. (The notify file is checked when opened.)
+pub fn check(dir: &Path, trust: Trust) -> Result<bool> {
+    if !trust::check_path(dir, Kind::Dir, trust)? {
+        return Ok(false);
     }
-    if in_temp && meta.uid() != rustix::process::geteuid().as_raw() {
-        let what = format!(
-            "{label}: {shown} belongs to another user (uid {})",
-            meta.uid()
-        );
-        return Err(Error::io(what, rustix::io::Errno::PERM));
+    for file in [layout::DATA_FILE, layout::LOCK_FILE] {
+        trust::check_path(&dir.join(file), Kind::File, trust)?;
     }
-    Ok(None)
+    Ok(true)
 }
 
 /// Removes the directories [`make_dir`] created, from `dir` up to `top`, where empty.

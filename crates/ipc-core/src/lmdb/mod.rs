@@ -26,6 +26,7 @@ use crate::codec::{Sink, Value, ValueSink};
 use crate::error::{Error, Result};
 use crate::names;
 use crate::process::{self, Owner};
+use crate::trust::Trust;
 
 pub use env::DEFAULT_MAX_READERS;
 pub use layout::temp_dir;
@@ -70,6 +71,9 @@ pub struct Options {
     /// The map size of a new database; it doubles whenever a write needs more.
     pub initial_map_size: usize,
     pub rewrite: Rewrite,
+    /// A reader's: another owner whose store it reads (see [`crate::trust`]). A writer
+    /// ignores it: it writes only into a store of its own.
+    pub trust: Trust,
 }
 
 impl Default for Options {
@@ -80,6 +84,7 @@ impl Default for Options {
             max_readers: DEFAULT_MAX_READERS,
             initial_map_size: 64 << 20,
             rewrite: Rewrite::Changed,
+            trust: Trust::OWN,
         }
     }
 }
@@ -159,7 +164,8 @@ impl LmdbStore {
         let in_temp = matches!(location, Location::Named(_));
         let created_dir = files::make_dir(&store.dir, &store.label, in_temp)?;
         let lock = WriterLock::acquire(&store.dir, &store.label)?;
-        let opened = store.open_for_writing(options);
+        let opened =
+            files::check(&store.dir, Trust::OWN).and_then(|_| store.open_for_writing(options));
         let (env, data, incarnation, version) = match opened {
             Ok(found) => found,
             Err(e) => {
@@ -258,7 +264,14 @@ impl LmdbStore {
             self.attached = None;
             self.saw_close = true;
         }
-        let notify = match Notify::open(&self.dir, &self.label)? {
+        let trust = self.options.trust;
+        // The directory first: once it is trusted, nobody else can replace what is in it.
+        let found = files::check(&self.dir, trust)?;
+        let notify = match found.then(|| Notify::open(&self.dir, &self.label, trust)) {
+            Some(opened) => opened?,
+            None => None,
+        };
+        let notify = match notify {
             Some(n) if !n.is_closed() => n,
             _ if self.saw_close => {
                 return Err(Error::Closed {

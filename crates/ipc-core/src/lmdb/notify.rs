@@ -17,6 +17,7 @@ use rustix::io::Errno;
 
 use super::layout::NOTIFY_FILE;
 use crate::error::{Error, Result};
+use crate::trust::{self, Kind, Trust};
 
 /// "IPCBNTF1": set last when a writer initialises the file (Release), so a reader that
 /// sees it (Acquire) sees the other fields and an LMDB environment that exists.
@@ -49,14 +50,12 @@ impl Notify {
     }
 
     /// Maps the notify file of the store in `dir` read-only. None while there is none, or
-    /// its writer has not finished initialising it.
-    pub fn open(dir: &Path, label: &str) -> Result<Option<Notify>> {
+    /// its writer has not finished initialising it. A file `trust` does not accept is
+    /// refused.
+    pub fn open(dir: &Path, label: &str, trust: Trust) -> Result<Option<Notify>> {
         let path = dir.join(NOTIFY_FILE);
-        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = match rustix::fs::open(&path, flags, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(Errno::NOENT) => return Ok(None),
-            Err(e) => return Err(Error::io(format!("{label}: opening {}", path.display()), e)),
+        let Some(fd) = trust::open(&path, OFlags::RDONLY, Mode::empty(), Kind::File, trust)? else {
+            return Ok(None);
         };
         match map(&fd, false, &path, label)? {
             Some(notify) if notify.word().magic.load(Acquire) == MAGIC => Ok(Some(notify)),
@@ -126,8 +125,13 @@ impl WriterLock {
         let what = |doing: &str| format!("{label}: {doing} {}", path.display());
         for _ in 0..MAX_REOPEN {
             let flags = OFlags::CREATE | OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-            let fd = rustix::fs::open(&path, flags, Mode::RUSR | Mode::WUSR)
-                .map_err(|e| Error::io(what("creating"), e))?;
+            let fd =
+                rustix::fs::open(&path, flags, Mode::RUSR | Mode::WUSR).map_err(|e| match e {
+                    Errno::LOOP => trust::open_failed(&path, Kind::File, Trust::OWN, e),
+                    _ => Error::io(what("creating"), e),
+                })?;
+            // Only a file of ours that nobody else can write to is ours to lock and map.
+            trust::check_fd(&fd, &path, Kind::File, Trust::OWN)?;
             if let Err(e) = rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
                 if e == Errno::WOULDBLOCK {
                     let pid = map(&fd, false, &path, label)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use memmap2::{MmapOptions, MmapRaw};
-use rustix::fs::{FlockOperation, Mode};
+use rustix::fs::{FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::shm;
 
@@ -14,6 +14,7 @@ use super::layout::{self, Head, HEAD_LEN, HEAD_MAGIC};
 use super::segment;
 use crate::error::{Error, Result};
 use crate::futex::{Notifier, WaitOutcome};
+use crate::trust::{self, Kind, Trust};
 
 /// A mapping of a store's head.
 pub struct HeadHandle {
@@ -29,13 +30,13 @@ impl HeadHandle {
     }
 
     /// Maps the head of `store` read-only. None if it does not exist or is not
-    /// initialised yet (a writer is creating it).
-    pub fn open(store: &str) -> Result<Option<HeadHandle>> {
+    /// initialised yet (a writer is creating it). A head that `trust` does not accept
+    /// (another user's, writable by others, a link) is refused.
+    pub fn open(store: &str, trust: Trust) -> Result<Option<HeadHandle>> {
         let name = layout::head_name(store);
-        let fd = match shm::open(&name, shm::OFlags::RDONLY, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(Errno::NOENT) => return Ok(None),
-            Err(e) => return Err(Error::io(format!("opening /dev/shm{name}"), e)),
+        let path = layout::shm_path(&name);
+        let Some(fd) = trust::open(&path, OFlags::RDONLY, Mode::empty(), Kind::File, trust)? else {
+            return Ok(None);
         };
         let size = rustix::fs::fstat(&fd)
             .map_err(|e| Error::io(format!("fstat /dev/shm{name}"), e))?
@@ -99,6 +100,40 @@ impl Notifier for Arc<HeadHandle> {
     }
 }
 
+/// Creates the head (`O_EXCL`), or opens the existing one without following a link; an
+/// existing head must pass the writer's check (its own, writable by it alone).
+fn open_or_create(name: &str, label: &str) -> Result<OwnedFd> {
+    let path = layout::shm_path(name);
+    // A head removed between the two opens (its writer closing) is created again; more
+    // races than this in a row mean something else is at work.
+    for _ in 0..100 {
+        let flags = OFlags::CREATE | OFlags::EXCL | OFlags::RDWR | OFlags::CLOEXEC;
+        match rustix::fs::open(&path, flags, Mode::RUSR | Mode::WUSR) {
+            Ok(fd) => {
+                trust::check_fd(&fd, &path, Kind::File, Trust::OWN)?;
+                return Ok(fd);
+            }
+            Err(Errno::EXIST) => {}
+            Err(e) => {
+                return Err(Error::io(
+                    format!("{label}: creating {}", path.display()),
+                    e,
+                ))
+            }
+        }
+        if let Some(fd) = trust::open(&path, OFlags::RDWR, Mode::empty(), Kind::File, Trust::OWN)? {
+            return Ok(fd);
+        }
+    }
+    Err(Error::io(
+        format!(
+            "{label}: opening {} (it kept being replaced)",
+            path.display()
+        ),
+        Errno::AGAIN,
+    ))
+}
+
 /// The writer's hold on a store: an exclusive flock on the head. The kernel drops it when
 /// the process dies, however it dies, which is how a new writer knows it may take over.
 pub struct WriterLock {
@@ -111,19 +146,15 @@ pub struct WriterLock {
 
 impl WriterLock {
     /// Opens or creates the head and locks it; initialises it when new (or closed), takes it
-    /// over when its previous writer died.
+    /// over when its previous writer died. Never takes over a head of another user, one
+    /// others can write to, or a link: those are refused ([`Error::Untrusted`]).
     pub fn acquire(store: &str) -> Result<WriterLock> {
         let name = layout::head_name(store);
         let label = format!("shared-memory store {store:?}");
-        let fd = shm::open(
-            &name,
-            shm::OFlags::CREATE | shm::OFlags::RDWR,
-            Mode::RUSR | Mode::WUSR,
-        )
-        .map_err(|e| Error::io(format!("{label}: creating /dev/shm{name}"), e))?;
+        let fd = open_or_create(&name, &label)?;
         if let Err(e) = rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
             if e == Errno::WOULDBLOCK {
-                let pid = HeadHandle::open(store)
+                let pid = HeadHandle::open(store, Trust::OWN)
                     .ok()
                     .flatten()
                     .map(|h| h.writer_pid());

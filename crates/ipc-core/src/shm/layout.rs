@@ -81,3 +81,9 @@ pub fn head_name(store: &str) -> String {
 pub fn data_name(store: &str, version: u64) -> String {
     format!("/{PREFIX}shm_{store}.{version}")
 }
+
+/// Where the segment `name` (as [`head_name`] and [`data_name`] spell it) lives. The
+/// stores open it there themselves rather than through `shm_open`, to pass `O_NOFOLLOW`.
+pub fn shm_path(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("/dev/shm{name}"))
+}

@@ -19,6 +19,7 @@ use rustix::io::Errno;
 use crate::error::{Error, Result};
 use crate::names;
 use crate::process::Owner;
+use crate::trust::Trust;
 
 pub use head::HeadHandle;
 use segment::Snapshot as Segment;
@@ -56,6 +57,8 @@ pub struct ShmStore {
     /// A reader saw the writer close the store and has not seen a new writer since.
     saw_close: bool,
     closed_here: bool,
+    /// Whose head and segments this handle accepts (see [`crate::trust`]).
+    trust: Trust,
 }
 
 /// A reader gives up after this many consecutive races with a publishing writer (each race
@@ -76,12 +79,19 @@ impl ShmStore {
             cached: None,
             saw_close: false,
             closed_here: false,
+            trust: Trust::OWN,
         })
     }
 
     /// A reader of `name`. The store need not exist yet: reads return None until the
-    /// writer has published.
+    /// writer has published. Only a store of the current user is read.
     pub fn attach(name: &str) -> Result<Self> {
+        Self::attach_trusting(name, Trust::OWN)
+    }
+
+    /// A reader of `name` that also reads a store of the owner `trust` names. A store of
+    /// anyone else, or one others can write to, is refused ([`Error::Untrusted`]).
+    pub fn attach_trusting(name: &str, trust: Trust) -> Result<Self> {
         names::validate(name)?;
         let mut store = ShmStore {
             name: name.to_owned(),
@@ -91,6 +101,7 @@ impl ShmStore {
             cached: None,
             saw_close: false,
             closed_here: false,
+            trust,
         };
         store.head_handle()?;
         Ok(store)
@@ -149,7 +160,7 @@ impl ShmStore {
             self.cached = None;
             self.saw_close = true;
         }
-        match HeadHandle::open(&self.name)? {
+        match HeadHandle::open(&self.name, self.trust)? {
             Some(head) if !head.is_closed() => {
                 self.saw_close = false;
                 self.head = Some(Arc::new(head));
@@ -185,7 +196,7 @@ impl ShmStore {
             if fresh {
                 return Ok(self.cached.as_ref());
             }
-            match segment::open(&self.name, incarnation, version) {
+            match segment::open(&self.name, incarnation, version, self.trust) {
                 Ok(segment) => {
                     self.cached = Some(Snapshot { segment });
                     return Ok(self.cached.as_ref());

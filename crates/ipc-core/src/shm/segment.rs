@@ -1,12 +1,13 @@
 //! Data segments: one immutable snapshot each.
 
 use memmap2::{Mmap, MmapOptions};
-use rustix::fs::{FallocateFlags, Mode};
+use rustix::fs::{FallocateFlags, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::shm;
 
 use super::layout::{self, DataHeader, DATA_HEADER_LEN};
 use crate::error::{Error, Result};
+use crate::trust::{self, Kind, Trust};
 
 /// A mapped, validated data segment.
 pub struct Snapshot {
@@ -73,14 +74,27 @@ pub fn create(store: &str, incarnation: u64, version: u64, blob: &[u8]) -> Resul
     result
 }
 
-/// Maps version `version` read-only and checks its header.
-pub fn open(store: &str, incarnation: u64, version: u64) -> Result<Snapshot, OpenError> {
+/// Maps version `version` read-only and checks its header. A segment `trust` does not
+/// accept is refused, like its head.
+pub fn open(
+    store: &str,
+    incarnation: u64,
+    version: u64,
+    trust: Trust,
+) -> Result<Snapshot, OpenError> {
     let name = layout::data_name(store, version);
     let path = format!("/dev/shm{name}");
-    let fd = match shm::open(&name, shm::OFlags::RDONLY, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::NOENT) => return Err(OpenError::Gone),
-        Err(e) => return Err(OpenError::Failed(Error::io(format!("opening {path}"), e))),
+    let opened = trust::open(
+        &layout::shm_path(&name),
+        OFlags::RDONLY,
+        Mode::empty(),
+        Kind::File,
+        trust,
+    );
+    let fd = match opened {
+        Ok(Some(fd)) => fd,
+        Ok(None) => return Err(OpenError::Gone),
+        Err(e) => return Err(OpenError::Failed(e)),
     };
     let size = rustix::fs::fstat(&fd)
         .map_err(|e| OpenError::Failed(Error::io(format!("fstat {path}"), e)))?

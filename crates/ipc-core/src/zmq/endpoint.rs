@@ -1,15 +1,19 @@
 //! Where a store's sockets live: `ipc://` files under the project prefix by default, or a
 //! `tcp://host:port` pair so that readers can run on other machines.
 
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::PathBuf;
 
-use rustix::fs::FlockOperation;
+use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
 use crate::names::PREFIX;
+use crate::trust::{self, Kind, Trust};
+
+/// The writer's lock file in an ipc directory (it holds the writer's pid).
+const LOCK_FILE: &str = "writer.lock";
 
 /// Longest path an `ipc://` socket can have (`sockaddr_un.sun_path` less its NUL).
 const MAX_IPC_PATH: usize = 107;
@@ -84,25 +88,26 @@ impl Endpoints {
     /// For the writer, before binding: creates the ipc directory (0700) and takes an
     /// exclusive lock in it, which the kernel releases however the writer dies; clears
     /// socket files a dead writer left. Returns the lock (None for tcp, where the bind
-    /// itself refuses a second writer).
+    /// itself refuses a second writer). An existing directory or lock file must pass the
+    /// writer's check ([`crate::trust`]): ours, writable by us alone, not a link.
     pub fn claim(&self, store: &str) -> Result<Option<File>> {
         let Some(dir) = &self.dir else {
             return Ok(None);
         };
         match fs::DirBuilder::new().mode(0o700).create(dir) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(Error::io(format!("creating {}", dir.display()), e)),
         }
-        let lock_path = dir.join("writer.lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(|e| Error::io(format!("opening {}", lock_path.display()), e))?;
+        let dir_fd = trust::open(dir, OFlags::RDONLY, Mode::empty(), Kind::Dir, Trust::OWN)?
+            .ok_or_else(|| Error::io(format!("opening {}", dir.display()), Errno::NOENT))?;
+        // Everything below goes through the checked directory's descriptor.
+        let lock_path = dir.join(LOCK_FILE);
+        let flags = OFlags::CREATE | OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let lock = rustix::fs::openat(&dir_fd, LOCK_FILE, flags, Mode::RUSR | Mode::WUSR)
+            .map_err(|e| trust::open_failed(&lock_path, Kind::File, Trust::OWN, e))?;
+        trust::check_fd(&lock, &lock_path, Kind::File, Trust::OWN)?;
+        let lock = File::from(lock);
         if let Err(e) = rustix::fs::flock(&lock, FlockOperation::NonBlockingLockExclusive) {
             if e == Errno::WOULDBLOCK {
                 let pid = fs::read_to_string(&lock_path)
@@ -115,15 +120,18 @@ impl Endpoints {
             }
             return Err(Error::io(format!("locking {}", lock_path.display()), e));
         }
-        fs::write(&lock_path, std::process::id().to_string())
+        let pid = std::process::id().to_string();
+        rustix::fs::ftruncate(&lock, 0)
+            .and_then(|()| rustix::io::pwrite(&lock, pid.as_bytes(), 0).map(drop))
             .map_err(|e| Error::io(format!("writing {}", lock_path.display()), e))?;
         for stale in ["data", "control"] {
-            let _ = fs::remove_file(dir.join(stale));
+            let _ = rustix::fs::unlinkat(&dir_fd, stale, AtFlags::empty());
         }
         Ok(Some(lock))
     }
 
-    /// After binding: sockets readable and writable by this user only.
+    /// After binding: sockets readable and writable by this user only (they sit in a
+    /// directory of ours that nobody else can write to, so the paths are the sockets).
     pub fn restrict(&self) -> Result<()> {
         let Some(dir) = &self.dir else {
             return Ok(());
@@ -132,8 +140,22 @@ impl Endpoints {
             let path = dir.join(socket);
             fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
                 .map_err(|e| Error::io(format!("restricting {}", path.display()), e))?;
+            trust::check_path(&path, Kind::Socket, Trust::OWN)?;
         }
         Ok(())
+    }
+
+    /// For a reader: refuses an ipc directory that `trust` does not accept. Only its owner
+    /// can put sockets in a directory that nobody else can write to, so the sockets
+    /// need no check of their own (which would also race with the writer's `restrict`:
+    /// under a umask of 002 they are group-writable until then). A directory that does
+    /// not exist yet passes (the writer may come later); a reader checks again when a
+    /// new writer run first speaks. Nothing to check for tcp.
+    pub fn verify(&self, trust: Trust) -> Result<()> {
+        match &self.dir {
+            Some(dir) => trust::check_path(dir, Kind::Dir, trust).map(drop),
+            None => Ok(()),
+        }
     }
 
     /// The writer's cleanup: removes the socket files and the lock, and the directory
@@ -153,7 +175,7 @@ impl Endpoints {
             return gone(fs::remove_dir_all(dir), dir);
         }
         // Every file is tried; the first failure is reported.
-        ["data", "control", "writer.lock"]
+        ["data", "control", LOCK_FILE]
             .map(|file| {
                 let path = dir.join(file);
                 gone(fs::remove_file(&path), &path)

@@ -24,6 +24,7 @@ pub use subscriber::STALE_AFTER;
 use crate::error::{Error, Result};
 use crate::names;
 use crate::process::{self, Owner};
+use crate::trust::Trust;
 use publisher::Publisher;
 use puller::Puller;
 use subscriber::Subscriber;
@@ -150,18 +151,31 @@ impl ZmqStore {
     }
 
     /// A reader: connects now; the writer may come later. In push mode `timeout` bounds
-    /// each read's wait for its message.
+    /// each read's wait for its message. Only ipc sockets of the current user are read.
     pub fn connect(
         name: &str,
         mode: Mode,
         endpoint: Option<&str>,
         timeout: Duration,
     ) -> Result<Self> {
+        Self::connect_trusting(name, mode, endpoint, timeout, Trust::OWN)
+    }
+
+    /// A reader that also reads from ipc sockets of the owner `trust` names. Sockets (or
+    /// their directory) of anyone else, or writable by others, are refused
+    /// ([`Error::Untrusted`]), now or when a new writer run first speaks.
+    pub fn connect_trusting(
+        name: &str,
+        mode: Mode,
+        endpoint: Option<&str>,
+        timeout: Duration,
+        trust: Trust,
+    ) -> Result<Self> {
         names::validate(name)?;
         let endpoints = Endpoints::resolve(name, endpoint)?;
         let role = match mode {
-            Mode::PubSub => Role::Subscriber(Subscriber::connect(name, &endpoints)?),
-            Mode::Push => Role::Puller(Puller::connect(name, &endpoints, timeout)?),
+            Mode::PubSub => Role::Subscriber(Subscriber::connect(name, &endpoints, trust)?),
+            Mode::Push => Role::Puller(Puller::connect(name, &endpoints, timeout, trust)?),
         };
         Ok(ZmqStore {
             name: name.to_owned(),

@@ -6,6 +6,7 @@ use super::endpoint::Endpoints;
 use super::wire::{self, Header, Kind};
 use super::{context, control_dealer, zmq_error, Frame};
 use crate::error::{Error, Result};
+use crate::trust::Trust;
 
 pub struct Puller {
     store: String,
@@ -13,10 +14,20 @@ pub struct Puller {
     _dealer: zmq::Socket,
     version: u64,
     timeout: Duration,
+    /// The writer run whose sockets were last checked, and what checks them.
+    incarnation: u64,
+    endpoints: Endpoints,
+    trust: Trust,
 }
 
 impl Puller {
-    pub fn connect(store: &str, endpoints: &Endpoints, timeout: Duration) -> Result<Self> {
+    pub fn connect(
+        store: &str,
+        endpoints: &Endpoints,
+        timeout: Duration,
+        trust: Trust,
+    ) -> Result<Self> {
+        endpoints.verify(trust)?;
         let ctx = context();
         let pull = ctx
             .socket(zmq::PULL)
@@ -44,6 +55,9 @@ impl Puller {
             _dealer: dealer,
             version: 0,
             timeout,
+            incarnation: 0,
+            endpoints: endpoints.clone(),
+            trust,
         })
     }
 
@@ -70,6 +84,11 @@ impl Puller {
             let msg = self.pull.recv_msg(0).map_err(zmq_error("receiving"))?;
             match Header::parse(&msg) {
                 Some(h) if h.kind == Kind::Snapshot => {
+                    if h.incarnation != self.incarnation {
+                        // A new writer run: check its sockets before reading from it.
+                        self.endpoints.verify(self.trust)?;
+                        self.incarnation = h.incarnation;
+                    }
                     self.version = h.version;
                     return Ok(Frame::new(msg, h));
                 }

@@ -16,6 +16,7 @@ use super::server::stop_pair;
 use super::wire::{self, Header, Kind};
 use super::{context, control_dealer, zmq_error, Frame};
 use crate::error::{Error, Result};
+use crate::trust::{Trust, Untrusted};
 
 const QUERY_INTERVAL: Duration = Duration::from_millis(200);
 /// No answer from the writer for this long: the snapshot may be stale.
@@ -32,6 +33,9 @@ struct Latest {
     last_contact: Option<Instant>,
     /// Set if the thread died; reported by every later call.
     failure: Option<String>,
+    /// Set while the latest writer run speaks through sockets this reader does not trust;
+    /// its snapshots are dropped, and every call reports this.
+    untrusted: Option<Untrusted>,
 }
 
 impl Latest {
@@ -43,6 +47,9 @@ impl Latest {
 struct Shared {
     latest: Mutex<Latest>,
     changed: Condvar,
+    /// Checked again whenever a new writer run first sends a snapshot.
+    endpoints: Endpoints,
+    trust: Trust,
 }
 
 impl Shared {
@@ -59,7 +66,8 @@ pub struct Subscriber {
 }
 
 impl Subscriber {
-    pub fn connect(store: &str, endpoints: &Endpoints) -> Result<Self> {
+    pub fn connect(store: &str, endpoints: &Endpoints, trust: Trust) -> Result<Self> {
+        endpoints.verify(trust)?;
         let ctx = context();
         let sub = ctx
             .socket(zmq::SUB)
@@ -79,6 +87,8 @@ impl Subscriber {
         let shared = Arc::new(Shared {
             latest: Mutex::new(Latest::default()),
             changed: Condvar::new(),
+            endpoints: endpoints.clone(),
+            trust,
         });
         let (stop, stopped) = stop_pair(&ctx)?;
         let thread_shared = shared.clone();
@@ -95,6 +105,9 @@ impl Subscriber {
     }
 
     fn check(&self, latest: &Latest) -> Result<()> {
+        if let Some(refused) = &latest.untrusted {
+            return Err(Error::Untrusted(refused.clone()));
+        }
         match &latest.failure {
             Some(why) => Err(Error::io(
                 format!("{}: receiver stopped: {why}", self.store),
@@ -237,7 +250,20 @@ fn accept(shared: &Shared, msg: zmq::Message) {
         return;
     }
     if header.incarnation != latest.incarnation {
-        // A new writer run: its versions count from 1 again.
+        // A new writer run: its sockets may be new too, so check them again before
+        // taking anything from it (the check sees the files, not the peer: see
+        // docs/design.md, "Who may touch a store").
+        match shared.endpoints.verify(shared.trust) {
+            Err(Error::Untrusted(refused)) => {
+                latest.untrusted = Some(refused);
+                drop(latest);
+                shared.changed.notify_all();
+                return;
+            }
+            // Anything else (a file gone meanwhile) is not a refusal.
+            _ => latest.untrusted = None,
+        }
+        // Its versions count from 1 again.
         latest.offset = latest.version();
         latest.incarnation = header.incarnation;
         latest.writer_version = 0;
