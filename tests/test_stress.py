@@ -137,7 +137,9 @@ def writer(kind: str, name: str, ready: Any, stop: Any, counts: Any, errors: str
         store.cleanup()
 
 
-def reader(kind: str, name: str, seed: int, stop: Any, counts: Any, errors: str) -> None:
+def reader(
+    kind: str, name: str, seed: int, ready: Any, stop: Any, counts: Any, errors: str
+) -> None:
     rng = random.Random(seed)
     store = open_store(kind, name, False)
     last = 0
@@ -146,6 +148,7 @@ def reader(kind: str, name: str, seed: int, stop: Any, counts: Any, errors: str)
         while not stop.is_set():
             try:
                 d = store.read()
+                ready.set()
                 if d is not None:
                     n = check_snapshot(d)
                     assert n >= last, f"snapshot {n} read after {last}"
@@ -187,12 +190,15 @@ def run(kind: str, name: str, seconds: float, tmp: Path) -> dict[str, int]:
     started = 0
 
     def start(slot: int) -> Any:
+        """A new reader in `slot`, once it is reading (starting an interpreter can take
+        seconds on a loaded machine: a reader killed before it read would test nothing)."""
         nonlocal started
         started += 1
-        p = ctx.Process(
-            target=reader, args=(kind, name, started, stop_readers, slots[slot], errors)
-        )
+        reading = ctx.Event()
+        args = (kind, name, started, reading, stop_readers, slots[slot], errors)
+        p = ctx.Process(target=reader, args=args)
         p.start()
+        assert reading.wait(60), f"reader {started} did not start reading"
         return p
 
     readers = [start(i) for i in range(READERS)]
