@@ -186,6 +186,7 @@ fn is_ascii(bytes: &[u8]) -> bool {
 }
 
 /// An inline string, tag included: root keys and shared-table entries.
+#[inline(always)]
 pub(super) fn raw_str<'a>(buf: &'a [u8], pos: &mut usize) -> Result<(&'a str, bool), DecodeError> {
     let at = *pos;
     match byte(buf, pos)? {
