@@ -5,18 +5,24 @@
 //! index lets a reader decode one key's value without touching the others.
 //! docs/format.md is the byte-level description.
 
-mod decoder;
+mod blob;
 mod doc;
 mod encoder;
 mod error;
 pub mod format;
+mod read;
+mod reader;
+mod sink;
 mod skip;
+mod table;
 mod value;
 
-pub use decoder::{decode_value, Blob, Entry, Sink, Table};
+pub use blob::{decode_value, Blob, Entry};
 pub use doc::{Doc, DocSink, Item, Map, Node, OpenContainer, Seq};
 pub use encoder::Encoder;
 pub use error::{format_path, DecodeError, EncodeError, EncodeErrorKind, PathSegment};
 pub use format::{FORMAT_VERSION, MAX_DEPTH};
+pub use sink::Sink;
 pub use skip::Skip;
+pub use table::Table;
 pub use value::{Text, Value, ValueSink};

@@ -1,7 +1,7 @@
 //! The sink that builds nothing.
 
-use super::decoder::Sink;
 use super::error::DecodeError;
+use super::sink::Sink;
 
 /// A sink that builds nothing: walking with it validates a value and finds its end.
 pub struct Skip;

@@ -1,9 +1,10 @@
 //! The Rust-side data model: what the native harness writes and reads, without Python.
 
-use super::decoder::{Blob, Sink};
+use super::blob::Blob;
 use super::encoder::Encoder;
 use super::error::{DecodeError, EncodeError, EncodeErrorKind, PathSegment};
 use super::format::MAX_DEPTH;
+use super::sink::Sink;
 
 /// The string type of [`Value`]: up to 24 bytes are stored inline, so the typical key or
 /// short text costs no heap allocation when a snapshot is decoded.
