@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..harness.report import fmt_time
+from ..formatting import fmt_ratio, fmt_time
 from .compare import median
 from .dataset import Dataset, Group
 from .properties import Properties, properties
@@ -65,7 +65,7 @@ def fastest(group: Group, op: str, what: str, among: list[str] | None = None
         next_value, runner_up = ranked[1]
         text += f"; next `{runner_up}` {fmt_time(next_value)}"
         if best_value > 0:
-            text += f" ({next_value / best_value:.2f}x)"
+            text += f" ({fmt_ratio(next_value / best_value)})"
         rec = group.ok(best, size)
         stats = None if rec is None else rec.read if op == "read" else rec.write
         if stats is not None and next_value <= stats.p90:
