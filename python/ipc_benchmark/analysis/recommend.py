@@ -10,7 +10,7 @@ Rules, written down because the report states only their results:
   many of the sizes the same backend is fastest, and whether the runner-up's median is
   inside the winner's own spread (at or below its p90), i.e. not a clear lead.
 * Persistence and reaching other machines are properties of the backend's kind
-  (``properties.py``); among the backends that have one, the fastest full reader is named.
+  (``backends.json``); among the backends that have one, the fastest full reader is named.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Callable
 from ..formatting import fmt_ratio, fmt_time
 from .compare import median
 from .dataset import Dataset, Group
-from .properties import Properties, properties
+from ..backends import Properties, properties
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 from ..formatting import fmt_ratio, fmt_time
 from .compare import harness_pairs, speedups
 from .dataset import HARNESS_LABELS, Dataset
-from .properties import properties
+from ..backends import properties
 from .recommend import Recommendation
 from .tables import by_size, markdown, rate_cell, read_cell, write_cell
 
@@ -73,7 +73,7 @@ def recommendation(recs: list[Recommendation], dataset: Dataset) -> str:
         "largest size measured; a backend that failed at any size is not a candidate "
         "(rules: `python/ipc_benchmark/analysis/recommend.py`).",
         table,
-        "Properties of each backend's kind (`python/ipc_benchmark/analysis/properties.py`):",
+        "Properties of each backend's kind (`python/ipc_benchmark/backends.json`):",
         markdown(["backend", "persistent", "across machines", "one message per read",
                   "why"], props, left=5),
     ])

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, get_args
 
-from ..registry import BackendSpec, Implementation
+from ..backends import Implementation
+from ..registry import BackendSpec
 from .config import Workload
 from .stats import summarize
 
