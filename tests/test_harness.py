@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ipc_benchmark.harness.case import CaseOutcome, RankReport
+from ipc_benchmark.formatting import fmt_time
 from ipc_benchmark.harness.cli import parse_args
-from ipc_benchmark.harness.report import fmt_time, summary
-from ipc_benchmark.harness.results import record
+from ipc_benchmark.harness.outcome import CaseOutcome, Failure, RankReport, record
+from ipc_benchmark.harness.report import summary
 from ipc_benchmark.harness.stats import nearest_rank, summarize
-from ipc_benchmark.harness.sync import Failure
 from ipc_benchmark.harness.workload import Checker, random_keys
 from ipc_benchmark.registry import BUILTIN
 from ipc_benchmark.utils import generate_test_dict

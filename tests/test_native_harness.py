@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ipc_benchmark import backends
 from ipc_benchmark.utils import generate_test_dict, serialize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,8 +80,7 @@ def test_mpi_bcast_run_writes_the_schema(ranks: int, tmp_path: Path) -> None:
     for r in results:
         assert r["status"] == "ok" and r["error"] is None, r["error"]
         assert r["verified"] is True
-        assert (r["implementation"], r["reference"], r["workload"]) == (
-            "rust", "mpi-bcast", "full")
+        assert (r["implementation"], r["reference"], r["workload"]) == ("rust", None, "full")
         # The same payload as Python's, byte for byte, so the same encoded size.
         assert r["payload_bytes"] == len(serialize(generate_test_dict(r["data_size"])))
         # A push backend: one timed write serves every read.
@@ -100,9 +100,14 @@ def test_get_workload(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     assert doc["metadata"]["config"]["workload"] == "get"
     assert [r["backend"] for r in doc["results"]] == ["shm", "lmdb", "zmq", "zmq-push", "mpi-bcast"]
+    native = backends.of_harness("rust")
     for record in doc["results"]:
         assert (record["workload"], record["status"], record["verified"]) == ("get", "ok", True)
         assert len(record["read"]["samples"]) == 4
+        # What the record says about its backend is backends.json's native entry.
+        facts = native[record["backend"]]
+        assert (record["display_name"], record["implementation"], record["reference"]) == (
+            facts.display_name, facts.implementation, facts.reference)
 
 
 def test_bad_arguments_fail_fast(tmp_path: Path) -> None:
@@ -122,6 +127,7 @@ def test_a_failing_backend_is_reported_and_the_run_goes_on(tmp_path: Path) -> No
     assert "some records failed" in proc.stderr
     failed, ok = json.loads(out.read_text())["results"]
     assert (failed["backend"], failed["status"], failed["verified"]) == ("fault", "failed", False)
+    assert failed["display_name"] == backends.of_harness("rust")["fault"].display_name
     assert failed["error"] == "rank 1: read: warm-up read 0: fault: injected read failure"
     assert failed["write_time"] is None and failed["avg_read_time"] is None
     assert failed["read"] is None

@@ -16,7 +16,7 @@ from ipc_benchmark.registry import (
 
 
 def test_the_table_of_the_schema() -> None:
-    """docs/results-schema.md lists these names, implementations and references."""
+    """backends.json's Python entries: these names, implementations and references."""
     table = {name: (s.implementation, s.reference) for name, s in BUILTIN.items()}
     assert table == {
         "shm": ("rust", "py-shm"), "lmdb": ("rust", "py-lmdb"), "zmq": ("rust", "py-zmq"),

@@ -1,12 +1,12 @@
 """Every backend the harness can run, by name.
 
 A ``BackendSpec`` says how to build a backend and what it is: its implementation
-(``rust``, ``reference`` or ``user``), display name, and the reference backend it replaces
-(docs/results-schema.md has the table). Nothing is imported until a backend is used, so
-a missing optional package (or a Rust class not built yet) makes that one backend
-unavailable, with the reason, and breaks nothing else.
+(``rust``, ``reference`` or ``user``), display name, and the reference backend it replaces,
+as backends.json describes each built-in one (backends.py). Nothing is imported until a
+backend is used, so a missing optional package (or a Rust class not built yet) makes that
+one backend unavailable, with the reason, and breaks nothing else.
 
-Adding a backend is one entry in ``_BUILTIN``; a user's ``IPCBackend`` subclass needs no
+Adding a backend is one entry in backends.json; a user's ``IPCBackend`` subclass needs no
 entry at all: ``user_spec("package.module:Class")`` (``--backend module:Class``).
 """
 
@@ -16,11 +16,11 @@ import importlib
 import inspect
 import pickle
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any
 
+from . import backends
+from .backends import Encoding, Implementation
 from .base import IPCBackend
-
-Implementation = Literal["rust", "reference", "user"]
 
 
 class BackendUnavailable(Exception):
@@ -40,7 +40,7 @@ class BackendSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)
     #: "pickle": the stored/sent bytes are a pickle (protocol 5); "codec": our blob
     #: format; None: unknown (a user's backend).
-    encoding: Literal["pickle", "codec"] | None = None
+    encoding: Encoding | None = None
 
     def load(self) -> type[IPCBackend]:
         """The backend class; BackendUnavailable (with the reason) if it cannot be had."""
@@ -92,26 +92,14 @@ class BackendSpec:
         return None
 
 
-def _rust(name: str, cls: str, display: str, reference: str, **kwargs: Any) -> BackendSpec:
-    return BackendSpec(name, "rust", display, reference, f"ipc_benchmark:{cls}",
-                       kwargs=kwargs, encoding="codec")
+def _builtin(b: backends.Backend) -> BackendSpec:
+    assert b.python_class is not None, f"backends.json: {b.name} has no python.class"
+    return BackendSpec(b.name, b.implementation, b.display_name, b.reference, b.python_class,
+                       kwargs=dict(b.python_kwargs), encoding=b.encoding)
 
 
-def _ref(name: str, target: str, display: str) -> BackendSpec:
-    return BackendSpec(name, "reference", display, None,
-                       f"ipc_benchmark.reference.{target}", encoding="pickle")
-
-
-_BUILTIN: tuple[BackendSpec, ...] = (
-    _rust("shm", "SharedMemoryBackend", "SharedMemory (Rust)", "py-shm"),
-    _rust("lmdb", "LMDBBackend", "LMDB (Rust)", "py-lmdb"),
-    _rust("zmq", "ZeroMQBackend", "ZeroMQ pub/sub (Rust)", "py-zmq"),
-    _rust("zmq-push", "ZeroMQBackend", "ZeroMQ push (Rust)", "py-zmq", mode="push"),
-    _ref("py-shm", "shm_backend:PickleSharedMemoryBackend", "SharedMemory (pickle)"),
-    _ref("py-lmdb", "lmdb_backend:PickleLMDBBackend", "LMDB (pickle)"),
-    _ref("py-zmq", "zmq_backend:PickleZeroMQBackend", "ZeroMQ (pickle)"),
-    _ref("mpi-bcast", "mpi_bcast:MPIBcastBackend", "MPI bcast (pickle)"),
-)
+_BUILTIN: tuple[BackendSpec, ...] = tuple(
+    _builtin(b) for b in backends.of_harness("python").values())
 
 BUILTIN: dict[str, BackendSpec] = {spec.name: spec for spec in _BUILTIN}
 

@@ -44,7 +44,7 @@ pub fn run_record(
     } else {
         read_plan(&expected, args, rank, reads_each)
     };
-    let mut backend = (entry.make)(env);
+    let mut backend = entry.build(env);
     let push = backend.consumes_messages();
 
     if writer {

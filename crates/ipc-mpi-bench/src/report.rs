@@ -140,9 +140,9 @@ pub fn merge(info: &RecordInfo<'_>, reports: &[RankReport]) -> Record {
         write_time: write.as_ref().map(|s| s.median).filter(|_| ok),
         avg_read_time,
         throughput: avg_read_time.filter(|&t| t > 0.0).map(|t| 1.0 / t),
-        display_name: info.entry.display_name.to_owned(),
-        implementation: "rust".to_owned(),
-        reference: info.entry.reference.map(str::to_owned),
+        display_name: info.entry.facts().display_name.to_owned(),
+        implementation: info.entry.facts().implementation.to_owned(),
+        reference: info.entry.facts().reference.map(str::to_owned),
         workload: info.workload.as_str().to_owned(),
         status: if ok { "ok" } else { "failed" }.to_owned(),
         error,
@@ -200,7 +200,8 @@ mod tests {
         // 4 timed reads from t = 1.0 s to t = 2.0 s.
         assert!((r.aggregate_reads_per_s.expect("aggregate") - 4.0).abs() < 1e-9);
         assert_eq!(r.payload_bytes, Some(500));
-        assert_eq!(r.reference.as_deref(), Some("mpi-bcast"));
+        assert_eq!(r.display_name, "MPI broadcast (Rust)");
+        assert_eq!(r.reference, None);
     }
 
     #[test]

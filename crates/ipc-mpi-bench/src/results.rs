@@ -99,7 +99,7 @@ mod tests {
             throughput: Some(4.0),
             display_name: "MPI broadcast (Rust)".into(),
             implementation: "rust".into(),
-            reference: Some("mpi-bcast".into()),
+            reference: None,
             workload: "full".into(),
             status: "ok".into(),
             error: None,

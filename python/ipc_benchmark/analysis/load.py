@@ -13,15 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: The result-file version this analysis reads (docs/results-schema.md). The harness
-#: writes it from ``harness.results.SCHEMA_VERSION``, which is not imported here because
-#: importing that module starts MPI.
-SCHEMA_VERSION = 1
+from ..harness.outcome import HARNESSES, IMPLEMENTATIONS, SCHEMA_VERSION, STATUSES, WORKLOADS
 
-HARNESSES = ("python", "rust")
-WORKLOADS = ("full", "get")
-STATUSES = ("ok", "failed")
-IMPLEMENTATIONS = ("rust", "reference", "user")
 #: The fields of a ``write`` / ``read`` block this analysis uses.
 STAT_FIELDS = ("median", "min", "max", "mean", "std", "p90", "p99")
 

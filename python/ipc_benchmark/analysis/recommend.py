@@ -10,7 +10,7 @@ Rules, written down because the report states only their results:
   many of the sizes the same backend is fastest, and whether the runner-up's median is
   inside the winner's own spread (at or below its p90), i.e. not a clear lead.
 * Persistence and reaching other machines are properties of the backend's kind
-  (``properties.py``); among the backends that have one, the fastest full reader is named.
+  (``backends.json``); among the backends that have one, the fastest full reader is named.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..harness.report import fmt_time
+from ..formatting import fmt_ratio, fmt_time
 from .compare import median
 from .dataset import Dataset, Group
-from .properties import Properties, properties
+from ..backends import Properties, properties
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def fastest(group: Group, op: str, what: str, among: list[str] | None = None
         next_value, runner_up = ranked[1]
         text += f"; next `{runner_up}` {fmt_time(next_value)}"
         if best_value > 0:
-            text += f" ({next_value / best_value:.2f}x)"
+            text += f" ({fmt_ratio(next_value / best_value)})"
         rec = group.ok(best, size)
         stats = None if rec is None else rec.read if op == "read" else rec.write
         if stats is not None and next_value <= stats.p90:

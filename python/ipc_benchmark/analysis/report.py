@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..harness.report import fmt_time
+from ..formatting import fmt_ratio, fmt_time
 from .compare import harness_pairs, speedups
 from .dataset import HARNESS_LABELS, Dataset
-from .properties import properties
+from ..backends import properties
 from .recommend import Recommendation
 from .tables import by_size, markdown, rate_cell, read_cell, write_cell
 
@@ -73,7 +73,7 @@ def recommendation(recs: list[Recommendation], dataset: Dataset) -> str:
         "largest size measured; a backend that failed at any size is not a candidate "
         "(rules: `python/ipc_benchmark/analysis/recommend.py`).",
         table,
-        "Properties of each backend's kind (`python/ipc_benchmark/analysis/properties.py`):",
+        "Properties of each backend's kind (`python/ipc_benchmark/backends.json`):",
         markdown(["backend", "persistent", "across machines", "one message per read",
                   "why"], props, left=5),
     ])
@@ -85,8 +85,7 @@ def _speedup_tables(dataset: Dataset) -> str:
         rows = []
         for (backend, ref), pairs in speedups(g).items():
             for p in pairs:
-                cells = [f"{x:.2f}x" if (x := p.ratio(op)) is not None else "-"
-                         for op in ("read", "write")]
+                cells = [fmt_ratio(p.ratio(op)) for op in ("read", "write")]
                 rows.append([f"`{backend}`", f"`{ref}`", str(p.size), *cells])
         if rows:
             parts += [f"{g.label}:", markdown(["backend", "vs", "entries", "read speedup",
@@ -106,9 +105,8 @@ def _harness_table(dataset: Dataset, skipped: str | None) -> str:
         for p in ps:
             a = p.base.read.median if p.base.read else None
             b = p.fast.read.median if p.fast.read else None
-            ratio = p.ratio("read")
             rows.append([f"`{backend}`", workload, str(p.size), fmt_time(a), fmt_time(b),
-                         f"{ratio:.2f}x" if ratio is not None else "-"])
+                         fmt_ratio(p.ratio("read"))])
     return markdown(["backend", "workload", "entries", "read median, Python harness",
                      "read median, native harness", "Python / native"], rows, left=2)
 

@@ -7,7 +7,7 @@ import csv
 from pathlib import Path
 from typing import Callable
 
-from ..harness.report import fmt_rate, fmt_time
+from ..formatting import fmt_rate, fmt_time
 from .dataset import Dataset, Group
 from .load import Record, Stats
 

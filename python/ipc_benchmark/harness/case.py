@@ -28,34 +28,17 @@ import json
 import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any, Callable
 
 from ..base import IPCBackend
 from ..registry import BackendSpec
 from .config import Config
-from .sync import Failure, Sync
+from .outcome import CaseOutcome, Failure, RankReport
+from .sync import Sync
 from .workload import Checker, VerificationError, random_keys
 
 WRITER = 0
-
-
-@dataclass
-class RankReport:
-    """What one rank measured; sent to rank 0 after the measuring phases."""
-
-    write_ns: list[int] = field(default_factory=list)
-    read_ns: list[int] = field(default_factory=list)
-    first_ns: int | None = None  # start of this reader's first timed read
-    last_ns: int | None = None  # end of its last timed read
-    verified: bool | None = None  # None on the writer
-
-
-@dataclass
-class CaseOutcome:
-    failures: list[tuple[str, Failure]]  # (phase, failure), in the order they happened
-    reports: list[RankReport] | None  # by rank, on rank 0 only; None if nothing measured
-    display_name: str
 
 
 class Case:

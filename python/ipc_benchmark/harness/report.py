@@ -5,33 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-
-def fmt_time(seconds: float | None) -> str:
-    """A duration with a unit that keeps 3 significant digits readable."""
-    if seconds is None:
-        return "-"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
-
-
-def fmt_rate(per_s: float | None) -> str:
-    if per_s is None:
-        return "-"
-    for unit, scale in (("M", 1e6), ("k", 1e3)):
-        if per_s >= scale:
-            return f"{per_s / scale:.3g}{unit}/s"
-    return f"{per_s:.3g}/s"
-
-
-def fmt_bytes(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for unit, scale in (("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n} B"
+from ..formatting import fmt_bytes, fmt_rate, fmt_ratio, fmt_time
 
 
 def _median(block: dict[str, Any] | None) -> float | None:
@@ -101,7 +75,7 @@ def ratio_rows(records: list[dict[str, Any]]) -> list[list[str]]:
         cells = []
         for block in ("write", "read"):
             mine, theirs = _median(r[block]), _median(ref[block])
-            cells.append(f"{mine / theirs:.2f}x" if mine is not None and theirs else "-")
+            cells.append(fmt_ratio(mine / theirs if mine is not None and theirs else None))
         rows.append([name, r["reference"], str(size), *cells])
     return rows
 

@@ -1,9 +1,9 @@
-"""The result file: docs/results-schema.md, version 1."""
+"""The result file's ``metadata``: the host, the versions, the run's configuration
+(docs/results-schema.md; the records and the file itself: outcome.py)."""
 
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import os
 import platform
 import socket
@@ -13,12 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _core
-from ..registry import BackendSpec
-from .case import CaseOutcome
 from .config import Config
-from .stats import summarize
-
-SCHEMA_VERSION = 1
 
 
 def usable_cores() -> int:
@@ -92,53 +87,3 @@ def metadata(config: Config, command_line: list[str], ranks: int, idle_wait: boo
             "workload": config.workload,
         },
     }
-
-
-def record(spec: BackendSpec, size: int, workload: str, outcome: CaseOutcome,
-           payload_bytes: int | None) -> dict[str, Any]:
-    """One entry of ``results``: the original's fields first, then ours."""
-    reports = outcome.reports or []
-    write_ns = [ns for r in reports for ns in r.write_ns]
-    read_ns = [ns for r in reports for ns in r.read_ns]
-    readers = reports[1:]
-    write, read = summarize(write_ns), summarize(read_ns)
-    ok = not outcome.failures
-    verified = bool(readers) and all(r.verified for r in readers)
-    aggregate = None
-    if ok and read is not None:
-        first = min(r.first_ns for r in readers if r.first_ns is not None)
-        last = max(r.last_ns for r in readers if r.last_ns is not None)
-        aggregate = len(read_ns) / ((last - first) / 1e9) if last > first else None
-    error = None
-    if outcome.failures:
-        _, first_failure = outcome.failures[0]
-        error = f"rank {first_failure.rank}: {first_failure.message}"
-    return {
-        "backend": spec.name,
-        "data_size": size,
-        "write_time": write["median"] if ok and write else None,
-        "avg_read_time": read["mean"] if ok and read else None,
-        "throughput": 1 / read["mean"] if ok and read and read["mean"] > 0 else None,
-        "display_name": outcome.display_name,
-        "implementation": spec.implementation,
-        "reference": spec.reference,
-        "workload": workload,
-        "status": "ok" if ok else "failed",
-        "error": error,
-        "payload_bytes": payload_bytes,
-        "write": write,
-        "read": read,
-        "aggregate_reads_per_s": aggregate,
-        "verified": verified,
-    }
-
-
-def write_results(path: Path, meta: dict[str, Any], records: list[dict[str, Any]]) -> None:
-    """Write the file whole, through a temporary name, so a reader never sees half of it."""
-    document = {"schema_version": SCHEMA_VERSION, "metadata": meta, "results": records}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "w", encoding="utf-8") as f:
-        json.dump(document, f, indent=1, allow_nan=False)
-        f.write("\n")
-    os.replace(partial, path)

@@ -14,9 +14,10 @@ from mpi4py import MPI
 from ..registry import BackendSpec
 from ..utils import generate_test_dict
 from . import report, results
-from .case import WRITER, Case, CaseOutcome
+from .case import WRITER, Case
 from .config import Config
-from .sync import Failure, Sync
+from .outcome import CaseOutcome, Failure, record, write_results
+from .sync import Sync
 
 #: Exit status when the run cannot start (too few ranks, ranks on several hosts).
 USAGE_EXIT = 2
@@ -78,7 +79,7 @@ def _run(config: Config, command_line: list[str]) -> int:
         meta = results.metadata(config, command_line, ranks, idle_wait,
                                 MPI.Get_library_version(), created)
         try:
-            results.write_results(config.output, meta, records)
+            write_results(config.output, meta, records)
         except OSError as e:
             report.say(f"benchmark_mpi.py: cannot write {config.output}: {e}")
             return False
@@ -91,7 +92,7 @@ def _run(config: Config, command_line: list[str]) -> int:
             outcome = CaseOutcome([("abort", Failure(rank, f"TimeoutError: {message}; "
                                                             "the job was aborted"))],
                                   None, spec.display_name)
-            records.append(results.record(spec, size, config.workload, outcome, None))
+            records.append(record(spec, size, config.workload, outcome, None))
         save()
 
     if lead:
@@ -116,7 +117,7 @@ def _run(config: Config, command_line: list[str]) -> int:
             outcome = Case(sync, config, spec, size, expected, f"b{run_id}_{step}").run()
             failed += bool(outcome.failures)
             if lead:
-                rec = results.record(spec, size, config.workload, outcome,
+                rec = record(spec, size, config.workload, outcome,
                                      spec.payload_bytes(expected))
                 records.append(rec)
                 report.say(report.progress_line(step, total, rec))

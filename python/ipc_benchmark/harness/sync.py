@@ -15,9 +15,11 @@ import struct
 import sys
 import time
 from array import array
-from typing import Callable, NamedTuple
+from typing import Callable
 
 from mpi4py import MPI
+
+from .outcome import Failure
 
 #: Exit status of a job aborted because a phase timed out.
 TIMEOUT_EXIT = 3
@@ -27,11 +29,6 @@ _SLOT = 2048
 _HEAD = struct.Struct("<BH")  # failed flag, message length
 _FIRST_PAUSE = 50e-6
 _MAX_PAUSE = 1e-3
-
-
-class Failure(NamedTuple):
-    rank: int
-    message: str  # "ExcType: message"
 
 
 class Sync:

@@ -10,9 +10,6 @@ use super::{Backend, BoxError, Entry, Env};
 
 pub const ENTRY: Entry = Entry {
     name: "fault",
-    display_name: "Injected read failure (self-test)",
-    reference: None,
-    self_test: true,
     make,
 };
 

@@ -9,9 +9,6 @@ use super::{BoxError, Entry};
 
 pub const ENTRY: Entry = Entry {
     name: "lmdb",
-    display_name: "LMDB (Rust)",
-    reference: Some("py-lmdb"),
-    self_test: false,
     make: |_| Box::new(StoreBackend::<LmdbStore>::new("lmdb", (), false)),
 };
 

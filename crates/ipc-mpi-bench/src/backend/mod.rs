@@ -1,14 +1,16 @@
 //! What the harness runs: a [`Backend`] per store design, and the registry of them.
 //!
-//! To add one: a file in this folder with a type that implements [`Backend`] (for a
-//! store with ipc-core's shape, implementing [`store::Store`] is enough), and one
-//! [`Entry`] in [`REGISTRY`]. Nothing else in the harness names a backend.
+//! To add one: its entry in `python/ipc_benchmark/backends.json` (name, display name,
+//! reference, properties: [`table`]), a file in this folder with a type that implements
+//! [`Backend`] (for a store with ipc-core's shape, implementing [`store::Store`] is
+//! enough), and one [`Entry`] in [`REGISTRY`]. Nothing else in the harness names a backend.
 
 mod fault;
 mod lmdb;
 mod mpi_bcast;
 mod shm;
 mod store;
+mod table;
 mod zmq;
 
 use std::rc::Rc;
@@ -18,6 +20,7 @@ use ipc_core::{Doc, Value};
 use mpi::topology::SimpleCommunicator;
 
 use crate::coll::Waiter;
+use table::Facts;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -72,15 +75,32 @@ pub struct Env {
     pub timeout: Duration,
 }
 
-/// A backend as the results name it (docs/results-schema.md, "Backend names").
+/// A backend as the results name it: its code, and its entry in backends.json.
 pub struct Entry {
     pub name: &'static str,
-    pub display_name: &'static str,
-    /// The Python reference design this one is the native counterpart of.
-    pub reference: Option<&'static str>,
-    /// Exercises the harness itself: runs only when named in --backends.
-    pub self_test: bool,
     pub make: fn(&Env) -> Box<dyn Backend>,
+}
+
+impl Entry {
+    /// Its display name, reference and properties: backends.json (a unit test checks
+    /// that every entry has one).
+    pub fn facts(&self) -> &'static Facts<'static> {
+        table::facts(self.name)
+            .unwrap_or_else(|| panic!("backends.json has no native entry {:?}", self.name))
+    }
+
+    /// A new backend; panics if its code and backends.json disagree on whether reads
+    /// consume messages.
+    pub fn build(&self, env: &Env) -> Box<dyn Backend> {
+        let backend = (self.make)(env);
+        let listed = self.facts().properties.as_ref().map(|p| p.message_per_read);
+        assert!(
+            listed.is_none_or(|m| m == backend.consumes_messages()),
+            "backends.json and the code of {:?} disagree on message_per_read",
+            self.name
+        );
+        backend
+    }
 }
 
 pub const REGISTRY: &[Entry] = &[
@@ -105,7 +125,33 @@ pub fn names() -> Vec<&'static str> {
 pub fn default_names() -> Vec<&'static str> {
     REGISTRY
         .iter()
-        .filter(|e| !e.self_test)
+        .filter(|e| !e.facts().self_test)
         .map(|e| e.name)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_and_backends_json_agree() {
+        let coded: Vec<_> = REGISTRY.iter().map(|e| e.name).collect();
+        let listed: Vec<_> = table::native().iter().map(|f| f.name).collect();
+        assert_eq!(coded, listed, "REGISTRY and backends.json's native entries");
+        for f in table::native() {
+            assert_eq!(f.implementation, "rust", "{}", f.name);
+            assert_ne!(
+                f.reference,
+                Some(f.name),
+                "{} names itself as its reference",
+                f.name
+            );
+            assert_eq!(f.properties.is_none(), f.self_test, "{}", f.name);
+        }
+        assert_eq!(
+            default_names(),
+            ["shm", "lmdb", "zmq", "zmq-push", "mpi-bcast"]
+        );
+    }
 }

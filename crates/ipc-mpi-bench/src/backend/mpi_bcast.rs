@@ -23,9 +23,6 @@ use crate::coll::Waiter;
 
 pub const ENTRY: Entry = Entry {
     name: "mpi-bcast",
-    display_name: "MPI broadcast (Rust)",
-    reference: Some("mpi-bcast"),
-    self_test: false,
     make,
 };
 

@@ -8,9 +8,6 @@ use super::{BoxError, Entry};
 
 pub const ENTRY: Entry = Entry {
     name: "shm",
-    display_name: "SharedMemory (Rust)",
-    reference: Some("py-shm"),
-    self_test: false,
     make: |_| Box::new(StoreBackend::<ShmStore>::new("shm", (), false)),
 };
 

@@ -10,17 +10,11 @@ use super::{Backend, BoxError, Entry, Env};
 
 pub const PUBSUB: Entry = Entry {
     name: "zmq",
-    display_name: "ZeroMQ pubsub (Rust)",
-    reference: Some("py-zmq"),
-    self_test: false,
     make: |env| make("zmq", env, Mode::PubSub),
 };
 
 pub const PUSH: Entry = Entry {
     name: "zmq-push",
-    display_name: "ZeroMQ push (Rust)",
-    reference: Some("py-zmq"),
-    self_test: false,
     make: |env| make("zmq-push", env, Mode::Push),
 };
 
