@@ -412,7 +412,7 @@ fn lmdb_reads_into_a_doc() {
             let mut sink = StoreSink(sink);
             r.read_with(|_| &mut sink)
         })
-        .map_err(|e: SinkError| e.0)
+        .map_err(|e: SinkError| e.into_error("LMDB snapshot"))
     };
     assert!(!read(&mut r, &mut doc).unwrap());
     assert!(doc.root().is_none());
@@ -430,7 +430,7 @@ fn lmdb_reads_into_a_doc() {
                     let mut sink = StoreSink(sink);
                     r.get_with(k, |_| &mut sink)
                 })
-                .map_err(|e: SinkError| e.0)
+                .map_err(|e: SinkError| e.into_error("LMDB snapshot"))
                 .unwrap();
             assert!(found);
             assert_same(&doc, v);
@@ -440,7 +440,7 @@ fn lmdb_reads_into_a_doc() {
                 let mut sink = StoreSink(sink);
                 r.get_with("missing", |_| &mut sink)
             })
-            .map_err(|e: SinkError| e.0)
+            .map_err(|e: SinkError| e.into_error("LMDB snapshot"))
             .unwrap();
         assert!(!found && doc.root().is_none());
     }

@@ -1,8 +1,9 @@
 //! What the harness runs: a [`Backend`] per store design, and the registry of them.
 //!
-//! To add one: a file in this folder with a type that implements [`Backend`] (for a
-//! store with ipc-core's shape, implementing [`store::Store`] is enough), and one
-//! [`Entry`] in [`REGISTRY`]. Nothing else in the harness names a backend.
+//! To add one: a file in this folder with a type that implements [`Backend`] (for an
+//! ipc-core store, one that implements `ipc_core::store::Store`, that type is
+//! [`store::StoreBackend`]), and one [`Entry`] in [`REGISTRY`]. Nothing else in the
+//! harness names a backend.
 
 mod fault;
 mod lmdb;
