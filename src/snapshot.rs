@@ -71,8 +71,8 @@ impl Converter {
     }
 }
 
-/// Hands out the sink a store decodes with ([`Sinks::sink`], given to its `read_with` or
-/// `get_with`), and keeps what that sink built once the read is over.
+/// Hands out the sink a store decodes with ([`Sinks::sink`], given to its `decode_with`),
+/// and keeps what that sink built once the read is over.
 pub struct Sinks<'c, 'py> {
     py: Python<'py>,
     cache: MutexGuard<'c, SharedCache>,

@@ -66,7 +66,7 @@ where
         self.prepare_read(py)?;
         self.store.with(py, |store| {
             let mut sinks = self.convert.sinks(py);
-            Ok(store.read_with(|id| sinks.sink(id))?)
+            Ok(store.decode_with(None, |id| sinks.sink(id))?)
         })
     }
 
@@ -79,7 +79,7 @@ where
         self.prepare_read(py)?;
         let found = self.store.with(py, |store| {
             let mut sinks = self.convert.sinks(py);
-            Ok(store.get_with(key, |id| sinks.sink(id))?)
+            Ok(store.decode_with(Some(key), |id| sinks.sink(id))?)
         })?;
         Ok(found.or(default))
     }

@@ -1,9 +1,10 @@
 //! What every store does: the one interface the native harness and the Python bindings
 //! are written against, so that a new store is one new module that implements [`Store`].
 //!
-//! Reads go through a [`Sink`], in one shape for every store: the caller hands over a
-//! function that, told which snapshot is about to be decoded ([`SnapshotId`]), returns the
-//! sink to decode it with (a sink may then reuse what it built for the same snapshot).
+//! Reads go through a [`Sink`], in one shape for every store ([`Store::decode_with`]): the
+//! caller hands over a function that, told which snapshot is about to be decoded
+//! ([`SnapshotId`]), returns the sink to decode it with (a sink may then reuse what it
+//! built for the same snapshot).
 //! Stores that keep a whole blob (shared memory, ZeroMQ) decode it with [`decode_blob`];
 //! LMDB decodes its records one by one, straight from its map.
 
@@ -22,6 +23,16 @@ pub struct SnapshotId {
     pub incarnation: u64,
     pub version: u64,
 }
+
+/// A sink a store decodes with: any codec sink building `V`, failing with `E`.
+pub trait SinkOf<V, E>: for<'a> Sink<'a, Value = V, Error = E> {}
+
+impl<S: for<'a> Sink<'a, Value = V, Error = E> + ?Sized, V, E> SinkOf<V, E> for S {}
+
+/// The error of a read: the store's, or the decoder's.
+pub trait ReadError: From<Error> + From<DecodeError> {}
+
+impl<E: From<Error> + From<DecodeError>> ReadError for E {}
 
 /// One process's handle on a store: its writer's, or one of its readers'.
 ///
@@ -47,32 +58,18 @@ pub trait Store: Sized {
     /// it returns. Only the writer may.
     fn publish(&mut self, blob: &[u8]) -> Result<u64>;
 
-    /// The latest snapshot, decoded by the sink `sink_for` returns for it; None before the
-    /// first write.
-    fn read_with<'s, S, V, E>(
+    /// The latest snapshot (no `key`), or only the value of its top-level `key`, decoded
+    /// by the sink `sink_for` returns for it; None when the snapshot (before the first
+    /// write) or the key is missing.
+    fn decode_with<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
         &mut self,
+        key: Option<&str>,
         sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
-    ) -> Result<Option<V>, E>
-    where
-        S: for<'a> Sink<'a, Value = V, Error = E> + 's,
-        E: From<Error> + From<DecodeError>;
-
-    /// The value of the top-level key `key` of the latest snapshot, decoded alone; None
-    /// when the snapshot or the key is missing.
-    fn get_with<'s, S, V, E>(
-        &mut self,
-        key: &str,
-        sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
-    ) -> Result<Option<V>, E>
-    where
-        S: for<'a> Sink<'a, Value = V, Error = E> + 's,
-        E: From<Error> + From<DecodeError>;
+    ) -> Result<Option<V>, E>;
 
     /// Hands the top-level keys of the latest snapshot, in the dict's order (none before
     /// the first write), to `f`.
-    fn keys_with<R, E>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E>
-    where
-        E: From<Error> + From<DecodeError>;
+    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E>;
 
     /// The latest version, 0 before the first write.
     fn version(&mut self) -> Result<u64>;
@@ -100,8 +97,8 @@ pub trait Store: Sized {
         false
     }
 
-    /// Waits for the snapshot of the next read, which then takes it without waiting. Only
-    /// does something in stores whose [`Store::reads_wait`].
+    /// Waits for the snapshot of the next read, which then takes it without waiting. A
+    /// no-op unless the store's reads wait ([`Store::reads_wait`]).
     fn prepare_read(&mut self) -> Result<()> {
         Ok(())
     }
@@ -113,19 +110,17 @@ pub trait Store: Sized {
     }
 }
 
-/// The read of a store that keeps whole blobs: all of `blob` (snapshot `id`), or only
-/// the value of `key`, decoded by the sink `sink_for` returns.
+/// [`Store::decode_with`] for a store that keeps whole blobs: `snapshot` is the latest
+/// one's id and blob, if any.
 #[inline]
-pub fn decode_blob<'s, S, V, E>(
-    id: SnapshotId,
-    blob: &[u8],
+pub fn decode_blob<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
+    snapshot: Option<(SnapshotId, &[u8])>,
     key: Option<&str>,
     sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
-) -> Result<Option<V>, E>
-where
-    S: for<'a> Sink<'a, Value = V, Error = E> + 's,
-    E: From<DecodeError>,
-{
+) -> Result<Option<V>, E> {
+    let Some((id, blob)) = snapshot else {
+        return Ok(None);
+    };
     let blob = Blob::parse(blob)?;
     let sink = sink_for(id);
     match key {

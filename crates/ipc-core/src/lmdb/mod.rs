@@ -21,11 +21,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::codec::{DecodeError, Sink, Value, ValueSink};
+use crate::codec::{Value, ValueSink};
 use crate::error::{Error, Result};
 use crate::names;
 use crate::process::{self, Owner};
-use crate::store::Store;
+use crate::store::{ReadError, SinkOf, Store};
 use crate::trust::Trust;
 
 pub use crate::store::{SinkError, SnapshotId, StoreSink};
@@ -360,51 +360,26 @@ impl LmdbStore {
 
     /// The latest snapshot, decoded by the sink `sink_for` returns for it (it is told
     /// which snapshot it will see, so it can reuse what it built for the same one), in one
-    /// read transaction. None before the first write.
-    pub fn read_with<'s, S, V, E>(
+    /// read transaction. None before the first write. (See [`Store::decode_with`] for one
+    /// key's value.)
+    pub fn read_with<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
         &mut self,
         sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
-    ) -> Result<Option<V>, E>
-    where
-        S: for<'a> Sink<'a, Value = V, Error = E> + 's,
-        E: From<Error>,
-    {
-        let Some((env, label)) = self.env()? else {
-            return Ok(None);
-        };
-        env.read(label, |txn, dbs| read::read(label, txn, dbs, sink_for))
-    }
-
-    /// The value of one top-level key, decoded alone, straight from the map.
-    pub fn get_with<'s, S, V, E>(
-        &mut self,
-        key: &str,
-        sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
-    ) -> Result<Option<V>, E>
-    where
-        S: for<'a> Sink<'a, Value = V, Error = E> + 's,
-        E: From<Error>,
-    {
-        let max_key = self.max_key;
-        let Some((env, label)) = self.env()? else {
-            return Ok(None);
-        };
-        env.read(label, |txn, dbs| {
-            read::get(label, txn, dbs, key, max_key, sink_for)
-        })
+    ) -> Result<Option<V>, E> {
+        self.decode_with(None, sink_for)
     }
 
     /// The latest snapshot as a [`Value`].
     pub fn read_value(&mut self) -> Result<Option<Value>> {
         let mut sink = StoreSink(ValueSink::default());
-        self.read_with(|_| &mut sink)
+        self.decode_with(None, |_| &mut sink)
             .map_err(|e: SinkError| e.into_error("LMDB snapshot"))
     }
 
     /// One key's value as a [`Value`].
     pub fn get_value(&mut self, key: &str) -> Result<Option<Value>> {
         let mut sink = StoreSink(ValueSink::default());
-        self.get_with(key, |_| &mut sink)
+        self.decode_with(Some(key), |_| &mut sink)
             .map_err(|e: SinkError| e.into_error("LMDB snapshot"))
     }
 
@@ -553,33 +528,24 @@ impl Store for LmdbStore {
         LmdbStore::publish(self, blob)
     }
 
-    fn read_with<'s, S, V, E>(
+    /// Straight from the map: every record in one read transaction, or only the one of
+    /// `key`.
+    fn decode_with<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
         &mut self,
+        key: Option<&str>,
         sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
-    ) -> Result<Option<V>, E>
-    where
-        S: for<'a> Sink<'a, Value = V, Error = E> + 's,
-        E: From<Error> + From<DecodeError>,
-    {
-        LmdbStore::read_with(self, sink_for)
+    ) -> Result<Option<V>, E> {
+        let max_key = self.max_key;
+        let Some((env, label)) = self.env()? else {
+            return Ok(None);
+        };
+        env.read(label, |txn, dbs| match key {
+            None => read::read(label, txn, dbs, sink_for),
+            Some(key) => read::get(label, txn, dbs, key, max_key, sink_for),
+        })
     }
 
-    fn get_with<'s, S, V, E>(
-        &mut self,
-        key: &str,
-        sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
-    ) -> Result<Option<V>, E>
-    where
-        S: for<'a> Sink<'a, Value = V, Error = E> + 's,
-        E: From<Error> + From<DecodeError>,
-    {
-        LmdbStore::get_with(self, key, sink_for)
-    }
-
-    fn keys_with<R, E>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E>
-    where
-        E: From<Error> + From<DecodeError>,
-    {
+    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E> {
         Ok(LmdbStore::keys_with(self, f)?)
     }
 

@@ -16,11 +16,10 @@ use std::time::Duration;
 
 use rustix::io::Errno;
 
-use crate::codec::{DecodeError, Sink};
 use crate::error::{Error, Result};
 use crate::names;
 use crate::process::Owner;
-use crate::store::{self, SnapshotId, Store};
+use crate::store::{self, ReadError, SinkOf, SnapshotId, Store};
 use crate::trust::Trust;
 
 pub use head::HeadHandle;
@@ -291,39 +290,16 @@ impl Store for ShmStore {
         ShmStore::publish(self, blob)
     }
 
-    fn read_with<'s, S, V, E>(
+    fn decode_with<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
         &mut self,
+        key: Option<&str>,
         sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
-    ) -> Result<Option<V>, E>
-    where
-        S: for<'a> Sink<'a, Value = V, Error = E> + 's,
-        E: From<Error> + From<DecodeError>,
-    {
-        match self.latest()? {
-            None => Ok(None),
-            Some(s) => store::decode_blob(s.id(), s.blob(), None, sink_for),
-        }
+    ) -> Result<Option<V>, E> {
+        let snapshot = self.latest()?.map(|s| (s.id(), s.blob()));
+        store::decode_blob(snapshot, key, sink_for)
     }
 
-    fn get_with<'s, S, V, E>(
-        &mut self,
-        key: &str,
-        sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
-    ) -> Result<Option<V>, E>
-    where
-        S: for<'a> Sink<'a, Value = V, Error = E> + 's,
-        E: From<Error> + From<DecodeError>,
-    {
-        match self.latest()? {
-            None => Ok(None),
-            Some(s) => store::decode_blob(s.id(), s.blob(), Some(key), sink_for),
-        }
-    }
-
-    fn keys_with<R, E>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E>
-    where
-        E: From<Error> + From<DecodeError>,
-    {
+    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E> {
         let blob = self.latest()?.map(Snapshot::blob);
         Ok(store::blob_keys(blob, f)?)
     }

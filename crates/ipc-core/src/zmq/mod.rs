@@ -21,11 +21,10 @@ use std::time::Duration;
 pub use endpoint::Endpoints;
 pub use subscriber::{Waiter, STALE_AFTER};
 
-use crate::codec::{DecodeError, Sink};
 use crate::error::{Error, Result};
 use crate::names;
 use crate::process::{self, Owner};
-use crate::store::{self, SnapshotId, Store};
+use crate::store::{self, ReadError, SinkOf, SnapshotId, Store};
 use crate::trust::Trust;
 use publisher::Publisher;
 use puller::Puller;
@@ -362,39 +361,16 @@ impl Store for ZmqStore {
         ZmqStore::publish(self, blob)
     }
 
-    fn read_with<'s, S, V, E>(
+    fn decode_with<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
         &mut self,
+        key: Option<&str>,
         sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
-    ) -> Result<Option<V>, E>
-    where
-        S: for<'a> Sink<'a, Value = V, Error = E> + 's,
-        E: From<Error> + From<DecodeError>,
-    {
-        match self.latest()? {
-            None => Ok(None),
-            Some(f) => store::decode_blob(f.id(), f.blob(), None, sink_for),
-        }
+    ) -> Result<Option<V>, E> {
+        let frame = self.latest()?;
+        store::decode_blob(frame.as_ref().map(|f| (f.id(), f.blob())), key, sink_for)
     }
 
-    fn get_with<'s, S, V, E>(
-        &mut self,
-        key: &str,
-        sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
-    ) -> Result<Option<V>, E>
-    where
-        S: for<'a> Sink<'a, Value = V, Error = E> + 's,
-        E: From<Error> + From<DecodeError>,
-    {
-        match self.latest()? {
-            None => Ok(None),
-            Some(f) => store::decode_blob(f.id(), f.blob(), Some(key), sink_for),
-        }
-    }
-
-    fn keys_with<R, E>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E>
-    where
-        E: From<Error> + From<DecodeError>,
-    {
+    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E> {
         let frame = self.latest()?;
         Ok(store::blob_keys(frame.as_ref().map(Frame::blob), f)?)
     }

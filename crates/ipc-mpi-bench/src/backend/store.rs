@@ -38,10 +38,7 @@ impl<S: Store> StoreBackend<S> {
         let store = self.store()?;
         let found = doc.decode_with(|sink| {
             let mut sink = StoreSink(sink);
-            match key {
-                None => store.read_with(|_| &mut sink),
-                Some(key) => store.get_with(key, |_| &mut sink),
-            }
+            store.decode_with(key, |_| &mut sink)
         });
         Ok(found?)
     }
