@@ -10,6 +10,7 @@ mod name;
 mod opened;
 mod shm;
 mod snapshot;
+mod store;
 mod wait;
 mod zmq;
 

@@ -1,14 +1,15 @@
 //! From a store's blob to Python, and back: what every store class does the same way.
 
-use std::sync::{Mutex, TryLockError};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
-use ipc_core::codec::{Blob, Encoder};
+use ipc_core::codec::Encoder;
+use ipc_core::store::SnapshotId;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::PyDict;
 
-use crate::codec::{encode_into, with_gc_paused, SharedCache};
+use crate::codec::{encode_into, with_gc_paused, PySink, SharedCache};
 use crate::errors::CoreError;
 
 /// Per-store state of the conversion: the writer's encoder, and the field names already
@@ -56,56 +57,39 @@ impl Converter {
         publish(enc.complete().map_err(CoreError::from)?)
     }
 
-    /// The whole snapshot `blob`, identified by `tag` (for the field-name cache).
-    pub fn read<'py>(
-        &self,
-        py: Python<'py>,
-        tag: (u64, u64),
-        blob: &[u8],
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let mut cache = self
-            .shared
-            .lock_py_attached(py)
-            .unwrap_or_else(|e| e.into_inner());
-        let mut sink = cache.sink(py, tag);
-        let value = with_gc_paused(py, || {
-            Blob::parse(blob)
-                .map_err(CoreError::from)
-                .and_then(|b| b.decode(&mut sink))
-        });
-        cache.keep(sink);
-        Ok(value?)
-    }
-
-    /// One top-level value of `blob`, decoding nothing else.
-    pub fn get<'py>(
-        &self,
-        py: Python<'py>,
-        tag: (u64, u64),
-        blob: &[u8],
-        key: &str,
-    ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let mut cache = self
-            .shared
-            .lock_py_attached(py)
-            .unwrap_or_else(|e| e.into_inner());
-        let mut sink = cache.sink(py, tag);
-        // Paused as for `read`: a collection could run a finalizer, Python code that
-        // may come back to this store, while this thread holds the cache's lock.
-        let found = with_gc_paused(py, || {
-            Blob::parse(blob)
-                .map_err(CoreError::from)
-                .and_then(|b| b.get(key, &mut sink))
-        });
-        cache.keep(sink);
-        Ok(found?)
+    /// The sinks of one read, which start from the field names already built for the
+    /// snapshot they are handed out for. Only used with the store locked.
+    pub fn sinks<'py>(&self, py: Python<'py>) -> Sinks<'_, 'py> {
+        Sinks {
+            py,
+            cache: self
+                .shared
+                .lock_py_attached(py)
+                .unwrap_or_else(|e| e.into_inner()),
+            used: None,
+        }
     }
 }
 
-/// The top-level keys of `blob`, in order.
-pub fn keys<'py>(py: Python<'py>, blob: &[u8]) -> PyResult<Bound<'py, PyList>> {
-    let keys = Blob::parse(blob)
-        .and_then(|b| b.keys())
-        .map_err(CoreError::from)?;
-    PyList::new(py, keys)
+/// Hands out the sink a store decodes with ([`Sinks::sink`], given to its `decode_with`),
+/// and keeps what that sink built once the read is over.
+pub struct Sinks<'c, 'py> {
+    py: Python<'py>,
+    cache: MutexGuard<'c, SharedCache>,
+    used: Option<PySink<'py>>,
+}
+
+impl<'py> Sinks<'_, 'py> {
+    pub fn sink(&mut self, id: SnapshotId) -> &mut PySink<'py> {
+        let sink = self.cache.sink(self.py, (id.incarnation, id.version));
+        self.used.insert(sink)
+    }
+}
+
+impl Drop for Sinks<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(sink) = self.used.take() {
+            self.cache.keep(sink);
+        }
+    }
 }

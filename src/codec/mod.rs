@@ -3,7 +3,7 @@
 mod from_blob;
 mod to_blob;
 
-pub use from_blob::{decode, decode_key, keys, SharedCache};
+pub use from_blob::{decode, decode_key, keys, PySink, SharedCache};
 pub use to_blob::{encode, encode_into};
 
 use pyo3::buffer::PyBuffer;

@@ -14,6 +14,7 @@ pub mod payload;
 pub mod process;
 pub mod radix;
 pub mod shm;
+pub mod store;
 pub mod trust;
 pub mod zmq;
 

@@ -4,6 +4,7 @@
 use ipc_core::codec::{decode_value, Blob, Doc, Encoder, Item, Table, Value, ValueSink, MAX_DEPTH};
 use ipc_core::lmdb::{LmdbStore, Location, Options, SinkError, StoreSink};
 use ipc_core::payload::{self, SplitMix64};
+use ipc_core::store::Store;
 
 mod common;
 use common::{d, s, sample};
@@ -410,9 +411,9 @@ fn lmdb_reads_into_a_doc() {
     let read = |r: &mut LmdbStore, doc: &mut Doc| {
         doc.decode_with(|sink| {
             let mut sink = StoreSink(sink);
-            r.read_with(|_| &mut sink)
+            r.decode_with(None, |_| &mut sink)
         })
-        .map_err(|e: SinkError| e.0)
+        .map_err(|e: SinkError| e.into_error("LMDB snapshot"))
     };
     assert!(!read(&mut r, &mut doc).unwrap());
     assert!(doc.root().is_none());
@@ -428,9 +429,9 @@ fn lmdb_reads_into_a_doc() {
             let found = doc
                 .decode_with(|sink| {
                     let mut sink = StoreSink(sink);
-                    r.get_with(k, |_| &mut sink)
+                    r.decode_with(Some(k), |_| &mut sink)
                 })
-                .map_err(|e: SinkError| e.0)
+                .map_err(|e: SinkError| e.into_error("LMDB snapshot"))
                 .unwrap();
             assert!(found);
             assert_same(&doc, v);
@@ -438,9 +439,9 @@ fn lmdb_reads_into_a_doc() {
         let found = doc
             .decode_with(|sink| {
                 let mut sink = StoreSink(sink);
-                r.get_with("missing", |_| &mut sink)
+                r.decode_with(Some("missing"), |_| &mut sink)
             })
-            .map_err(|e: SinkError| e.0)
+            .map_err(|e: SinkError| e.into_error("LMDB snapshot"))
             .unwrap();
         assert!(!found && doc.root().is_none());
     }

@@ -14,7 +14,6 @@ mod files;
 mod layout;
 mod notify;
 mod read;
-mod sink;
 mod wait;
 mod write;
 
@@ -22,16 +21,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::codec::{Sink, Value, ValueSink};
+use crate::codec::{Value, ValueSink};
 use crate::error::{Error, Result};
 use crate::names;
 use crate::process::{self, Owner};
+use crate::store::{ReadError, SinkOf, Store};
 use crate::trust::Trust;
 
+pub use crate::store::{SinkError, SnapshotId, StoreSink};
 pub use env::DEFAULT_MAX_READERS;
 pub use layout::temp_dir;
-pub use read::SnapshotId;
-pub use sink::{SinkError, StoreSink};
 pub use wait::Waiter;
 pub use write::WriteStats;
 
@@ -87,6 +86,14 @@ impl Default for Options {
             trust: Trust::OWN,
         }
     }
+}
+
+/// How [`Store::open`] opens a store: [`Location::Named`] by the name it is given, unless
+/// `path` says where it lives (the name then only labels messages, and is still checked).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    pub path: Option<PathBuf>,
+    pub options: Options,
 }
 
 /// A reader's (or the writer's) view of an existing store.
@@ -353,59 +360,40 @@ impl LmdbStore {
 
     /// The latest snapshot, decoded by the sink `sink_for` returns for it (it is told
     /// which snapshot it will see, so it can reuse what it built for the same one), in one
-    /// read transaction. None before the first write.
-    pub fn read_with<'s, S, V, E>(
+    /// read transaction. None before the first write. (See [`Store::decode_with`] for one
+    /// key's value.)
+    pub fn read_with<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
         &mut self,
         sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
-    ) -> Result<Option<V>, E>
-    where
-        S: for<'a> Sink<'a, Value = V, Error = E> + 's,
-        E: From<Error>,
-    {
-        let Some((env, label)) = self.env()? else {
-            return Ok(None);
-        };
-        env.read(label, |txn, dbs| read::read(label, txn, dbs, sink_for))
-    }
-
-    /// The value of one top-level key, decoded alone, straight from the map.
-    pub fn get_with<'s, S, V, E>(
-        &mut self,
-        key: &str,
-        sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
-    ) -> Result<Option<V>, E>
-    where
-        S: for<'a> Sink<'a, Value = V, Error = E> + 's,
-        E: From<Error>,
-    {
-        let max_key = self.max_key;
-        let Some((env, label)) = self.env()? else {
-            return Ok(None);
-        };
-        env.read(label, |txn, dbs| {
-            read::get(label, txn, dbs, key, max_key, sink_for)
-        })
+    ) -> Result<Option<V>, E> {
+        self.decode_with(None, sink_for)
     }
 
     /// The latest snapshot as a [`Value`].
     pub fn read_value(&mut self) -> Result<Option<Value>> {
         let mut sink = StoreSink(ValueSink::default());
-        self.read_with(|_| &mut sink).map_err(|e: SinkError| e.0)
+        self.decode_with(None, |_| &mut sink)
+            .map_err(|e: SinkError| e.into_error("LMDB snapshot"))
     }
 
     /// One key's value as a [`Value`].
     pub fn get_value(&mut self, key: &str) -> Result<Option<Value>> {
         let mut sink = StoreSink(ValueSink::default());
-        self.get_with(key, |_| &mut sink)
-            .map_err(|e: SinkError| e.0)
+        self.decode_with(Some(key), |_| &mut sink)
+            .map_err(|e: SinkError| e.into_error("LMDB snapshot"))
     }
 
     /// The top-level keys of the latest snapshot, in the dict's order.
     pub fn keys(&mut self) -> Result<Vec<String>> {
+        self.keys_with(|keys| keys.iter().map(|&k| k.to_owned()).collect())
+    }
+
+    /// The same keys, borrowed from the map, handed to `f`.
+    pub fn keys_with<R>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R> {
         let Some((env, label)) = self.env()? else {
-            return Ok(Vec::new());
+            return Ok(f(&[]));
         };
-        env.read(label, |txn, dbs| read::keys(label, txn, dbs))
+        env.read(label, |txn, dbs| read::keys(label, txn, dbs, f))
     }
 
     /// The latest version, 0 before the first write.
@@ -450,8 +438,7 @@ impl LmdbStore {
     /// the notify file's futex (no spinning), or polls gently while the store does not
     /// exist.
     pub fn wait_for_update(&mut self, after: u64, timeout: Duration) -> Result<u64> {
-        let label = self.label.clone();
-        crate::futex::wait_for_update_with(&label, after, timeout, || self.waiter())
+        Store::wait_for_update(self, after, timeout)
     }
 
     /// The writer: a store in the temp dir (or with `remove_on_close`) is marked closed,
@@ -513,6 +500,65 @@ impl LmdbStore {
             }
         }
         result
+    }
+}
+
+impl Store for LmdbStore {
+    type Options = Config;
+    type Waiter = Waiter;
+
+    fn open(name: &str, writer: bool, config: &Config) -> Result<Self> {
+        names::validate(name)?;
+        let location = match &config.path {
+            Some(path) => Location::Path(path.clone()),
+            None => Location::Named(name.to_owned()),
+        };
+        if writer {
+            LmdbStore::create(&location, &config.options)
+        } else {
+            LmdbStore::attach(&location, &config.options)
+        }
+    }
+
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+
+    fn publish(&mut self, blob: &[u8]) -> Result<u64> {
+        LmdbStore::publish(self, blob)
+    }
+
+    /// Straight from the map: every record in one read transaction, or only the one of
+    /// `key`.
+    fn decode_with<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
+        &mut self,
+        key: Option<&str>,
+        sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
+    ) -> Result<Option<V>, E> {
+        let max_key = self.max_key;
+        let Some((env, label)) = self.env()? else {
+            return Ok(None);
+        };
+        env.read(label, |txn, dbs| match key {
+            None => read::read(label, txn, dbs, sink_for),
+            Some(key) => read::get(label, txn, dbs, key, max_key, sink_for),
+        })
+    }
+
+    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E> {
+        Ok(LmdbStore::keys_with(self, f)?)
+    }
+
+    fn version(&mut self) -> Result<u64> {
+        LmdbStore::version(self)
+    }
+
+    fn waiter(&mut self) -> Result<Option<Waiter>> {
+        LmdbStore::waiter(self)
+    }
+
+    fn close(&mut self) -> Result<()> {
+        LmdbStore::close(self)
     }
 }
 

@@ -6,14 +6,7 @@ use super::env::{lmdb_error, Db, Dbs};
 use super::layout::{self, Meta, Record, ESCAPED, META_KEY};
 use crate::codec::{decode_value, DecodeError, Sink, Skip, Table};
 use crate::error::{Error, Result};
-
-/// Names a snapshot: versions restart if a store is removed and created again, the
-/// incarnation then differs. A reader keys its caches on this.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SnapshotId {
-    pub incarnation: u64,
-    pub version: u64,
-}
+use crate::store::SnapshotId;
 
 #[cold]
 fn corrupt(label: &str, record: &[u8], source: DecodeError) -> Error {
@@ -236,14 +229,15 @@ fn find_escaped<'t>(
     Ok(None)
 }
 
-/// The top-level keys, in the dict's order.
-pub fn keys(label: &str, txn: &RoTxn<'_>, dbs: Dbs) -> Result<Vec<String>> {
+/// The top-level keys, in the dict's order, handed to `f`.
+pub fn keys<R>(label: &str, txn: &RoTxn<'_>, dbs: Dbs, f: impl FnOnce(&[&str]) -> R) -> Result<R> {
     let Some(meta) = meta(label, txn, dbs)? else {
-        return Ok(Vec::new());
+        return Ok(f(&[]));
     };
     let records = records(label, txn, dbs, meta.count)?;
-    records
+    let keys = records
         .in_order(label)
-        .map(|r| r.map(|r| r.key.to_owned()))
-        .collect()
+        .map(|r| r.map(|r| r.key))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(f(&keys))
 }

@@ -19,6 +19,7 @@ use rustix::io::Errno;
 use crate::error::{Error, Result};
 use crate::names;
 use crate::process::Owner;
+use crate::store::{self, ReadError, SinkOf, SnapshotId, Store};
 use crate::trust::Trust;
 
 pub use head::HeadHandle;
@@ -44,6 +45,20 @@ impl Snapshot {
     pub fn incarnation(&self) -> u64 {
         self.segment.incarnation
     }
+
+    pub fn id(&self) -> SnapshotId {
+        SnapshotId {
+            incarnation: self.segment.incarnation,
+            version: self.segment.version,
+        }
+    }
+}
+
+/// How [`Store::open`] opens a store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// A reader's: another owner whose store it reads (see [`ShmStore::attach_trusting`]).
+    pub trust: Trust,
 }
 
 /// One process's handle on a store: the writer's, or a reader's.
@@ -115,7 +130,7 @@ impl ShmStore {
         self.writer.is_some()
     }
 
-    fn label(&self) -> String {
+    pub fn label(&self) -> String {
         format!("shared-memory store {:?}", self.name)
     }
 
@@ -230,8 +245,7 @@ impl ShmStore {
     /// Blocks until a version newer than `after` is published and returns it; sleeps (no
     /// spinning) on a futex in the head, or polls gently while the store does not exist.
     pub fn wait_for_update(&mut self, after: u64, timeout: Duration) -> Result<u64> {
-        let label = self.label();
-        crate::futex::wait_for_update_with(&label, after, timeout, || self.head_handle())
+        Store::wait_for_update(self, after, timeout)
     }
 
     /// The writer marks the store closed, wakes every waiter and removes all its segments;
@@ -253,6 +267,53 @@ impl ShmStore {
             None => {}
         }
         Ok(())
+    }
+}
+
+impl Store for ShmStore {
+    type Options = Options;
+    type Waiter = Arc<HeadHandle>;
+
+    fn open(name: &str, writer: bool, options: &Options) -> Result<Self> {
+        if writer {
+            ShmStore::create(name)
+        } else {
+            ShmStore::attach_trusting(name, options.trust)
+        }
+    }
+
+    fn label(&self) -> String {
+        ShmStore::label(self)
+    }
+
+    fn publish(&mut self, blob: &[u8]) -> Result<u64> {
+        ShmStore::publish(self, blob)
+    }
+
+    fn decode_with<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
+        &mut self,
+        key: Option<&str>,
+        sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
+    ) -> Result<Option<V>, E> {
+        let snapshot = self.latest()?.map(|s| (s.id(), s.blob()));
+        store::decode_blob(snapshot, key, sink_for)
+    }
+
+    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E> {
+        let blob = self.latest()?.map(Snapshot::blob);
+        Ok(store::blob_keys(blob, f)?)
+    }
+
+    fn version(&mut self) -> Result<u64> {
+        ShmStore::version(self)
+    }
+
+    fn waiter(&mut self) -> Result<Option<Arc<HeadHandle>>> {
+        self.head_handle()
+    }
+
+    fn close(&mut self) -> Result<()> {
+        ShmStore::close(self)
     }
 }
 

@@ -19,11 +19,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 pub use endpoint::Endpoints;
-pub use subscriber::STALE_AFTER;
+pub use subscriber::{Waiter, STALE_AFTER};
 
 use crate::error::{Error, Result};
 use crate::names;
 use crate::process::{self, Owner};
+use crate::store::{self, ReadError, SinkOf, SnapshotId, Store};
 use crate::trust::Trust;
 use publisher::Publisher;
 use puller::Puller;
@@ -41,10 +42,29 @@ impl Mode {
             "pubsub" => Ok(Mode::PubSub),
             "push" => Ok(Mode::Push),
             other => Err(Error::Usage(format!(
-                "unknown ZeroMQ mode {other:?}: use \"pubsub\" or \"push\""
+                "mode must be \"pubsub\" or \"push\", got {other:?}"
             ))),
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::PubSub => "pubsub",
+            Mode::Push => "push",
+        }
+    }
+}
+
+/// How [`Store::open`] opens a store: see [`ZmqStore::bind`] and
+/// [`ZmqStore::connect_trusting`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub mode: Mode,
+    /// None: an ipc endpoint of the store's name (see [`Endpoints::resolve`]).
+    pub endpoint: Option<String>,
+    pub timeout: Duration,
+    /// A reader's: another owner whose sockets it reads (see [`crate::trust`]).
+    pub trust: Trust,
 }
 
 /// A received snapshot: the message as it arrived, shared without copying.
@@ -70,8 +90,11 @@ impl Frame {
     }
 
     /// (writer run, writer's version): names this snapshot uniquely.
-    pub fn id(&self) -> (u64, u64) {
-        (self.incarnation, self.version)
+    pub fn id(&self) -> SnapshotId {
+        SnapshotId {
+            incarnation: self.incarnation,
+            version: self.version,
+        }
     }
 }
 
@@ -187,7 +210,11 @@ impl ZmqStore {
     /// Ok in the process that opened the store.
     #[inline]
     fn check(&self) -> Result<()> {
-        self.owner.check(|| format!("zeromq store {:?}", self.name))
+        self.owner.check(|| self.label())
+    }
+
+    pub fn label(&self) -> String {
+        format!("zeromq store {:?}", self.name)
     }
 
     #[cold]
@@ -247,6 +274,15 @@ impl ZmqStore {
         }
     }
 
+    /// Push mode: waits for the next message now; the next read takes it.
+    pub fn take_ahead(&mut self) -> Result<()> {
+        self.check()?;
+        match &mut self.role {
+            Role::Puller(p) => p.take_ahead(),
+            _ => Ok(()),
+        }
+    }
+
     pub fn version(&self) -> Result<u64> {
         self.check()?;
         match &self.role {
@@ -275,9 +311,13 @@ impl ZmqStore {
         }
     }
 
-    /// True for a push-mode reader, whose reads wait for a message.
-    pub fn reads_block(&self) -> bool {
-        matches!(self.role, Role::Puller(_))
+    /// What `wait_for_update` sleeps on (pubsub readers only).
+    pub fn waiter(&self) -> Result<Waiter> {
+        self.check()?;
+        match &self.role {
+            Role::Subscriber(s) => Ok(s.waiter()),
+            _ => Err(self.misuse("wait_for_update()")),
+        }
     }
 
     /// The writer removes its socket files; a reader stops its thread. Idempotent. In a
@@ -297,6 +337,71 @@ impl ZmqStore {
             Role::Publisher(p) => p.close(),
             _ => Ok(()),
         }
+    }
+}
+
+impl Store for ZmqStore {
+    type Options = Options;
+    type Waiter = Waiter;
+
+    fn open(name: &str, writer: bool, o: &Options) -> Result<Self> {
+        let endpoint = o.endpoint.as_deref();
+        if writer {
+            ZmqStore::bind(name, o.mode, endpoint, o.timeout)
+        } else {
+            ZmqStore::connect_trusting(name, o.mode, endpoint, o.timeout, o.trust)
+        }
+    }
+
+    fn label(&self) -> String {
+        ZmqStore::label(self)
+    }
+
+    fn publish(&mut self, blob: &[u8]) -> Result<u64> {
+        ZmqStore::publish(self, blob)
+    }
+
+    fn decode_with<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
+        &mut self,
+        key: Option<&str>,
+        sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
+    ) -> Result<Option<V>, E> {
+        let frame = self.latest()?;
+        store::decode_blob(frame.as_ref().map(|f| (f.id(), f.blob())), key, sink_for)
+    }
+
+    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E> {
+        let frame = self.latest()?;
+        Ok(store::blob_keys(frame.as_ref().map(Frame::blob), f)?)
+    }
+
+    fn version(&mut self) -> Result<u64> {
+        ZmqStore::version(self)
+    }
+
+    fn waiter(&mut self) -> Result<Option<Waiter>> {
+        ZmqStore::waiter(self).map(Some)
+    }
+
+    /// The subscriber's own wait, whose timeout says when the writer was last heard from.
+    fn wait_for_update(&mut self, after: u64, timeout: Duration) -> Result<u64> {
+        ZmqStore::wait_for_update(self, after, timeout)
+    }
+
+    fn close(&mut self) -> Result<()> {
+        ZmqStore::close(self)
+    }
+
+    fn reads_wait(options: &Options) -> bool {
+        options.mode == Mode::Push
+    }
+
+    fn prepare_read(&mut self) -> Result<()> {
+        self.take_ahead()
+    }
+
+    fn expect_reads(&mut self, readers: usize, reads_each: usize) -> Result<()> {
+        ZmqStore::expect_reads(self, readers, reads_each)
     }
 }
 

@@ -1,5 +1,6 @@
 //! A push-mode reader: the original design, where every read takes the next message.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::endpoint::Endpoints;
@@ -18,6 +19,8 @@ pub struct Puller {
     incarnation: u64,
     endpoints: Endpoints,
     trust: Trust,
+    /// Messages taken ahead of their reads (see [`Puller::take_ahead`]), oldest first.
+    ahead: VecDeque<Frame>,
 }
 
 impl Puller {
@@ -58,6 +61,7 @@ impl Puller {
             incarnation: 0,
             endpoints: endpoints.clone(),
             trust,
+            ahead: VecDeque::new(),
         })
     }
 
@@ -65,8 +69,24 @@ impl Puller {
         self.version
     }
 
-    /// Takes the next message, waiting up to the store's timeout for it.
+    /// The next message: one taken ahead, or else the next to arrive (see `receive`).
     pub fn take(&mut self) -> Result<Frame> {
+        match self.ahead.pop_front() {
+            Some(frame) => Ok(frame),
+            None => self.receive(),
+        }
+    }
+
+    /// Waits for the next message now and keeps it for the next `take`: a caller can
+    /// wait here without its other locks (the GIL), then take it while holding them.
+    pub fn take_ahead(&mut self) -> Result<()> {
+        let frame = self.receive()?;
+        self.ahead.push_back(frame);
+        Ok(())
+    }
+
+    /// Receives the next message, waiting up to the store's timeout for it.
+    fn receive(&mut self) -> Result<Frame> {
         let deadline = crate::deadline::after(self.timeout);
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());

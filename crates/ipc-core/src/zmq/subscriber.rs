@@ -16,6 +16,7 @@ use super::server::stop_pair;
 use super::wire::{self, Header, Kind};
 use super::{context, control_dealer, zmq_error, Frame};
 use crate::error::{Error, Result};
+use crate::futex::{Notifier, WaitOutcome};
 use crate::trust::{Trust, Untrusted};
 
 const QUERY_INTERVAL: Duration = Duration::from_millis(200);
@@ -105,16 +106,7 @@ impl Subscriber {
     }
 
     fn check(&self, latest: &Latest) -> Result<()> {
-        if let Some(refused) = &latest.untrusted {
-            return Err(Error::Untrusted(refused.clone()));
-        }
-        match &latest.failure {
-            Some(why) => Err(Error::io(
-                format!("{}: receiver stopped: {why}", self.store),
-                std::io::ErrorKind::Other,
-            )),
-            None => Ok(()),
-        }
+        check(&self.store, latest)
     }
 
     /// The newest snapshot received, or None before the first.
@@ -139,10 +131,43 @@ impl Subscriber {
     }
 
     pub fn wait_for_update(&self, after: u64, timeout: Duration) -> Result<u64> {
+        self.waiter().wait(after, timeout)
+    }
+
+    /// What a wait sleeps on, apart from the store (see [`crate::store::Store::waiter`]).
+    pub fn waiter(&self) -> Waiter {
+        Waiter {
+            store: self.store.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+fn check(store: &str, latest: &Latest) -> Result<()> {
+    if let Some(refused) = &latest.untrusted {
+        return Err(Error::Untrusted(refused.clone()));
+    }
+    match &latest.failure {
+        Some(why) => Err(Error::io(
+            format!("{store}: receiver stopped: {why}"),
+            std::io::ErrorKind::Other,
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A pubsub reader's wait: on the condition variable its thread signals.
+pub struct Waiter {
+    store: String,
+    shared: Arc<Shared>,
+}
+
+impl Waiter {
+    fn wait(&self, after: u64, timeout: Duration) -> Result<u64> {
         let deadline = crate::deadline::after(timeout);
         let mut latest = self.shared.lock();
         loop {
-            self.check(&latest)?;
+            check(&self.store, &latest)?;
             if latest.version() > after {
                 return Ok(latest.version());
             }
@@ -170,6 +195,13 @@ impl Subscriber {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
+    }
+}
+
+impl Notifier for Waiter {
+    /// Its own timeout is an error that says when the writer was last heard from.
+    fn wait_newer(&self, after: u64, timeout: Duration) -> Result<WaitOutcome> {
+        self.wait(after, timeout).map(WaitOutcome::Newer)
     }
 }
 

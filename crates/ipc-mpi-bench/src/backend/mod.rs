@@ -2,8 +2,9 @@
 //!
 //! To add one: its entry in `python/ipc_benchmark/backends.json` (name, display name,
 //! reference, properties: [`table`]), a file in this folder with a type that implements
-//! [`Backend`] (for a store with ipc-core's shape, implementing [`store::Store`] is
-//! enough), and one [`Entry`] in [`REGISTRY`]. Nothing else in the harness names a backend.
+//! [`Backend`] (for an ipc-core store, one that implements `ipc_core::store::Store`, that
+//! type is [`store::StoreBackend`]), and one [`Entry`] in [`REGISTRY`]. Nothing else in
+//! the harness names a backend.
 
 mod fault;
 mod lmdb;

@@ -17,7 +17,6 @@ use mpi::request::scope;
 use mpi::topology::{Communicator, SimpleCommunicator};
 use mpi::Count;
 
-use super::store::decode_blob;
 use super::{Backend, BoxError, Entry, Env};
 use crate::coll::Waiter;
 
@@ -137,12 +136,13 @@ impl Backend for MpiBcast {
 
     fn read(&mut self, doc: &mut Doc) -> Result<bool, BoxError> {
         let blob = self.receive()?;
-        decode_blob(Some(&blob), None, doc)
+        doc.decode(&blob)?;
+        Ok(true)
     }
 
     fn get(&mut self, key: &str, doc: &mut Doc) -> Result<bool, BoxError> {
         let blob = self.receive()?;
-        decode_blob(Some(&blob), Some(key), doc)
+        Ok(doc.decode_key(&blob, key)?)
     }
 
     fn cleanup(&mut self) -> Result<(), BoxError> {

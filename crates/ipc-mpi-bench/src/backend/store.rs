@@ -1,52 +1,28 @@
-//! The one adapter the three ipc-core stores run behind: a [`Store`] says how a store
-//! opens, publishes and reads; [`StoreBackend`] does the rest of [`Backend`] for all.
+//! The one adapter every ipc-core store runs behind: [`StoreBackend`] does all of
+//! [`Backend`] for any [`Store`], and decodes every read the same way, into a `Doc`
+//! straight from the store.
 
 use std::time::Duration;
 
 use ipc_core::codec::Encoder;
+use ipc_core::store::{Store, StoreSink};
 use ipc_core::{Doc, Value};
 
 use super::{Backend, BoxError};
 
-/// What the harness needs from an ipc-core store.
-pub trait Store: Sized {
-    /// How to open it (a ZeroMQ store's mode and timeout, say).
-    type Config;
-
-    /// The writer creates the store called `name`; a reader attaches to it.
-    fn open(name: &str, is_writer: bool, config: &Self::Config) -> Result<Self, BoxError>;
-    fn publish(&mut self, blob: &[u8]) -> Result<(), BoxError>;
-    /// See [`Backend::read`].
-    fn read_into(&mut self, doc: &mut Doc) -> Result<bool, BoxError>;
-    /// See [`Backend::get`].
-    fn get_into(&mut self, key: &str, doc: &mut Doc) -> Result<bool, BoxError>;
-    fn close(&mut self) -> Result<(), BoxError>;
-
-    /// See [`Backend::settle`].
-    fn settle(&mut self, _timeout: Duration) -> Result<(), BoxError> {
-        Ok(())
-    }
-
-    /// See [`Backend::expect_reads`].
-    fn expect_reads(&mut self, _readers: usize, _reads_each: usize) {}
-}
-
 pub struct StoreBackend<S: Store> {
     name: &'static str,
-    config: S::Config,
-    /// Every read consumes one message (see [`Backend::consumes_messages`]).
-    consumes_messages: bool,
+    options: S::Options,
     store: Option<S>,
     /// The writer's, kept between writes as the Python bindings keep theirs.
     encoder: Encoder,
 }
 
 impl<S: Store> StoreBackend<S> {
-    pub fn new(name: &'static str, config: S::Config, consumes_messages: bool) -> Self {
+    pub fn new(name: &'static str, options: S::Options) -> Self {
         StoreBackend {
             name,
-            config,
-            consumes_messages,
+            options,
             store: None,
             encoder: Encoder::new(),
         }
@@ -54,6 +30,17 @@ impl<S: Store> StoreBackend<S> {
 
     fn store(&mut self) -> Result<&mut S, BoxError> {
         opened(self.name, &mut self.store)
+    }
+
+    /// A read (no `key`) or a get: the latest snapshot, or the value of `key`, decoded
+    /// into `doc`. False, with `doc` emptied, when the snapshot or the key is missing.
+    fn decode(&mut self, key: Option<&str>, doc: &mut Doc) -> Result<bool, BoxError> {
+        let store = self.store()?;
+        let found = doc.decode_with(|sink| {
+            let mut sink = StoreSink(sink);
+            store.decode_with(key, |_| &mut sink)
+        });
+        Ok(found?)
     }
 }
 
@@ -67,60 +54,46 @@ fn opened<'s, S>(name: &str, store: &'s mut Option<S>) -> Result<&'s mut S, BoxE
 
 impl<S: Store> Backend for StoreBackend<S> {
     fn consumes_messages(&self) -> bool {
-        self.consumes_messages
+        S::reads_wait(&self.options)
     }
 
     fn expect_reads(&mut self, readers: usize, reads_each: usize) {
+        // Only the writer is told; it is the only one that can fail to be.
         if let Some(store) = self.store.as_mut() {
-            store.expect_reads(readers, reads_each);
+            let _ = store.expect_reads(readers, reads_each);
         }
     }
 
     fn initialize(&mut self, name: &str, is_writer: bool) -> Result<(), BoxError> {
-        self.store = Some(S::open(name, is_writer, &self.config)?);
+        self.store = Some(S::open(name, is_writer, &self.options)?);
         Ok(())
     }
 
     fn settle(&mut self, timeout: Duration) -> Result<(), BoxError> {
-        self.store()?.settle(timeout)
+        // The first version: at once where the store holds it already; a ZeroMQ pubsub
+        // reader may still be receiving it.
+        self.store()?.wait_for_update(0, timeout)?;
+        Ok(())
     }
 
     fn write(&mut self, data: &Value) -> Result<(), BoxError> {
         let store = opened(self.name, &mut self.store)?;
-        store.publish(data.encode_with(&mut self.encoder)?)
+        store.publish(data.encode_with(&mut self.encoder)?)?;
+        Ok(())
     }
 
     fn read(&mut self, doc: &mut Doc) -> Result<bool, BoxError> {
-        self.store()?.read_into(doc)
+        self.decode(None, doc)
     }
 
     fn get(&mut self, key: &str, doc: &mut Doc) -> Result<bool, BoxError> {
-        self.store()?.get_into(key, doc)
+        self.decode(Some(key), doc)
     }
 
     fn cleanup(&mut self) -> Result<(), BoxError> {
         match self.store.take() {
-            Some(mut store) => store.close(),
+            Some(mut store) => Ok(store.close()?),
             None => Ok(()),
         }
     }
-}
-
-/// A read or get once the latest blob is in hand (None before the first write):
-/// decodes all of it, or only the value of `key`, into `doc`. False, with `doc`
-/// emptied, when the blob or the key is missing.
-pub fn decode_blob(
-    blob: Option<&[u8]>,
-    key: Option<&str>,
-    doc: &mut Doc,
-) -> Result<bool, BoxError> {
-    let Some(blob) = blob else {
-        doc.clear();
-        return Ok(false);
-    };
-    match key {
-        None => doc.decode(blob).map(|()| true),
-        Some(key) => doc.decode_key(blob, key),
-    }
-    .map_err(BoxError::from)
 }

@@ -1,0 +1,253 @@
+//! What every store does: the one interface the native harness and the Python bindings
+//! are written against, so that a new store is one new module that implements [`Store`].
+//!
+//! Reads go through a [`Sink`], in one shape for every store ([`Store::decode_with`]): the
+//! caller hands over a function that, told which snapshot is about to be decoded
+//! ([`SnapshotId`]), returns the sink to decode it with (a sink may then reuse what it
+//! built for the same snapshot).
+//! Stores that keep a whole blob (shared memory, ZeroMQ) decode it with [`decode_blob`];
+//! LMDB decodes its records one by one, straight from its map.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::codec::{Blob, DecodeError, Sink};
+use crate::error::{Error, Result};
+use crate::futex::{self, Notifier};
+
+/// Names a snapshot: a writer's run (its incarnation) and the version within it. Versions
+/// restart when a store is created again, the incarnation then differs. Readers key their
+/// caches on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SnapshotId {
+    pub incarnation: u64,
+    pub version: u64,
+}
+
+/// A sink a store decodes with: any codec sink building `V`, failing with `E`.
+pub trait SinkOf<V, E>: for<'a> Sink<'a, Value = V, Error = E> {}
+
+impl<S: for<'a> Sink<'a, Value = V, Error = E> + ?Sized, V, E> SinkOf<V, E> for S {}
+
+/// The error of a read: the store's, or the decoder's.
+pub trait ReadError: From<Error> + From<DecodeError> {}
+
+impl<E: From<Error> + From<DecodeError>> ReadError for E {}
+
+/// One process's handle on a store: its writer's, or one of its readers'.
+///
+/// Every method but `open` may fail with [`Error::Usage`] in a process that did not open
+/// the store (a forked child) or after `close`; a reader's reads return None (and `keys`
+/// an empty list) until the writer has published.
+pub trait Store: Sized {
+    /// Everything but the name that says how to open the store.
+    type Options;
+    /// What `wait_for_update` sleeps on. Fetched with [`Store::waiter`], it holds no lock
+    /// of the store, so a caller that shares the store behind a lock of its own can wait
+    /// without holding that lock.
+    type Waiter: Notifier;
+
+    /// The writer creates the store called `name` (or takes over one whose writer died);
+    /// a reader attaches to it, now or whenever it appears.
+    fn open(name: &str, writer: bool, options: &Self::Options) -> Result<Self>;
+
+    /// The store as messages name it.
+    fn label(&self) -> String;
+
+    /// Publishes `blob` (an encoded dict, see docs/format.md) as the next version, which
+    /// it returns. Only the writer may.
+    fn publish(&mut self, blob: &[u8]) -> Result<u64>;
+
+    /// The latest snapshot (no `key`), or only the value of its top-level `key`, decoded
+    /// by the sink `sink_for` returns for it; None when the snapshot (before the first
+    /// write) or the key is missing.
+    fn decode_with<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
+        &mut self,
+        key: Option<&str>,
+        sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
+    ) -> Result<Option<V>, E>;
+
+    /// Hands the top-level keys of the latest snapshot, in the dict's order (none before
+    /// the first write), to `f`.
+    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E>;
+
+    /// The latest version, 0 before the first write.
+    fn version(&mut self) -> Result<u64>;
+
+    /// What to sleep on for a newer version; None while there is nothing to sleep on yet
+    /// (the store does not exist).
+    fn waiter(&mut self) -> Result<Option<Self::Waiter>>;
+
+    /// Blocks until a version newer than `after` is published and returns it, or fails
+    /// with [`Error::Timeout`] after `timeout`.
+    fn wait_for_update(&mut self, after: u64, timeout: Duration) -> Result<u64> {
+        let label = self.label();
+        futex::wait_for_update_with(&label, after, timeout, || self.waiter())
+    }
+
+    /// The writer removes what it created (unless the store is meant to last); a reader
+    /// lets go. Idempotent; also run on drop. In a forked child, touches nothing of the
+    /// owner's.
+    fn close(&mut self) -> Result<()>;
+
+    /// Whether a reader opened with `options` waits in each read for its snapshot (a
+    /// ZeroMQ push-mode reader: every read takes one message). Such a caller calls
+    /// [`Store::prepare_read`] first, where waiting is cheap for it (without the GIL).
+    fn reads_wait(_options: &Self::Options) -> bool {
+        false
+    }
+
+    /// Waits for the snapshot of the next read, which then takes it without waiting. A
+    /// no-op unless the store's reads wait ([`Store::reads_wait`]).
+    fn prepare_read(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Tells a writer whose readers consume messages how many reads its next publish
+    /// serves: `readers` × `reads_each`.
+    fn expect_reads(&mut self, _readers: usize, _reads_each: usize) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// [`Store::decode_with`] for a store that keeps whole blobs: `snapshot` is the latest
+/// one's id and blob, if any.
+#[inline]
+pub fn decode_blob<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
+    snapshot: Option<(SnapshotId, &[u8])>,
+    key: Option<&str>,
+    sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
+) -> Result<Option<V>, E> {
+    let Some((id, blob)) = snapshot else {
+        return Ok(None);
+    };
+    let blob = Blob::parse(blob)?;
+    let sink = sink_for(id);
+    match key {
+        None => blob.decode(sink).map(Some),
+        Some(key) => blob.get(key, sink),
+    }
+}
+
+/// The keys of a blob, handed to `f` (see [`Store::keys_with`]); none for no blob.
+pub fn blob_keys<R>(blob: Option<&[u8]>, f: impl FnOnce(&[&str]) -> R) -> Result<R, DecodeError> {
+    match blob {
+        None => Ok(f(&[])),
+        Some(blob) => Ok(f(&Blob::parse(blob)?.keys()?)),
+    }
+}
+
+/// A sink of the codec's own (a [`Doc`](crate::Doc)'s, a
+/// [`ValueSink`](crate::codec::ValueSink)) made usable with [`Store::read_with`], whose
+/// sinks must also carry store errors.
+pub struct StoreSink<S>(pub S);
+
+/// The error of a [`StoreSink`]: the store's, or the decoder's.
+#[derive(Debug)]
+pub enum SinkError {
+    Store(Error),
+    Decode(DecodeError),
+}
+
+impl SinkError {
+    /// As a store error, a decoding failure naming `store`.
+    #[cold]
+    pub fn into_error(self, store: &str) -> Error {
+        match self {
+            SinkError::Store(e) => e,
+            SinkError::Decode(source) => Error::corrupt(store, source),
+        }
+    }
+}
+
+impl From<Error> for SinkError {
+    #[cold]
+    fn from(e: Error) -> Self {
+        SinkError::Store(e)
+    }
+}
+
+impl From<DecodeError> for SinkError {
+    #[cold]
+    fn from(e: DecodeError) -> Self {
+        SinkError::Decode(e)
+    }
+}
+
+impl fmt::Display for SinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SinkError::Store(e) => e.fmt(f),
+            SinkError::Decode(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for SinkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SinkError::Store(e) => e.source(),
+            SinkError::Decode(e) => e.source(),
+        }
+    }
+}
+
+impl<'a, S: Sink<'a, Error = DecodeError>> Sink<'a> for StoreSink<S> {
+    type Value = S::Value;
+    type Key = S::Key;
+    type Seq = S::Seq;
+    type Map = S::Map;
+    type Error = SinkError;
+
+    fn none(&mut self) -> Result<S::Value, SinkError> {
+        Ok(self.0.none()?)
+    }
+    fn bool(&mut self, v: bool) -> Result<S::Value, SinkError> {
+        Ok(self.0.bool(v)?)
+    }
+    fn int(&mut self, v: i64) -> Result<S::Value, SinkError> {
+        Ok(self.0.int(v)?)
+    }
+    fn big_int(&mut self, le_bytes: &'a [u8]) -> Result<S::Value, SinkError> {
+        Ok(self.0.big_int(le_bytes)?)
+    }
+    fn float(&mut self, v: f64) -> Result<S::Value, SinkError> {
+        Ok(self.0.float(v)?)
+    }
+    fn str(&mut self, s: &'a str, ascii: bool, shared: Option<u32>) -> Result<S::Value, SinkError> {
+        Ok(self.0.str(s, ascii, shared)?)
+    }
+    fn bytes(&mut self, b: &'a [u8]) -> Result<S::Value, SinkError> {
+        Ok(self.0.bytes(b)?)
+    }
+    fn cached_str(&mut self, id: u32) -> Option<S::Value> {
+        self.0.cached_str(id)
+    }
+    fn cached_key(&mut self, id: u32) -> Option<S::Key> {
+        self.0.cached_key(id)
+    }
+    fn seq(&mut self, len: usize, tuple: bool) -> Result<S::Seq, SinkError> {
+        Ok(self.0.seq(len, tuple)?)
+    }
+    fn seq_push(&mut self, seq: &mut S::Seq, index: usize, v: S::Value) -> Result<(), SinkError> {
+        Ok(self.0.seq_push(seq, index, v)?)
+    }
+    fn seq_end(&mut self, seq: S::Seq) -> Result<S::Value, SinkError> {
+        Ok(self.0.seq_end(seq)?)
+    }
+    fn map(&mut self, len: usize) -> Result<S::Map, SinkError> {
+        Ok(self.0.map(len)?)
+    }
+    fn key(&mut self, s: &'a str, ascii: bool, shared: Option<u32>) -> Result<S::Key, SinkError> {
+        Ok(self.0.key(s, ascii, shared)?)
+    }
+    fn root_key(&mut self, index: usize, s: &'a str, ascii: bool) -> Result<S::Key, SinkError> {
+        Ok(self.0.root_key(index, s, ascii)?)
+    }
+    fn map_insert(&mut self, map: &mut S::Map, k: S::Key, v: S::Value) -> Result<(), SinkError> {
+        Ok(self.0.map_insert(map, k, v)?)
+    }
+    fn map_end(&mut self, map: S::Map) -> Result<S::Value, SinkError> {
+        Ok(self.0.map_end(map)?)
+    }
+}

@@ -1,0 +1,190 @@
+//! What the three store classes share: the methods of `IPCBackend`, written once over
+//! `ipc_core::store::Store` ([`Common`]), and the macro that puts them on each class
+//! (`#[pymethods]` cannot be generic). A class keeps only what is its own: its
+//! constructor, its options' getters, and ZeroMQ's extras.
+
+use std::time::Duration;
+
+use ipc_core::futex;
+use ipc_core::store::Store;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use crate::errors::CoreError;
+use crate::name::StoreName;
+use crate::opened::Opened;
+use crate::snapshot::Converter;
+use crate::wait;
+
+pub struct Common<S: Store> {
+    pub store: Opened<S>,
+    convert: Converter,
+    /// How `initialize` opens the store.
+    pub options: S::Options,
+}
+
+impl<S> Common<S>
+where
+    S: Store + Send,
+    S::Options: Sync,
+{
+    pub fn new(backend: &'static str, options: S::Options) -> Self {
+        Common {
+            store: Opened::new(backend),
+            convert: Converter::default(),
+            options,
+        }
+    }
+
+    /// Opening touches the file system or the network (and an LMDB writer may wait for
+    /// its first map resize): other threads run meanwhile.
+    pub fn initialize(&self, py: Python<'_>, name: StoreName, is_writer: bool) -> PyResult<()> {
+        let store = py
+            .detach(|| S::open(&name.0, is_writer, &self.options))
+            .map_err(CoreError::from)?;
+        self.store.open(py, store)
+    }
+
+    /// Publishing needs no Python objects: other threads run meanwhile.
+    pub fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.convert.publish_dict(data, |blob| {
+            self.store.detached(py, |s| s.publish(blob).map(drop))
+        })
+    }
+
+    /// Before a read of a store whose reads wait (ZeroMQ's push mode), waits for its
+    /// snapshot without the GIL.
+    #[inline]
+    fn prepare_read(&self, py: Python<'_>) -> PyResult<()> {
+        if S::reads_wait(&self.options) {
+            self.store.detached(py, |s| s.prepare_read())?;
+        }
+        Ok(())
+    }
+
+    pub fn read<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.prepare_read(py)?;
+        self.store.with(py, |store| {
+            let mut sinks = self.convert.sinks(py);
+            Ok(store.decode_with(None, |id| sinks.sink(id))?)
+        })
+    }
+
+    pub fn get<'py>(
+        &self,
+        py: Python<'py>,
+        key: &str,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.prepare_read(py)?;
+        let found = self.store.with(py, |store| {
+            let mut sinks = self.convert.sinks(py);
+            Ok(store.decode_with(Some(key), |id| sinks.sink(id))?)
+        })?;
+        Ok(found.or(default))
+    }
+
+    pub fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        self.prepare_read(py)?;
+        self.store.with(py, |store| {
+            store.keys_with::<_, CoreError>(|keys| PyList::new(py, keys))?
+        })
+    }
+
+    pub fn version(&self, py: Python<'_>) -> PyResult<u64> {
+        self.store.py(py, |s| s.version())
+    }
+
+    /// Waits without the GIL and without the store's lock: only fetching what to sleep
+    /// on takes the lock, so other threads use the store meanwhile.
+    pub fn wait_for_update(&self, py: Python<'_>, after: u64, timeout: f64) -> PyResult<u64> {
+        let timeout: Duration = wait::timeout_arg(timeout)?;
+        let label = self.store.py(py, |s| Ok(s.label()))?;
+        wait::interruptible(py, timeout, |slice| {
+            futex::wait_for_update_with(&label, after, slice, || self.store.core(|s| s.waiter()))
+        })
+    }
+
+    /// Closing may wait for this process's transactions (LMDB) or threads (ZeroMQ).
+    pub fn cleanup(&self, py: Python<'_>) -> PyResult<()> {
+        match self.store.take(py) {
+            Some(mut s) => Ok(py.detach(|| s.close()).map_err(CoreError::from)?),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `#[pymethods]` for a store class whose `common` field is a [`Common`]: the methods
+/// every store has, then the class's own `$extra` items (its constructor first).
+macro_rules! store_class {
+    ($class:ty { $($extra:item)* }) => {
+        #[pyo3::pymethods]
+        impl $class {
+            $($extra)*
+
+            /// The writer creates the store (or takes over one of its own whose writer
+            /// died); a reader attaches, now or whenever the store appears.
+            fn initialize(
+                &self,
+                py: Python<'_>,
+                name: $crate::name::StoreName,
+                is_writer: bool,
+            ) -> PyResult<()> {
+                self.common.initialize(py, name, is_writer)
+            }
+
+            /// Encodes `data` and publishes it as the next version.
+            fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+                self.common.write(py, data)
+            }
+
+            /// The latest snapshot as a new dict, or None before the first write.
+            fn read<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+                self.common.read(py)
+            }
+
+            /// One top-level value of the latest snapshot, decoding nothing else.
+            #[pyo3(signature = (key, default=None))]
+            fn get<'py>(
+                &self,
+                py: Python<'py>,
+                key: &str,
+                default: Option<Bound<'py, PyAny>>,
+            ) -> PyResult<Option<Bound<'py, PyAny>>> {
+                self.common.get(py, key, default)
+            }
+
+            /// The top-level keys of the latest snapshot, in order.
+            fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+                self.common.keys(py)
+            }
+
+            /// The latest version: 0 before the first write.
+            #[getter]
+            fn version(&self, py: Python<'_>) -> PyResult<u64> {
+                self.common.version(py)
+            }
+
+            /// Blocks (without the GIL) until a version newer than `after_version`
+            /// exists; returns it, or raises IPCTimeoutError after `timeout` s.
+            fn wait_for_update(
+                &self,
+                py: Python<'_>,
+                after_version: u64,
+                timeout: f64,
+            ) -> PyResult<u64> {
+                self.common.wait_for_update(py, after_version, timeout)
+            }
+
+            /// Writer: closes the store and removes what it created (a store kept at a
+            /// path is flushed and stays). Reader: lets go. Idempotent. In a forked
+            /// child, lets go of the inherited copy only, without an error: the parent's
+            /// store is untouched.
+            fn cleanup(&self, py: Python<'_>) -> PyResult<()> {
+                self.common.cleanup(py)
+            }
+        }
+    };
+}
+
+pub(crate) use store_class;
