@@ -1,5 +1,7 @@
 //! `_core.ShmStore`: the shared-memory backend (`SharedMemoryBackend` adds its name).
 
+use std::collections::HashMap;
+
 use ipc_core::shm::{Options, ShmStore};
 use ipc_core::trust::Trust;
 use pyo3::prelude::*;
@@ -27,5 +29,25 @@ store_class!(PyShmStore {
     #[getter]
     fn trust_uid(&self) -> Option<u32> {
         self.common.options.trust.also
+    }
+
+    /// The writer's segment pool so far: {"created", "recycled", "reclaimed"} (see
+    /// docs/design.md, "Recycling"); None for a reader.
+    fn segment_stats(&self, py: Python<'_>) -> PyResult<Option<HashMap<&'static str, u64>>> {
+        self.common.store.py(py, |s| {
+            Ok(s.stats().map(|st| {
+                HashMap::from([
+                    ("created", st.created),
+                    ("recycled", st.recycled),
+                    ("reclaimed", st.reclaimed),
+                ])
+            }))
+        })
+    }
+
+    /// A reader's slot in the reader table (taken at its first read), or None.
+    #[getter]
+    fn reader_slot(&self, py: Python<'_>) -> PyResult<Option<usize>> {
+        self.common.store.py(py, |s| Ok(s.reader_slot()))
     }
 });

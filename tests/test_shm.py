@@ -10,6 +10,7 @@ import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,7 +73,9 @@ def test_snapshots_grow_without_limit(store: str) -> None:
             w.write({"blob": blob, "size": size})
             got = r.read()
             assert got is not None and got["size"] == size and got["blob"] == blob
-            assert segments(store) == [f"ipcb_shm_{store}", f"ipcb_shm_{store}.{w.version}"]
+            # The head, the segment the reader holds and the one it held before (free
+            # now, replaced when too small).
+            assert len(segments(store)) <= 3, segments(store)
     finally:
         w.cleanup()
         r.cleanup()
@@ -82,9 +85,24 @@ def test_no_torn_reads_under_continuous_rewrites(store: str) -> None:
     assert_no_torn_reads("shm", store, min_reads=200)
 
 
+def being_written(name: str) -> list[Path]:
+    """Data segments whose header's version word is 0: being created or rewritten."""
+    found = []
+    for path in SHM.glob(f"ipcb_shm_{name}.*"):
+        try:
+            with path.open("rb") as f:
+                f.seek(16)
+                word = f.read(8)
+        except FileNotFoundError:
+            continue
+        if len(word) < 8 or int.from_bytes(word, "little") == 0:
+            found.append(path)
+    return found
+
+
 def test_writer_killed_mid_write(store: str) -> None:
-    # Large snapshots make the window between creating a segment and publishing it long
-    # (tens of ms), so the kill below lands inside it.
+    # Large snapshots make the window in which a segment is being written long (tens of
+    # ms), so the kill below lands inside it.
     p = ctx.Process(target=publish_big_until_killed, args=(store, 32))
     p.start()
     r = reader(store)
@@ -93,33 +111,112 @@ def test_writer_killed_mid_write(store: str) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             v = r.version
-            if (SHM / f"ipcb_shm_{store}.{v + 1}").exists() and r.version == v:
+            half = being_written(store)
+            if half and r.version == v:
                 os.kill(p.pid, signal.SIGKILL)
                 break
         else:
-            pytest.fail("never caught the writer between creating and publishing")
+            pytest.fail("never caught the writer writing a segment")
         p.join(30)
         assert p.exitcode == -signal.SIGKILL
         assert r.version == v, "the writer published before the kill landed"
-        assert (SHM / f"ipcb_shm_{store}.{v + 1}").exists(), "no half-written segment"
+        assert being_written(store), "no half-written segment"
         d = r.read()
         assert d is not None and d["seed"] == v
         assert hashlib.blake2b(d["blob"]).hexdigest() == d["digest"]
-        # A new writer takes over the name, removes the half-written segment and goes on
-        # from the last version; readers see no gap.
+        # A new writer takes over the name, removes every segment but the current one
+        # (the half-written one among them) and goes on from the last version; readers
+        # see no gap.
         w = writer(store)
         try:
             assert r.read() == d
-            assert segments(store) == [f"ipcb_shm_{store}", f"ipcb_shm_{store}.{v}"]
+            assert len(segments(store)) == 2 and not being_written(store)
             w.write({"after": "restart"})
             assert r.version == v + 1 and r.read() == {"after": "restart"}
-            assert segments(store) == [f"ipcb_shm_{store}", f"ipcb_shm_{store}.{v + 1}"]
+            assert len(segments(store)) <= 3
         finally:
             w.cleanup()
     finally:
         if p.is_alive():
             p.kill()
         r.cleanup()
+
+
+def read_then_hold(name: str, held: Any) -> None:
+    """Reads once (taking a slot and pinning that snapshot's segment), then waits to be
+    killed."""
+    r = reader(name)
+    d = r.read()
+    held.put((r.reader_slot, d))
+    time.sleep(600)
+
+
+#: ipc_core::shm::CHECK_INTERVAL: how often the writer looks for slots of dead readers.
+CHECK_INTERVAL = 0.1
+
+
+def test_a_killed_reader_stops_recycling_for_one_check_interval_at_most(store: str) -> None:
+    w = writer(store)
+    try:
+        w.write({"n": 0})
+        held = ctx.Queue()
+        p = ctx.Process(target=read_then_hold, args=(store, held))
+        p.start()
+        slot, d = held.get(timeout=60)
+        assert slot is not None and d == {"n": 0}
+        # The reader pins version 1's segment: two writes later it is still not reused.
+        w.write({"n": 1})
+        w.write({"n": 2})
+        before = w.segment_stats()
+        assert before is not None and before["created"] == 3 and before["recycled"] == 0
+        os.kill(p.pid, signal.SIGKILL)
+        p.join(30)
+        killed = time.monotonic()
+        # Writes every 10 ms: within one check interval (and one write), the dead slot is
+        # freed and the pinned segment recycled; no segment is created after that.
+        n = 2
+        reclaimed_after = None
+        while time.monotonic() - killed < 5 * CHECK_INTERVAL:
+            n += 1
+            w.write({"n": n})
+            stats = w.segment_stats()
+            assert stats is not None
+            if stats["reclaimed"] and reclaimed_after is None:
+                reclaimed_after = time.monotonic() - killed
+            time.sleep(0.01)
+        assert reclaimed_after is not None, "the dead reader's slot was never freed"
+        assert reclaimed_after <= CHECK_INTERVAL + 0.05, reclaimed_after
+        after = w.segment_stats()
+        assert after is not None and after["reclaimed"] == 1
+        assert after["created"] == 3, "a new segment instead of recycling"
+        assert after["recycled"] == n + 1 - 3  # writes 0..n, three of them created
+        # With nobody reading, the writer alternates between two segments; the third
+        # (the one the dead reader pinned) was recycled once it was free.
+        assert len(segments(store)) == 4
+    finally:
+        w.cleanup()
+
+
+def test_readers_hold_their_snapshot_while_the_writer_recycles(store: str) -> None:
+    w = writer(store)
+    readers = [reader(store) for _ in range(3)]
+    try:
+        for i, r in enumerate(readers):
+            w.write({"held by": i})
+            assert r.read() == {"held by": i}
+        for n in range(100):
+            w.write({"n": n, "pad": "x" * (10 << (n % 8))})
+        stats = w.segment_stats()
+        assert stats is not None and stats["recycled"] >= 90, stats
+        # Each reader still gets the latest snapshot, and the one it held was intact
+        # until then (ipc-core's tests check the bytes of a held snapshot directly).
+        assert [r.get("n") for r in readers] == [99, 99, 99]
+        slots = {r.reader_slot for r in readers}
+        assert None not in slots and len(slots) == 3
+    finally:
+        for r in readers:
+            r.cleanup()
+        w.cleanup()
 
 
 def test_close_semantics_and_restart(store: str) -> None:

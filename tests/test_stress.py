@@ -28,10 +28,12 @@ from ipc_benchmark import IPCBackend, LMDBBackend, SharedMemoryBackend, UsageErr
 
 SECONDS = float(os.environ.get("STRESS_SECONDS", "3"))
 READERS = 3
-#: The counters of each process: reads (the writer's: writes), gets, forks, errors.
-READS, GETS, FORKS, ERRORS = range(4)
+#: The counters of each process: reads (the writer's: writes), gets, forks, errors;
+#: the writer's shared-memory segment pool adds segments created and recycled, and
+#: slots of dead readers reclaimed.
+READS, GETS, FORKS, ERRORS, CREATED, RECYCLED, RECLAIMED = range(7)
 WRITES = READS
-FIELDS = 4
+FIELDS = 7
 
 ctx = mp.get_context("spawn")
 
@@ -133,6 +135,11 @@ def writer(kind: str, name: str, ready: Any, stop: Any, counts: Any, errors: str
                     with open(errors, "a") as f:
                         f.write("writer: the forked child's write was not refused\n")
         counts[WRITES] = n
+        if isinstance(store, SharedMemoryBackend):
+            stats = store.segment_stats()
+            assert stats is not None
+            counts[CREATED], counts[RECYCLED] = stats["created"], stats["recycled"]
+            counts[RECLAIMED] = stats["reclaimed"]
     finally:
         store.cleanup()
 
@@ -154,6 +161,10 @@ def reader(
                     assert n >= last, f"snapshot {n} read after {last}"
                     last = n
                     counts[READS] += 1
+                if rng.random() < 0.02:
+                    # Hold the snapshot a while (a shared-memory reader's slot pins its
+                    # segment meanwhile: the writer must recycle around it).
+                    time.sleep(rng.uniform(0.005, 0.05))
                 for _ in range(4):
                     key = f"k{rng.randrange(EQUAL)}"
                     value = store.get(key)
@@ -239,6 +250,9 @@ def run(kind: str, name: str, seconds: float, tmp: Path) -> dict[str, int]:
         "forks": totals[FORKS] + wcounts[FORKS],
         "readers killed": kills,
         "errors": totals[ERRORS] + wcounts[ERRORS],
+        "segments created": wcounts[CREATED],
+        "segments recycled": wcounts[RECYCLED],
+        "slots reclaimed": wcounts[RECLAIMED],
         "error text": text,  # type: ignore[dict-item]
     }
 
@@ -253,3 +267,9 @@ def test_every_read_is_one_whole_snapshot(kind: str, unique_name: str, tmp_path:
     assert counts["writes"] > 100 and counts["reads verified"] > 100, counts
     assert counts["gets verified"] > 100 and counts["forks"] >= 2, counts
     assert counts["readers killed"] >= 1, counts
+    if kind == "shm":
+        # Almost every write reuses a segment, and every killed reader's slot was freed
+        # (each one held a slot: it was killed after its first read).
+        assert counts["segments recycled"] > 100, counts
+        assert counts["segments recycled"] + counts["segments created"] == counts["writes"]
+        assert counts["slots reclaimed"] >= counts["readers killed"], counts

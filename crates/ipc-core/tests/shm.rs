@@ -4,7 +4,7 @@
 use std::thread;
 use std::time::Duration;
 
-use ipc_core::shm::ShmStore;
+use ipc_core::shm::{ShmStore, SLOTS};
 use ipc_core::Error;
 
 fn unique(tag: &str) -> String {
@@ -33,7 +33,12 @@ fn publish_then_read_latest() {
     assert_eq!(writer.publish(b"second, longer").unwrap(), 2);
     let snap = reader.latest().unwrap().unwrap();
     assert_eq!((snap.version(), snap.blob()), (2, &b"second, longer"[..]));
-    assert_eq!(segments(&name).len(), 2, "head and one data segment");
+    assert_eq!(segments(&name).len(), 3, "head and two data segments");
+    // The reader pins version 2's segment; version 3 recycles version 1's.
+    assert_eq!(writer.publish(b"third").unwrap(), 3);
+    let stats = writer.stats().unwrap();
+    assert_eq!((stats.created, stats.recycled), (2, 1));
+    assert_eq!(segments(&name).len(), 3, "no new segment");
     writer.close().unwrap();
     assert!(segments(&name).is_empty());
     assert!(matches!(reader.latest(), Err(Error::Closed { .. })));
@@ -94,4 +99,89 @@ fn dropping_the_writer_cleans_up() {
         w.publish(b"x").unwrap();
     }
     assert!(segments(&name).is_empty());
+}
+
+#[test]
+fn a_held_snapshot_is_never_rewritten() {
+    let name = unique("pinned");
+    let mut writer = ShmStore::create(&name).unwrap();
+    let mut reader = ShmStore::attach(&name).unwrap();
+    writer.publish(b"held").unwrap();
+    let held: *const [u8] = reader.latest().unwrap().unwrap().blob();
+    for i in 0..100u32 {
+        // Sizes that cycle, so that recycled segments of every size are reused.
+        let blob = vec![i as u8; 10 << (i % 4)];
+        writer.publish(&blob).unwrap();
+        // SAFETY: the reader still caches (and its slot pins) the snapshot `held` points
+        // into: the reader was not used since, so the mapping is alive.
+        assert_eq!(unsafe { &*held }, b"held");
+    }
+    let stats = writer.stats().unwrap();
+    assert!(stats.recycled >= 90, "{stats:?}");
+    assert!(stats.created <= 6, "{stats:?}");
+    let snap = reader.latest().unwrap().unwrap();
+    assert_eq!(snap.version(), 101);
+    assert_eq!(snap.blob(), &vec![99u8; 10 << 3][..]);
+    writer.close().unwrap();
+    assert!(segments(&name).is_empty());
+}
+
+#[test]
+fn readers_on_threads_never_see_a_mixed_snapshot() {
+    readers_see_whole_snapshots("mixed", false);
+}
+
+#[test]
+fn readers_without_a_slot_never_see_a_mixed_snapshot() {
+    readers_see_whole_snapshots("slotless", true);
+}
+
+/// Three reader threads check every byte of every read while the writer recycles
+/// segments of cycling sizes. `slotless`: every slot is taken first, so the three read
+/// through copies checked by the segment's sequence word.
+fn readers_see_whole_snapshots(tag: &str, slotless: bool) {
+    let name = unique(tag);
+    let mut writer = ShmStore::create(&name).unwrap();
+    writer.publish(&[0u8; 8]).unwrap();
+    let mut holders = Vec::new();
+    if slotless {
+        for _ in 0..SLOTS {
+            let mut holder = ShmStore::attach(&name).unwrap();
+            holder.latest().unwrap();
+            assert!(holder.reader_slot().is_some());
+            holders.push(holder);
+        }
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (name, stop) = (name.clone(), stop.clone());
+            thread::spawn(move || {
+                let mut reader = ShmStore::attach(&name).unwrap();
+                reader.latest().unwrap();
+                assert_eq!(reader.reader_slot().is_none(), slotless);
+                let mut reads = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let snap = reader.latest().unwrap().unwrap();
+                    // Every byte of a blob is its version's low byte.
+                    let expected = snap.version() as u8;
+                    let blob = snap.blob();
+                    assert!(blob.iter().all(|&b| b == expected.wrapping_sub(1)));
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    for v in 2..3000u64 {
+        let len = 8 << (v % 10);
+        writer.publish(&vec![(v - 1) as u8; len]).unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    let stats = writer.stats().unwrap();
+    assert!(reads > 100, "{reads} reads");
+    assert!(stats.recycled > 2000, "{stats:?}");
+    drop(holders);
+    writer.close().unwrap();
 }

@@ -1,17 +1,18 @@
-//! The head segment: attaching to it, owning it as the writer, and waiting on it.
+//! The head segment: attaching to it, owning it as the writer (with its pool of data
+//! segments), its reader table, and waiting on it.
 
 use std::os::fd::OwnedFd;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use memmap2::{MmapOptions, MmapRaw};
 use rustix::fs::{FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::shm;
 
-use super::layout::{self, Head, HEAD_LEN, HEAD_MAGIC};
-use super::segment;
+use super::layout::{self, Head, HEAD_LEN, HEAD_MAGIC, POOL, SLOTS};
+use super::segment::{self, PoolSegment};
 use crate::error::{Error, Result};
 use crate::futex::{Notifier, WaitOutcome};
 use crate::trust::{self, Kind, Trust};
@@ -19,7 +20,24 @@ use crate::trust::{self, Kind, Trust};
 /// A mapping of a store's head.
 pub struct HeadHandle {
     map: MmapRaw,
+    /// Mapped read-write: a reader can take a slot in the reader table.
+    writable: bool,
 }
+
+/// What a writer's segment pool has done, for tests and measurements.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Segments created (and sized and faulted in).
+    pub created: u64,
+    /// Writes into a segment that an earlier write had created.
+    pub recycled: u64,
+    /// Reader slots freed because their process had died.
+    pub reclaimed: u64,
+}
+
+/// How often the writer looks for reader slots whose process died (a dead reader's slot
+/// keeps at most one segment from being recycled, for at most this long).
+pub const CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
 impl HeadHandle {
     fn head(&self) -> &Head {
@@ -29,13 +47,23 @@ impl HeadHandle {
         unsafe { &*(self.map.as_ptr() as *const Head) }
     }
 
-    /// Maps the head of `store` read-only. None if it does not exist or is not
-    /// initialised yet (a writer is creating it). A head that `trust` does not accept
-    /// (another user's, writable by others, a link) is refused.
+    /// Maps the head of `store`, read-write where this process may write it (to take a
+    /// reader slot), read-only otherwise. None if it does not exist or is not initialised
+    /// yet (a writer is creating it). A head that `trust` does not accept (another user's,
+    /// writable by others, a link) is refused.
     pub fn open(store: &str, trust: Trust) -> Result<Option<HeadHandle>> {
         let name = layout::head_name(store);
         let path = layout::shm_path(&name);
-        let Some(fd) = trust::open(&path, OFlags::RDONLY, Mode::empty(), Kind::File, trust)? else {
+        let (opened, writable) =
+            match trust::open(&path, OFlags::RDWR, Mode::empty(), Kind::File, trust) {
+                Ok(fd) => (fd, true),
+                // Readable but not writable (a group's reader, say): no slot, reads copy.
+                Err(_) => (
+                    trust::open(&path, OFlags::RDONLY, Mode::empty(), Kind::File, trust)?,
+                    false,
+                ),
+            };
+        let Some(fd) = opened else {
             return Ok(None);
         };
         let size = rustix::fs::fstat(&fd)
@@ -44,15 +72,89 @@ impl HeadHandle {
         if size < HEAD_LEN as i64 {
             return Ok(None);
         }
-        let map = MmapOptions::new()
-            .len(HEAD_LEN)
-            .map_raw_read_only(&fd)
-            .map_err(|e| Error::io(format!("mapping /dev/shm{name}"), e))?;
-        let handle = HeadHandle { map };
+        let mut options = MmapOptions::new();
+        options.len(HEAD_LEN);
+        let map = if writable {
+            options.map_raw(&fd)
+        } else {
+            options.map_raw_read_only(&fd)
+        }
+        .map_err(|e| Error::io(format!("mapping /dev/shm{name}"), e))?;
+        let handle = HeadHandle { map, writable };
         if handle.head().magic.load(Acquire) != HEAD_MAGIC {
             return Ok(None);
         }
         Ok(Some(handle))
+    }
+
+    /// The (version, segment) word of the latest snapshot (see [`layout::pack`]).
+    pub fn current_word(&self) -> u64 {
+        self.head().current.load(SeqCst)
+    }
+
+    /// Takes a free reader slot for `pid`; None when the head is read-only here or every
+    /// slot is taken.
+    pub fn claim_slot(&self, pid: u32) -> Option<usize> {
+        if !self.writable {
+            return None;
+        }
+        let slots = &self.head().slots;
+        (0..SLOTS).find(|&i| {
+            let slot = &slots[i];
+            slot.pid.load(Relaxed) == 0
+                && slot.pid.compare_exchange(0, pid, SeqCst, Relaxed).is_ok()
+        })
+    }
+
+    /// Announces that this reader's `slot` maps segment `index` (and no other). SeqCst:
+    /// see docs/design.md, "Recycling", for the order this must have with the writer's.
+    pub fn pin(&self, slot: usize, index: usize) {
+        self.head().slots[slot]
+            .segment
+            .store(index as u64 + 1, SeqCst);
+    }
+
+    /// Gives `slot` back.
+    pub fn release_slot(&self, slot: usize) {
+        let slot = &self.head().slots[slot];
+        slot.segment.store(0, SeqCst);
+        slot.pid.store(0, Release);
+    }
+
+    /// The segments some reader slot names, as a bit set.
+    fn pinned(&self) -> u128 {
+        let mut pinned = 0u128;
+        for slot in &self.head().slots {
+            let segment = slot.segment.load(SeqCst);
+            if segment != 0 && segment as usize <= POOL {
+                pinned |= 1 << (segment - 1);
+            }
+        }
+        pinned
+    }
+
+    /// Frees the slots of processes that no longer exist (killed readers); returns how
+    /// many.
+    fn reclaim_dead(&self) -> u64 {
+        let mut freed = 0;
+        for slot in &self.head().slots {
+            let pid = slot.pid.load(Relaxed);
+            if pid == 0 {
+                continue;
+            }
+            let Some(p) = rustix::process::Pid::from_raw(pid as i32) else {
+                continue;
+            };
+            if rustix::process::test_kill_process(p) == Err(Errno::SRCH) {
+                // Dead, so it cannot claim or pin meanwhile; a free slot (pid 0) has no
+                // segment, so the segment goes first.
+                slot.segment.store(0, SeqCst);
+                if slot.pid.compare_exchange(pid, 0, SeqCst, Relaxed).is_ok() {
+                    freed += 1;
+                }
+            }
+        }
+        freed
     }
 
     pub fn is_closed(&self) -> bool {
@@ -142,6 +244,14 @@ pub struct WriterLock {
     head: Arc<HeadHandle>,
     incarnation: u64,
     version: u64,
+    /// The segments this writer created and still maps, by index.
+    pool: Vec<Option<PoolSegment>>,
+    /// Indices that have a file, ours or (at most one) inherited from a dead writer.
+    files: u128,
+    /// The index of the current snapshot's segment, once there is one.
+    current: Option<usize>,
+    last_check: Instant,
+    stats: Stats,
 }
 
 impl WriterLock {
@@ -173,19 +283,28 @@ impl WriterLock {
             .len(HEAD_LEN)
             .map_raw(&fd)
             .map_err(|e| Error::io(format!("mapping /dev/shm{name}"), e))?;
-        let writer_head = HeadHandle { map };
+        let writer_head = HeadHandle {
+            map,
+            writable: true,
+        };
         let head = writer_head.head();
         let pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
 
         let (incarnation, version);
+        let mut current = None;
         if head.magic.load(Acquire) == HEAD_MAGIC && head.closed.load(Acquire) == 0 {
             // Its writer died without closing: carry on from its last snapshot, which
-            // readers may still be reading, and remove what it may have left half-done.
+            // readers may still be reading, and remove every other segment (one it may
+            // have left half-written among them). Removing is safe: readers keep what
+            // they mapped, and no index is written again while a slot names it.
             (incarnation, version) = writer_head.current();
             head.writer_pid.store(pid, Relaxed);
-            segment::remove(store, version + 1);
-            if version > 1 {
-                segment::remove(store, version - 1);
+            let (published, index) = layout::unpack(writer_head.current_word());
+            if published > 0 {
+                current = Some(index);
+            }
+            for i in (0..POOL).filter(|&i| Some(i) != current) {
+                segment::remove(store, i);
             }
         } else {
             // New, or closed by a writer that died before removing it: start afresh with a
@@ -193,14 +312,20 @@ impl WriterLock {
             // The order matters to readers of a closed head that is being reused: version
             // before incarnation (so a new incarnation never pairs with an old version),
             // and `closed` cleared last (so seeing it open means seeing the new state).
+            // The reader table stays: a reader of the old incarnation may still pin a
+            // segment index, and its slot is freed when it leaves or dies.
             incarnation = crate::names::random_id();
             version = 0;
+            head.current.store(0, SeqCst);
             head.version.store(0, Relaxed);
             head.incarnation.store(incarnation, Release);
             head.writer_pid.store(pid, Relaxed);
             head.closed.store(0, Release);
             head.magic.store(HEAD_MAGIC, Release);
             writer_head.bump_and_wake();
+            for i in 0..POOL {
+                segment::remove(store, i);
+            }
         }
         Ok(WriterLock {
             store: store.to_owned(),
@@ -208,6 +333,11 @@ impl WriterLock {
             head: Arc::new(writer_head),
             incarnation,
             version,
+            pool: (0..POOL).map(|_| None).collect(),
+            files: current.map_or(0, |i| 1 << i),
+            current,
+            last_check: Instant::now(),
+            stats: Stats::default(),
         })
     }
 
@@ -216,29 +346,95 @@ impl WriterLock {
         self.head.clone()
     }
 
-    /// Writes `blob` into a new segment, then makes it current.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Writes `blob` into a free segment (recycled when one fits, created otherwise), then
+    /// makes it current.
     pub fn publish(&mut self, blob: &[u8]) -> Result<u64> {
         let version = self.version + 1;
-        segment::create(&self.store, self.incarnation, version, blob)?;
+        let index = self.free_segment(blob.len())?;
+        let (store, incarnation) = (&self.store, self.incarnation);
+        let entry = &mut self.pool[index];
+        match entry {
+            Some(segment) if segment.fits(blob.len()) && !segment.too_large_for(blob.len()) => {
+                segment.write(incarnation, version, blob);
+                self.stats.recycled += 1;
+            }
+            _ => {
+                // Dropped (unmapped) first: it is replaced.
+                *entry = None;
+                let mut segment = PoolSegment::create(store, index, blob.len())?;
+                self.files |= 1 << index;
+                segment.write(incarnation, version, blob);
+                *entry = Some(segment);
+                self.stats.created += 1;
+            }
+        }
         let head = self.head.head();
-        // Release: whoever loads this version (Acquire) sees the segment fully written.
+        // SeqCst: the previous segment is retired by this store, which every later scan
+        // of the reader table follows (docs/design.md, "Recycling"). Its Release half
+        // makes the segment's bytes visible to whoever loads the word.
+        head.current.store(layout::pack(version, index), SeqCst);
         head.version.store(version, Release);
         self.head.bump_and_wake();
         self.version = version;
-        // Readers that mapped the previous version keep their mapping; readers about to
-        // open it will find it gone and retry with the new version.
-        if version > 1 {
-            segment::remove(&self.store, version - 1);
-        }
+        self.current = Some(index);
         Ok(version)
+    }
+
+    /// A segment index that no reader can be reading, nor about to read: not the current
+    /// one, named by no slot. Prefers a segment of ours that fits.
+    fn free_segment(&mut self, blob_len: usize) -> Result<usize> {
+        if self.last_check.elapsed() >= CHECK_INTERVAL {
+            self.reclaim();
+        }
+        for attempt in 0..2 {
+            let mut busy = self.head.pinned();
+            if let Some(current) = self.current {
+                busy |= 1 << current;
+            }
+            let free = |i: &usize| busy & (1 << i) == 0;
+            let fitting = (0..POOL)
+                .filter(free)
+                .filter_map(|i| Some((i, self.pool[i].as_ref()?)))
+                .filter(|(_, s)| s.fits(blob_len) && !s.too_large_for(blob_len))
+                .min_by_key(|(_, s)| s.capacity());
+            if let Some((i, _)) = fitting {
+                return Ok(i);
+            }
+            // Replace one of ours that does not fit, else take an index without a file,
+            // else one with an inherited file.
+            let replace = (0..POOL).filter(free).find(|&i| self.pool[i].is_some());
+            let empty = (0..POOL).filter(free).find(|&i| self.files & (1 << i) == 0);
+            if let Some(i) = replace.or(empty).or((0..POOL).find(free)) {
+                return Ok(i);
+            }
+            if attempt == 0 {
+                self.reclaim();
+            }
+        }
+        Err(Error::io(
+            format!(
+                "shared-memory store {:?}: every data segment is in use by a reader",
+                self.store
+            ),
+            Errno::AGAIN,
+        ))
+    }
+
+    fn reclaim(&mut self) {
+        self.stats.reclaimed += self.head.reclaim_dead();
+        self.last_check = Instant::now();
     }
 
     /// Marks the store closed (waking waiters), then removes its segments and the head.
     pub fn close(self) -> Result<()> {
         self.head.head().closed.store(1, Release);
         self.head.bump_and_wake();
-        if self.version > 0 {
-            segment::remove(&self.store, self.version);
+        for i in (0..POOL).filter(|i| self.files & (1 << i) != 0) {
+            segment::remove(&self.store, i);
         }
         let name = layout::head_name(&self.store);
         let result = match shm::unlink(&name) {

@@ -1,18 +1,29 @@
-//! What lives in /dev/shm: one small head segment per store, and one immutable data
-//! segment per published version. docs/design.md explains the protocol.
+//! What lives in /dev/shm: one small head segment per store, and a pool of data segments
+//! that the writer fills, publishes and later recycles. docs/design.md explains the
+//! protocol.
 
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
 use crate::names::PREFIX;
 
-/// "IPCBSHM1": marks an initialised head. Stored last (Release) when a head is created,
-/// so a reader that sees it (Acquire) also sees every other field.
-pub const HEAD_MAGIC: u64 = u64::from_le_bytes(*b"IPCBSHM1");
+/// "IPCBSHM2": marks an initialised head. Stored last (Release) when a head is created,
+/// so a reader that sees it (Acquire) also sees every other field. (Version 2: segments
+/// are recycled, and the head carries a reader table.)
+pub const HEAD_MAGIC: u64 = u64::from_le_bytes(*b"IPCBSHM2");
 /// "IPCBDAT1": starts every data segment.
 pub const DATA_MAGIC: u64 = u64::from_le_bytes(*b"IPCBDAT1");
 
 /// Size of the head segment (one page).
 pub const HEAD_LEN: usize = 4096;
+
+/// Reader slots in the head: readers beyond this many read through a copy (see
+/// docs/design.md, "Readers without a slot").
+pub const SLOTS: usize = 126;
+/// Data segments a store may have at once: one per slot (each reader pins at most one),
+/// the current one, and the one being written, so the writer always finds one free.
+pub const POOL: usize = SLOTS + 2;
+// The writer keeps sets of indices in a u128; `current` keeps an index in its low byte.
+const _: () = assert!(POOL <= 128, "segment indices must fit a u128 bit set");
 
 /// The head: the store's mutable state, accessed only through atomics because every
 /// process maps it.
@@ -31,55 +42,53 @@ pub struct Head {
     /// Incremented, then woken, on every publish and on close: readers sleep on it in
     /// `wait_for_update` instead of polling.
     pub futex: AtomicU32,
+    _pad: u32,
+    /// The latest version and the segment that holds it, in one word ([`pack`]) so that
+    /// a reader loads a consistent pair; 0 until the first write. Stored (SeqCst) before
+    /// `version`.
+    pub current: AtomicU64,
+    _reserved: [u64; 2],
+    /// The reader table: which segment each reader maps (docs/design.md, "Recycling").
+    pub slots: [Slot; SLOTS],
+}
+
+/// One reader's announcement: its pid (0 = free) and the segment it maps.
+#[repr(C)]
+pub struct Slot {
+    pub pid: AtomicU32,
+    _pad: u32,
+    /// Index of the pinned segment + 1; 0 = none.
+    pub segment: AtomicU64,
 }
 
 const _: () = assert!(std::mem::size_of::<Head>() <= HEAD_LEN);
 
-/// The header of a data segment, followed by the blob.
+/// `version` and `segment` in one word of [`Head::current`].
+pub fn pack(version: u64, segment: usize) -> u64 {
+    (version << 8) | segment as u64
+}
+
+/// The (version, segment) of a [`Head::current`] word.
+pub fn unpack(word: u64) -> (u64, usize) {
+    (word >> 8, (word & 0xff) as usize)
+}
+
+/// The header of a data segment, followed by the blob: four little-endian words, magic,
+/// incarnation, version, blob length. `version` is 0 while the writer rewrites the
+/// segment, and is what a reader without a slot checks (a sequence lock).
 pub const DATA_HEADER_LEN: usize = 32;
-
-pub struct DataHeader {
-    pub incarnation: u64,
-    pub version: u64,
-    pub blob_len: u64,
-}
-
-impl DataHeader {
-    pub fn to_bytes(&self) -> [u8; DATA_HEADER_LEN] {
-        let mut out = [0u8; DATA_HEADER_LEN];
-        out[0..8].copy_from_slice(&DATA_MAGIC.to_le_bytes());
-        out[8..16].copy_from_slice(&self.incarnation.to_le_bytes());
-        out[16..24].copy_from_slice(&self.version.to_le_bytes());
-        out[24..32].copy_from_slice(&self.blob_len.to_le_bytes());
-        out
-    }
-
-    /// None unless `bytes` starts with a data header.
-    pub fn parse(bytes: &[u8]) -> Option<DataHeader> {
-        let word = |i: usize| {
-            bytes
-                .get(i * 8..i * 8 + 8)
-                .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
-        };
-        if word(0)? != DATA_MAGIC {
-            return None;
-        }
-        Some(DataHeader {
-            incarnation: word(1)?,
-            version: word(2)?,
-            blob_len: word(3)?,
-        })
-    }
-}
+/// Byte offsets of the header words a recycled segment changes.
+pub const VERSION_AT: usize = 16;
+pub const LEN_AT: usize = 24;
 
 /// `/ipcb_shm_<name>`: the head (shm_open names start with a slash).
 pub fn head_name(store: &str) -> String {
     format!("/{PREFIX}shm_{store}")
 }
 
-/// `/ipcb_shm_<name>.<version>`: one published snapshot.
-pub fn data_name(store: &str, version: u64) -> String {
-    format!("/{PREFIX}shm_{store}.{version}")
+/// `/ipcb_shm_<name>.<index>`: data segment `index` of the pool.
+pub fn data_name(store: &str, index: usize) -> String {
+    format!("/{PREFIX}shm_{store}.{index}")
 }
 
 /// Where the segment `name` (as [`head_name`] and [`data_name`] spell it) lives. The

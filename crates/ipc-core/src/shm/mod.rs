@@ -1,11 +1,13 @@
-//! A shared-memory dictionary: one writer publishes immutable snapshots, any number of
-//! readers map the latest one and decode straight from it.
+//! A shared-memory dictionary: one writer publishes snapshots, any number of readers map
+//! the latest one and decode straight from it.
 //!
-//! Each published version is a separate, immutable segment `/dev/shm/ipcb_shm_<name>.<v>`;
-//! a small head segment `/dev/shm/ipcb_shm_<name>` says which version is current. The
-//! writer fills a new segment completely, then stores the version into the head (Release),
-//! so a reader that loads the version (Acquire) opens a complete segment or none at all: a
-//! torn read is impossible by construction. docs/design.md gives the full argument.
+//! Each snapshot is written into a data segment `/dev/shm/ipcb_shm_<name>.<index>` of a
+//! small pool; the head `/dev/shm/ipcb_shm_<name>` says which version is current and
+//! which segment holds it, and carries a reader table in which each reader names the
+//! segment it maps. The writer fills a segment completely before the head names it, and
+//! rewrites a segment only once neither the head nor any reader slot names it, so a
+//! reader decodes a complete snapshot that does not change under it. docs/design.md gives
+//! the full argument.
 
 mod head;
 mod layout;
@@ -22,34 +24,46 @@ use crate::process::Owner;
 use crate::store::{self, ReadError, SinkOf, SnapshotId, Store};
 use crate::trust::Trust;
 
-pub use head::HeadHandle;
-use segment::Snapshot as Segment;
+pub use head::{HeadHandle, Stats, CHECK_INTERVAL};
+pub use layout::SLOTS;
+use segment::Mapping;
 
-/// A published snapshot, mapped read-only.
+/// A published snapshot: mapped read-only and pinned by the reader's slot, or (for a
+/// reader without a slot) copied.
 pub struct Snapshot {
-    segment: Segment,
+    bytes: Bytes,
+    incarnation: u64,
+    version: u64,
+}
+
+enum Bytes {
+    Mapped { map: Arc<Mapping>, len: usize },
+    Copied(Vec<u8>),
 }
 
 impl Snapshot {
     /// The encoded blob (see docs/format.md), borrowed from shared memory.
     pub fn blob(&self) -> &[u8] {
-        self.segment.blob()
+        match &self.bytes {
+            Bytes::Mapped { map, len } => map.blob(*len),
+            Bytes::Copied(blob) => blob,
+        }
     }
 
     pub fn version(&self) -> u64 {
-        self.segment.version
+        self.version
     }
 
     /// Identifies the writer's run of the store: (incarnation, version) names a snapshot
     /// uniquely, even across a writer restart.
     pub fn incarnation(&self) -> u64 {
-        self.segment.incarnation
+        self.incarnation
     }
 
     pub fn id(&self) -> SnapshotId {
         SnapshotId {
-            incarnation: self.segment.incarnation,
-            version: self.segment.version,
+            incarnation: self.incarnation,
+            version: self.version,
         }
     }
 }
@@ -69,6 +83,11 @@ pub struct ShmStore {
     writer: Option<head::WriterLock>,
     head: Option<Arc<HeadHandle>>,
     cached: Option<Snapshot>,
+    /// A reader's slot in the head's reader table, once it has one.
+    slot: Option<usize>,
+    /// A reader's mappings of the pool's segments, by index (kept: a segment is mapped
+    /// once, not once per version).
+    maps: Vec<Option<Arc<Mapping>>>,
     /// A reader saw the writer close the store and has not seen a new writer since.
     saw_close: bool,
     closed_here: bool,
@@ -92,6 +111,8 @@ impl ShmStore {
             head: Some(lock.head()),
             writer: Some(lock),
             cached: None,
+            slot: None,
+            maps: Vec::new(),
             saw_close: false,
             closed_here: false,
             trust: Trust::OWN,
@@ -114,6 +135,8 @@ impl ShmStore {
             writer: None,
             head: None,
             cached: None,
+            slot: None,
+            maps: Vec::new(),
             saw_close: false,
             closed_here: false,
             trust,
@@ -156,6 +179,29 @@ impl ShmStore {
         lock.publish(blob)
     }
 
+    /// What the writer's segment pool has done; None for a reader.
+    pub fn stats(&self) -> Option<Stats> {
+        self.writer.as_ref().map(|w| w.stats())
+    }
+
+    /// A reader's slot in the reader table, if it has taken one (it does at its first
+    /// read of a snapshot).
+    pub fn reader_slot(&self) -> Option<usize> {
+        self.slot
+    }
+
+    /// Lets go of what this reader holds in the current head: its snapshot, its mappings
+    /// and (in the process that opened the store) its slot.
+    fn leave_head(&mut self) {
+        self.cached = None;
+        self.maps.clear();
+        if let (Some(slot), Some(head)) = (self.slot.take(), &self.head) {
+            if self.owner.is_current() {
+                head.release_slot(slot);
+            }
+        }
+    }
+
     /// The head, attaching to it first if this reader is not attached yet. None when no
     /// writer has created the store; [`Error::Closed`] after the writer closed it.
     pub fn head_handle(&mut self) -> Result<Option<Arc<HeadHandle>>> {
@@ -171,8 +217,8 @@ impl ShmStore {
             }
             // The writer closed this head. Forget it and look for a successor under the
             // same name (a writer that restarted).
+            self.leave_head();
             self.head = None;
-            self.cached = None;
             self.saw_close = true;
         }
         match HeadHandle::open(&self.name, self.trust)? {
@@ -193,8 +239,8 @@ impl ShmStore {
         Ok(self.attached()?.map_or(0, |h| h.version()))
     }
 
-    /// The latest snapshot, mapped; None before the first write. Maps a new segment only
-    /// when the version has changed since the last call.
+    /// The latest snapshot, mapped; None before the first write. Touches only the head
+    /// when the version has not changed since the last call.
     pub fn latest(&mut self) -> Result<Option<&Snapshot>> {
         let mut races = 0;
         loop {
@@ -205,29 +251,15 @@ impl ShmStore {
             if version == 0 {
                 return Ok(None);
             }
-            let fresh = self.cached.as_ref().is_some_and(|s| {
-                s.segment.version == version && s.segment.incarnation == incarnation
-            });
+            let fresh = self
+                .cached
+                .as_ref()
+                .is_some_and(|s| s.version == version && s.incarnation == incarnation);
             if fresh {
                 return Ok(self.cached.as_ref());
             }
-            match segment::open(&self.name, incarnation, version, self.trust) {
-                Ok(segment) => {
-                    self.cached = Some(Snapshot { segment });
-                    return Ok(self.cached.as_ref());
-                }
-                Err(segment::OpenError::Gone) => {
-                    // Normal when the writer published again and removed this version
-                    // meanwhile, or is closing: look again. Anything else is damage.
-                    let head = self.head.as_deref().expect("attached above");
-                    if head.current() == (incarnation, version) && !head.is_closed() {
-                        return Err(Error::io(
-                            format!("{}: the data segment of version {version}", self.label()),
-                            Errno::NOENT,
-                        ));
-                    }
-                }
-                Err(segment::OpenError::Failed(e)) => return Err(e),
+            if self.next_snapshot(incarnation)? {
+                return Ok(self.cached.as_ref());
             }
             races += 1;
             if races >= MAX_RACES {
@@ -240,6 +272,100 @@ impl ShmStore {
                 ));
             }
         }
+    }
+
+    /// Replaces the cached snapshot by the current one; false if the writer moved on
+    /// meanwhile (try again). docs/design.md, "Recycling", has the protocol.
+    #[inline(never)]
+    fn next_snapshot(&mut self, incarnation: u64) -> Result<bool> {
+        let head = self.head.clone().expect("attached");
+        let word = head.current_word();
+        let (version, index) = layout::unpack(word);
+        if version == 0 || index >= layout::POOL {
+            return Ok(false);
+        }
+        if self.slot.is_none() && self.maps.is_empty() {
+            // First snapshot in this head: take a slot (a reader that gets none copies).
+            self.slot = head.claim_slot(self.owner.pid());
+            self.maps = (0..layout::POOL).map(|_| None).collect();
+        }
+        let Some(slot) = self.slot else {
+            return self.copy_snapshot(incarnation, version, index);
+        };
+        // Pin first (this unpins the cached snapshot, dropped here), then check that the
+        // head still names the segment: if so, the writer will not rewrite it while the
+        // slot names it. Both SeqCst.
+        self.cached = None;
+        head.pin(slot, index);
+        if head.current_word() != word {
+            return Ok(false);
+        }
+        let mut reopened = false;
+        let map = loop {
+            let map = match &self.maps[index] {
+                Some(map) if !reopened => map.clone(),
+                _ => {
+                    reopened = true;
+                    let Some(map) = Mapping::open(&self.name, index, self.trust)? else {
+                        return Ok(false);
+                    };
+                    self.maps[index] = Some(map.clone());
+                    map
+                }
+            };
+            if map.id() == (incarnation, version) {
+                break map;
+            }
+            if reopened {
+                // Pinned and current, so not a race with the writer: another incarnation
+                // (the store was re-created meanwhile) or damage; look again.
+                return Ok(false);
+            }
+            // Our mapping is of a file the writer has since replaced: map the new one.
+            reopened = true;
+        };
+        let Some(len) = map.blob_len() else {
+            return Err(Error::io(
+                format!(
+                    "{}: segment {index} claims more bytes than it holds",
+                    self.label()
+                ),
+                Errno::INVAL,
+            ));
+        };
+        self.cached = Some(Snapshot {
+            bytes: Bytes::Mapped { map, len },
+            incarnation,
+            version,
+        });
+        Ok(true)
+    }
+
+    /// For a reader without a slot: copies the snapshot out under the segment's sequence
+    /// word instead of pinning it.
+    #[cold]
+    fn copy_snapshot(&mut self, incarnation: u64, version: u64, index: usize) -> Result<bool> {
+        for fresh in [false, true] {
+            let map = match &self.maps[index] {
+                Some(map) if !fresh => map.clone(),
+                _ => {
+                    let Some(map) = Mapping::open(&self.name, index, self.trust)? else {
+                        return Ok(false);
+                    };
+                    self.maps[index] = Some(map.clone());
+                    map
+                }
+            };
+            if let Some(blob) = map.copy_blob(incarnation, version) {
+                self.cached = Some(Snapshot {
+                    bytes: Bytes::Copied(blob),
+                    incarnation,
+                    version,
+                });
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Blocks until a version newer than `after` is published and returns it; sleeps (no
@@ -257,7 +383,7 @@ impl ShmStore {
             return Ok(());
         }
         self.closed_here = true;
-        self.cached = None;
+        self.leave_head();
         self.head = None;
         match self.writer.take() {
             // Dropping the lock closes this process's copy of the descriptor; the owner's
