@@ -172,20 +172,23 @@ def test_a_killed_reader_stops_recycling_for_one_check_interval_at_most(store: s
         os.kill(p.pid, signal.SIGKILL)
         p.join(30)
         killed = time.monotonic()
-        # Writes every 10 ms: within one check interval (and one write), the dead slot is
-        # freed and the pinned segment recycled; no segment is created after that.
+        # Writes every 10 ms. The writer looked at the slots last at or before the kill
+        # (a look after it would have freed the slot), so any write that starts one check
+        # interval after the kill must free it: a write that did not may only have
+        # started earlier. Timed by when writes start, this holds on a loaded machine too
+        # (a late write only frees the slot late). No segment is created after that.
         n = 2
-        reclaimed_after = None
+        late_without_reclaim = []
         while time.monotonic() - killed < 5 * CHECK_INTERVAL:
             n += 1
+            started = time.monotonic() - killed
             w.write({"n": n})
             stats = w.segment_stats()
             assert stats is not None
-            if stats["reclaimed"] and reclaimed_after is None:
-                reclaimed_after = time.monotonic() - killed
+            if not stats["reclaimed"] and started >= CHECK_INTERVAL:
+                late_without_reclaim.append(started)
             time.sleep(0.01)
-        assert reclaimed_after is not None, "the dead reader's slot was never freed"
-        assert reclaimed_after <= CHECK_INTERVAL + 0.05, reclaimed_after
+        assert not late_without_reclaim, f"writes at {late_without_reclaim} s left it pinned"
         after = w.segment_stats()
         assert after is not None and after["reclaimed"] == 1
         assert after["created"] == 3, "a new segment instead of recycling"

@@ -4,32 +4,32 @@ value, and a unit that keeps 3 significant digits readable."""
 from __future__ import annotations
 
 
+def _scaled(value: float, units: tuple[tuple[str, float], ...], below: str) -> str:
+    """`value` in the first unit it reaches (3 significant digits), else `below`."""
+    for unit, scale in units:
+        if value >= scale:
+            return f"{value / scale:.3g}{unit}"
+    return below
+
+
 def fmt_time(seconds: float | None) -> str:
     """A duration with a unit that keeps 3 significant digits readable."""
     if seconds is None:
         return "-"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
+    units = ((" s", 1.0), (" ms", 1e-3), (" us", 1e-6))
+    return _scaled(seconds, units, f"{seconds / 1e-9:.3g} ns")
 
 
 def fmt_rate(per_s: float | None) -> str:
     if per_s is None:
         return "-"
-    for unit, scale in (("M", 1e6), ("k", 1e3)):
-        if per_s >= scale:
-            return f"{per_s / scale:.3g}{unit}/s"
-    return f"{per_s:.3g}/s"
+    return _scaled(per_s, (("M/s", 1e6), ("k/s", 1e3)), f"{per_s:.3g}/s")
 
 
 def fmt_bytes(n: int | None) -> str:
     if n is None:
         return "-"
-    for unit, scale in (("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n} B"
+    return _scaled(n, ((" MB", 1e6), (" kB", 1e3)), f"{n} B")
 
 
 def fmt_ratio(ratio: float | None) -> str:
