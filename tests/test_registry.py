@@ -22,7 +22,9 @@ def test_the_table_of_the_schema() -> None:
         "shm": ("rust", "py-shm"), "lmdb": ("rust", "py-lmdb"), "zmq": ("rust", "py-zmq"),
         "zmq-push": ("rust", "py-zmq"), "py-shm": ("reference", None),
         "py-lmdb": ("reference", None), "py-zmq": ("reference", None),
-        "mpi-bcast": ("reference", None),
+        "mpi-bcast": ("reference", None), "redis": ("peer", None),
+        "manager": ("peer", None), "ultradict": ("peer", None),
+        "shared-memory-dict": ("peer", None),
     }
 
 

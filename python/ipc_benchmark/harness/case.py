@@ -104,7 +104,8 @@ class Case:
         return self.backend
 
     def _construct(self) -> None:
-        self.backend = self.spec.create(timeout=self.config.timeout / 2)
+        self.backend = self.spec.create(timeout=self.config.timeout / 2,
+                                        options=self.config.backend_options)
 
     def _initialize(self) -> None:
         self.initialized = True  # before the call: a failing initialize may leave things

@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-wait", action=argparse.BooleanOptionalAction, default=None,
                    help="ranks waiting for others sleep instead of spinning "
                         "(default: on when ranks outnumber CPU cores)")
+    p.add_argument("--redis-url", metavar="URL",
+                   help="the redis peer uses this server (redis://host:port/db or "
+                        "unix:///path.sock) instead of starting its own; every rank "
+                        "connects to it")
     p.add_argument("--timeout", type=_seconds, default=300.0,
                    help="seconds any one phase may take before the job is aborted "
                         "(default: 300)")
@@ -97,10 +101,15 @@ def parse_args(argv: list[str]) -> Config:
     if args.seed >= 1 << 64:
         parser.error(f"--seed must fit in 64 unsigned bits, got {args.seed}")
     unavailable: list[str] = []
+    skip: dict[str, str] = {}
     try:
         if args.backends is None:
             specs, missing = default_backends()
-            unavailable = list(missing.values())
+            # A peer whose package is missing stays in the run, as skipped records: the
+            # result file says it was not measured, and why.
+            skip = {n: r for n, r in missing.items() if BUILTIN[n].implementation == "peer"}
+            specs = [s for s in BUILTIN.values() if s in specs or s.name in skip]
+            unavailable = [r for n, r in missing.items() if n not in skip]
             named = []
         else:
             specs = named = [resolve(name) for group in args.backends for name in group]
@@ -108,10 +117,13 @@ def parse_args(argv: list[str]) -> Config:
     except ValueError as e:
         parser.error(str(e))
     specs, named = specs + extra, named + extra
-    # Asked for by name, a backend that cannot run is an error, not a silent skip.
+    # Asked for by name, a backend that cannot run is an error, not a silent skip; a
+    # peer is recorded as skipped instead, its optional package being optional.
     for spec in named:
         reason = spec.unavailable_reason()
-        if reason is not None:
+        if reason is not None and spec.implementation == "peer":
+            skip[spec.name] = reason
+        elif reason is not None:
             parser.error(f"cannot run {reason}")
     names = [spec.name for spec in specs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -131,6 +143,8 @@ def parse_args(argv: list[str]) -> Config:
         idle_wait=args.idle_wait,
         timeout=args.timeout,
         unavailable=tuple(unavailable),
+        skip=skip,
+        backend_options={} if args.redis_url is None else {"redis_url": args.redis_url},
     )
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ..registry import BackendSpec
 
@@ -25,3 +25,9 @@ class Config:
     timeout: float  # seconds any one phase may take before the job is aborted
     #: Notes for the log: default backends that are not available here, and why.
     unavailable: tuple[str, ...] = ()
+    #: Backends in ``backends`` that are recorded as skipped rather than run (a peer
+    #: whose package is missing), by name, with the reason.
+    skip: dict[str, str] = field(default_factory=dict)
+    #: Keyword arguments for the built-in backends whose constructors take them
+    #: (``redis_url``), from the command line.
+    backend_options: dict[str, Any] = field(default_factory=dict)

@@ -23,7 +23,9 @@ SCHEMA_VERSION = 1
 #: The values of ``metadata.harness``, ``workload``, ``status`` and ``implementation``.
 HARNESSES = ("python", "rust")
 WORKLOADS: tuple[str, ...] = get_args(Workload)
-STATUSES = ("ok", "failed")
+#: "skipped": the case did not run (a peer whose package is not installed); ``error``
+#: says why.
+STATUSES = ("ok", "failed", "skipped")
 IMPLEMENTATIONS: tuple[str, ...] = get_args(Implementation)
 
 
@@ -86,6 +88,29 @@ def record(spec: BackendSpec, size: int, workload: str, outcome: CaseOutcome,
         "read": read,
         "aggregate_reads_per_s": aggregate,
         "verified": verified,
+    }
+
+
+def skipped_record(spec: BackendSpec, size: int, workload: str, reason: str) -> dict[str, Any]:
+    """The record of a case that did not run: the identity fields of ``record``, the
+    reason in ``error``, no measurements."""
+    return {
+        "backend": spec.name,
+        "data_size": size,
+        "write_time": None,
+        "avg_read_time": None,
+        "throughput": None,
+        "display_name": spec.display_name,
+        "implementation": spec.implementation,
+        "reference": spec.reference,
+        "workload": workload,
+        "status": "skipped",
+        "error": reason,
+        "payload_bytes": None,
+        "write": None,
+        "read": None,
+        "aggregate_reads_per_s": None,
+        "verified": False,
     }
 
 

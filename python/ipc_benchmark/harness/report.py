@@ -16,7 +16,7 @@ def progress_line(step: int, total: int, rec: dict[str, Any]) -> str:
     head = (f"[{step:>{len(str(total))}}/{total}] {rec['backend']:<12} "
             f"{rec['data_size']:>7} entries")
     if rec["status"] != "ok":
-        return f"{head}  FAILED  {rec['error']}"
+        return f"{head}  {rec['status'].upper()}  {rec['error']}"
     return (f"{head}  ok  write {fmt_time(rec['write_time'])}  "
             f"read median {fmt_time(_median(rec['read']))}  "
             f"p99 {fmt_time(rec['read']['p99'])}  "
@@ -49,7 +49,7 @@ def summary(records: list[dict[str, Any]], readers: int) -> str:
             fmt_time(_median(r["read"]) if ok else None),
             fmt_time(r["read"]["p99"] if ok and r["read"] else None),
             fmt_rate(r["aggregate_reads_per_s"]),
-            "ok" if ok else "FAILED",
+            "ok" if ok else r["status"].upper(),
         ])
     plural = "s" if readers > 1 else ""
     text = [f"Medians, 1 writer + {readers} reader{plural}:", _table(rows)]
@@ -57,10 +57,12 @@ def summary(records: list[dict[str, Any]], readers: int) -> str:
     if ratios:
         text += ["", "Rust / reference, medians (below 1: Rust is faster):",
                  _table([["backend", "vs", "entries", "write", "read"]] + ratios)]
-    failed = [r for r in records if r["status"] != "ok"]
-    if failed:
-        text += ["", f"{len(failed)} of {len(records)} failed:"]
-        text += [f"  {r['backend']}, {r['data_size']} entries: {r['error']}" for r in failed]
+    for status in ("failed", "skipped"):
+        these = [r for r in records if r["status"] == status]
+        if these:
+            text += ["", f"{len(these)} of {len(records)} {status}:"]
+            text += [f"  {r['backend']}, {r['data_size']} entries: {r['error']}"
+                     for r in these]
     return "\n".join(text)
 
 

@@ -16,7 +16,7 @@ from ..utils import generate_test_dict
 from . import report, results
 from .case import WRITER, Case
 from .config import Config
-from .outcome import CaseOutcome, Failure, record, write_results
+from .outcome import CaseOutcome, Failure, record, skipped_record, write_results
 from .sync import Sync
 
 #: Exit status when the run cannot start (too few ranks, ranks on several hosts).
@@ -113,6 +113,12 @@ def _run(config: Config, command_line: list[str]) -> int:
         expected = generate_test_dict(size, config.seed)
         for spec in config.backends:
             step += 1
+            if spec.name in config.skip:
+                if lead:
+                    records.append(skipped_record(spec, size, config.workload,
+                                                  config.skip[spec.name]))
+                    report.say(report.progress_line(step, total, records[-1]))
+                continue
             current = (spec, size)
             outcome = Case(sync, config, spec, size, expected, f"b{run_id}_{step}").run()
             failed += bool(outcome.failures)

@@ -20,6 +20,9 @@ import importlib.util
 
 #: What to install when a peer's package is missing.
 INSTALL_HINT = "pip install 'ipc-benchmark[peers]'"
+#: shared-memory-dict puts this before the name of each segment it creates (its
+#: templates.MEMORY_NAME), so its segments of ours start with ``sm_<PREFIX>``.
+SMD_SEGMENT_PREFIX = "sm_"
 
 
 def require(*modules: str) -> None:

@@ -17,7 +17,7 @@ import signal
 import sys
 from multiprocessing.managers import BaseManager, DictProxy
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 SOCKET = "manager.sock"
 AUTHKEY = "authkey"
@@ -31,6 +31,8 @@ def _store() -> dict[str, Any]:
 
 class StoreManager(BaseManager):
     """A manager whose ``store()`` is the one dict of its server."""
+
+    store: Callable[[], Any]  # set by register() below
 
 
 StoreManager.register("store", callable=_store, proxytype=DictProxy)

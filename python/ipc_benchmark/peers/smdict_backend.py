@@ -31,13 +31,12 @@ from typing import Any
 from .._core import IPCError
 from ..base import IPCBackend
 from ..reference._names import os_name
+from . import SMD_SEGMENT_PREFIX as SEGMENT_PREFIX
 from . import require
 
 require("shared_memory_dict")
 
 KIND = "smd"
-#: The library puts this before the name of each segment it creates.
-SEGMENT_PREFIX = "sm_"
 #: Room above the first snapshot's pickle, as a factor.
 SIZE_FACTOR = 2
 MIN_SIZE = 4096
