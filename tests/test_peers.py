@@ -233,3 +233,77 @@ def test_clean_removes_what_a_crashed_writer_left(
     assert ours(unique_name) == []
     if server is not None:
         assert not alive(server)
+
+
+@needs_peers
+def test_redis_url_uses_that_server_and_cleanup_removes_only_its_keys(
+        unique_name: str, no_new_leftovers: None) -> None:
+    import redis
+
+    from ipc_benchmark.peers._private import private_dir
+    from ipc_benchmark.peers.redis_backend import RedisBackend
+
+    host = RedisBackend()  # a server of our own, standing in for an existing one
+    host.initialize(f"{unique_name}_host", True)
+    try:
+        url = f"unix://{private_dir('redis', f'{unique_name}_host') / 'redis.sock'}"
+        writer, reader = RedisBackend(redis_url=url), RedisBackend(redis_url=url)
+        writer.initialize(unique_name, True)
+        reader.initialize(unique_name, False)
+        assert reader.read() is None
+        data = {"a": [1, 2.5, "x"], "b": {"c": None}}
+        writer.write(data)
+        assert reader.read() == data and reader.get("b") == {"c": None}
+        assert reader.get("missing", "default") == "default"
+        mine = [p for p in ours(unique_name) if p.name.endswith(unique_name)]
+        assert mine == [], "with a URL, no directory of its own"
+        client = redis.Redis.from_url(url)
+        client.set("someone_elses_key", b"1")
+        reader.cleanup()
+        writer.cleanup()
+        assert client.keys("*") == [b"someone_elses_key"]
+        client.close()
+    finally:
+        host.cleanup()
+
+
+@needs_peers
+@pytest.mark.parametrize("kind", ["redis", "manager"])
+def test_a_reader_refuses_a_directory_others_can_enter(kind: str, unique_name: str) -> None:
+    from ipc_benchmark.peers._private import private_dir
+
+    reader = BUILTIN[kind].create(timeout=5)
+    with pytest.raises(IPCError, match="does not exist: no writer"):
+        reader.initialize(unique_name, False)
+    directory = private_dir(kind, unique_name)
+    directory.mkdir(mode=0o755)
+    try:
+        directory.chmod(0o755)  # whatever the umask made of it
+        with pytest.raises(IPCError, match="has mode 755"):
+            reader.initialize(unique_name, False)
+        directory.rmdir()
+        directory.symlink_to("/tmp")
+        with pytest.raises(IPCError, match="not a directory"):
+            reader.initialize(unique_name, False)
+    finally:
+        if directory.is_symlink():
+            directory.unlink()
+        elif directory.exists():
+            directory.rmdir()
+    reader.cleanup()
+
+
+@needs_peers
+def test_a_second_writer_of_the_same_store_is_refused(unique_name: str) -> None:
+    first = BUILTIN["manager"].create(timeout=5)
+    first.initialize(unique_name, True)
+    try:
+        second = BUILTIN["manager"].create(timeout=5)
+        with pytest.raises(IPCError, match="already exists"):
+            second.initialize(unique_name, True)
+        second.cleanup()
+        first.write({"k": 1})
+        assert first.read() == {"k": 1}, "the refused writer disturbed the first"
+    finally:
+        first.cleanup()
+    assert ours(unique_name) == []
