@@ -160,7 +160,13 @@ mod tests {
     fn python_only_entries_are_left_out() {
         // The file also lists the reference backends and the peers, which only the
         // Python harness runs: parsed with the rest, never offered here.
-        for name in ["py-shm", "redis", "manager", "ultradict", "shared-memory-dict"] {
+        for name in [
+            "py-shm",
+            "redis",
+            "manager",
+            "ultradict",
+            "shared-memory-dict",
+        ] {
             assert!(table::facts(name).is_none(), "{name}");
         }
     }
