@@ -22,7 +22,7 @@ from .dataset import Dataset  # noqa: E402
 #: A span (largest / smallest) from which an axis is drawn in log scale.
 LOG_SPAN = 10.0
 MARKERS = "osD^vP<>"
-LINESTYLES = {"rust": "-", "reference": "--", "user": ":"}
+LINESTYLES = {"rust": "-", "reference": "--", "user": ":", "peer": "-."}
 #: Inches: one panel, the legend column, one caption line.
 PANEL = (6.0, 4.6)
 LEGEND_WIDTH = 2.2
