@@ -328,3 +328,13 @@ def test_a_second_writer_of_the_same_store_is_refused(unique_name: str) -> None:
     finally:
         first.cleanup()
     assert ours(unique_name) == []
+
+
+@needs_peers
+@pytest.mark.parametrize("kind", ["redis", "manager"])
+def test_a_name_too_long_for_a_socket_path_is_refused_up_front(kind: str) -> None:
+    backend = BUILTIN[kind].create(timeout=5)
+    with pytest.raises(IPCError, match=r"socket path .* more than a Unix socket allows"):
+        backend.initialize("n" * 120, True)
+    assert ours("n" * 120) == []
+    backend.cleanup()

@@ -36,6 +36,21 @@ def private_dir(kind: str, name: str) -> Path:
     return temp_path(kind, name)
 
 
+#: The longest path a Unix socket can have on Linux (sun_path holds 108 bytes with the NUL).
+MAX_SOCKET_PATH = 107
+
+
+def socket_path(directory: Path, file: str) -> Path:
+    """``directory / file``, or IPCError if it is too long to be a Unix socket's path
+    (a long store name, or a long TMPDIR)."""
+    path = directory / file
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+        raise IPCError(f"socket path {path} is {len(os.fsencode(path))} bytes, more than "
+                       f"a Unix socket allows ({MAX_SOCKET_PATH}): use a shorter store "
+                       "name or TMPDIR")
+    return path
+
+
 def create_private_dir(path: Path) -> Path:
     """Create ``path`` with mode 0700; IPCError if it exists already (a live store of
     that name, or a crashed run's: ``ipc-bench clean`` removes those)."""

