@@ -338,3 +338,42 @@ def test_a_name_too_long_for_a_socket_path_is_refused_up_front(kind: str) -> Non
         backend.initialize("n" * 120, True)
     assert ours("n" * 120) == []
     backend.cleanup()
+
+
+@needs_peers
+@pytest.mark.parametrize("kind", PEERS)
+def test_a_forked_child_cannot_use_the_store_and_its_cleanup_leaves_it_alone(
+        kind: str, unique_name: str) -> None:
+    from ipc_benchmark import UsageError
+
+    writer, reader = (BUILTIN[kind].create(timeout=10) for _ in range(2))
+    writer.initialize(unique_name, True)
+    try:
+        reader.initialize(unique_name, False)
+        data = {"a": 1, "b": [2, 3]}
+        writer.write(data)
+        assert reader.read() == data
+        pid = os.fork()
+        if pid == 0:  # the child: report through the exit status, never back into pytest
+            code = 0
+            try:
+                for call in (reader.read, lambda: writer.write(data)):
+                    try:
+                        call()
+                        code |= 1  # used the parent's store
+                    except UsageError:
+                        pass
+                writer.cleanup()
+                reader.cleanup()
+            except BaseException:
+                code |= 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        writer.write({"after": "fork"})
+        assert reader.read() == {"after": "fork"}, "the child's cleanup broke the store"
+        reader.cleanup()
+    finally:
+        writer.cleanup()
+    assert ours(unique_name) == []

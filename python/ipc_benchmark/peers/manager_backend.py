@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from .._core import IPCError
-from ..base import IPCBackend
 from . import _private
+from ._base import PeerBackend
 from ._manager_server import AUTHKEY, SOCKET, StoreManager
 
 #: Seconds a started server may take to accept a connection.
@@ -35,7 +35,7 @@ START_TIMEOUT_S = 10.0
 KIND = "manager"
 
 
-class ManagerBackend(IPCBackend):
+class ManagerBackend(PeerBackend):
     """A ``multiprocessing.managers`` DictProxy to one dict in the writer's server."""
 
     def __init__(self, timeout: float = 60.0) -> None:
@@ -50,6 +50,7 @@ class ManagerBackend(IPCBackend):
         return "multiprocessing.Manager dict"
 
     def initialize(self, name: str, is_writer: bool) -> None:
+        self._opened()
         self._is_writer = is_writer
         directory = _private.private_dir(KIND, name)
         _private.socket_path(directory, SOCKET)  # checks its length
@@ -59,7 +60,7 @@ class ManagerBackend(IPCBackend):
                 _private.write_secret(directory / AUTHKEY, secrets.token_bytes(32))
                 self._start_server(directory)
             except BaseException:
-                self.cleanup()
+                self._close()
                 raise
         else:
             _private.check_private_dir(directory)
@@ -100,11 +101,13 @@ class ManagerBackend(IPCBackend):
             time.sleep(0.02)  # a server's start-up has nothing to wait on but this
 
     def _store(self) -> Any:
+        self._check_process()
         if self._proxy is None:
             raise IPCError("manager: not initialized, or already cleaned up")
         return self._proxy
 
     def write(self, data: dict[str, Any]) -> None:
+        self._check_process()
         if not self._is_writer:
             raise IPCError("manager: write() on a reader")
         store = self._store()
@@ -120,7 +123,11 @@ class ManagerBackend(IPCBackend):
     def get(self, key: str, default: Any = None) -> Any:
         return self._store().get(key, default)
 
-    def cleanup(self) -> None:
+    def _let_go(self) -> None:
+        # A proxy's finalizer does nothing in a process other than its creator's.
+        self._proxy, self._server, self._dir = None, None, None
+
+    def _close(self) -> None:
         # Drop the proxy first: its finalizer tells the server to release the dict.
         self._proxy = None
         server, self._server = self._server, None

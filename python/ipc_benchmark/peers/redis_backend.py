@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._core import IPCError
-from ..base import IPCBackend
 from ..reference._names import os_name
 from . import _private, require
+from ._base import PeerBackend
 
 require("redis")
 
@@ -61,7 +61,7 @@ def find_redis_server() -> str | None:
     return shutil.which("redis-server")
 
 
-class RedisBackend(IPCBackend):
+class RedisBackend(PeerBackend):
     """One pickled snapshot plus a hash of pickled top-level values, in Redis."""
 
     def __init__(self, redis_url: str | None = None, timeout: float = 60.0) -> None:
@@ -79,6 +79,7 @@ class RedisBackend(IPCBackend):
     def initialize(self, name: str, is_writer: bool) -> None:
         import redis
 
+        self._opened()
         self._is_writer = is_writer
         self._prefix = os_name(KIND, name)  # also checks the name
         if self.url is not None:
@@ -91,7 +92,7 @@ class RedisBackend(IPCBackend):
             try:
                 self._start_server(self._dir)
             except BaseException:
-                self.cleanup()  # a caller that gives up here leaves nothing behind
+                self._close()  # a caller that gives up here leaves nothing behind
                 raise
         else:
             _private.check_private_dir(directory)
@@ -139,11 +140,13 @@ class RedisBackend(IPCBackend):
             client.close()
 
     def _redis(self) -> redis.Redis:
+        self._check_process()
         if self._client is None:
             raise IPCError("redis: not initialized, or already cleaned up")
         return self._client
 
     def write(self, data: dict[str, Any]) -> None:
+        self._check_process()
         if not self._is_writer:
             raise IPCError("redis: write() on a reader")
         snapshot = pickle.dumps(data, protocol=5)
@@ -166,7 +169,11 @@ class RedisBackend(IPCBackend):
         blob = self._redis().hget(f"{self._prefix}:keys", key)
         return default if blob is None else pickle.loads(blob)  # type: ignore[arg-type]
 
-    def cleanup(self) -> None:
+    def _let_go(self) -> None:
+        # redis-py notices the fork itself and never uses the parent's connections.
+        self._client, self._server, self._dir = None, None, None
+
+    def _close(self) -> None:
         client, self._client = self._client, None
         try:
             if client is not None and self._is_writer and self.url is not None:

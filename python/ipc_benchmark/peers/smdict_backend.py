@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from .._core import IPCError
-from ..base import IPCBackend
 from ..reference._names import os_name
 from . import SMD_SEGMENT_PREFIX as SEGMENT_PREFIX
 from . import require
+from ._base import PeerBackend
 
 require("shared_memory_dict")
 
@@ -42,7 +42,7 @@ SIZE_FACTOR = 2
 MIN_SIZE = 4096
 
 
-class SharedMemoryDictBackend(IPCBackend):
+class SharedMemoryDictBackend(PeerBackend):
     """shared-memory-dict: one pickled dict in one shared-memory segment."""
 
     def __init__(self) -> None:
@@ -55,6 +55,7 @@ class SharedMemoryDictBackend(IPCBackend):
         return "shared-memory-dict 0.7.2"
 
     def initialize(self, name: str, is_writer: bool) -> None:
+        self._opened()
         self._name = os_name(KIND, name)  # checks the name
         self._is_writer = is_writer
         if is_writer and Path("/dev/shm", SEGMENT_PREFIX + self._name).exists():
@@ -64,6 +65,7 @@ class SharedMemoryDictBackend(IPCBackend):
 
     def _attached(self) -> Any:
         """The dict, attaching a reader once the writer has created it; None before."""
+        self._check_process()
         if self._smd is not None:
             return self._smd
         if self._name is None:
@@ -78,6 +80,7 @@ class SharedMemoryDictBackend(IPCBackend):
         return smd
 
     def write(self, data: dict[str, Any]) -> None:
+        self._check_process()
         if not self._is_writer:
             raise IPCError("shared-memory-dict: write() on a reader")
         if self._name is None:
@@ -101,7 +104,13 @@ class SharedMemoryDictBackend(IPCBackend):
         smd = self._attached()
         return default if smd is None else smd.get(key, default)
 
-    def cleanup(self) -> None:
+    def _let_go(self) -> None:
+        smd, self._smd = self._smd, None
+        self._name = None
+        if smd is not None:
+            smd.cleanup()  # closes the mapping; the segment stays
+
+    def _close(self) -> None:
         smd, self._smd = self._smd, None
         self._name = None
         if smd is None:

@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from .._core import IPCError
-from ..base import IPCBackend
 from ..reference._names import os_name
 from . import require
+from ._base import PeerBackend
 
 require("UltraDict", "atomics")
 
@@ -48,7 +48,7 @@ MIN_SIZE = 64 * 1024
 SEGMENT_SUFFIXES = ("", "_memory", "_full")
 
 
-class UltraDictBackend(IPCBackend):
+class UltraDictBackend(PeerBackend):
     """UltraDict: a dict streamed through shared memory into a replica per process."""
 
     def __init__(self) -> None:
@@ -61,6 +61,7 @@ class UltraDictBackend(IPCBackend):
         return "UltraDict 0.0.6"
 
     def initialize(self, name: str, is_writer: bool) -> None:
+        self._opened()
         self._name = os_name(KIND, name)  # checks the name
         self._is_writer = is_writer
         if is_writer:
@@ -75,6 +76,7 @@ class UltraDictBackend(IPCBackend):
 
     def _attached(self) -> Any:
         """The dict, attaching a reader once the writer has created it; None before."""
+        self._check_process()
         if self._ud is not None:
             return self._ud
         if self._name is None:
@@ -88,6 +90,7 @@ class UltraDictBackend(IPCBackend):
         return self._ud
 
     def write(self, data: dict[str, Any]) -> None:
+        self._check_process()
         if not self._is_writer:
             raise IPCError("ultradict: write() on a reader")
         if self._name is None:
@@ -112,7 +115,15 @@ class UltraDictBackend(IPCBackend):
         ud = self._attached()
         return default if ud is None else ud.get(key, default)
 
-    def cleanup(self) -> None:
+    def _let_go(self) -> None:
+        ud, self._ud = self._ud, None
+        self._name = None
+        if ud is not None:
+            # The creator's copy would unlink the segments when closed or collected.
+            ud.auto_unlink = False
+            ud.close(unlink=False)
+
+    def _close(self) -> None:
         ud, self._ud = self._ud, None
         self._name = None
         if ud is not None:
