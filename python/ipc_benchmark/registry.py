@@ -1,7 +1,7 @@
 """Every backend the harness can run, by name.
 
 A ``BackendSpec`` says how to build a backend and what it is: its implementation
-(``rust``, ``reference`` or ``user``), display name, and the reference backend it replaces,
+(``rust``, ``reference``, ``peer`` or ``user``), display name, and the reference backend it replaces,
 as backends.json describes each built-in one (backends.py). Nothing is imported until a
 backend is used, so a missing optional package (or a Rust class not built yet) makes that
 one backend unavailable, with the reason, and breaks nothing else.
