@@ -139,12 +139,15 @@ def stop_leftover_server(directory: Path) -> int | None:
     pid = read_pid(directory)
     if pid is None or not _is_ours(pid, directory):
         return None
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_S
-    while _is_ours(pid, directory) and time.monotonic() < deadline:
-        time.sleep(0.05)  # not our child: nothing to wait on but its /proc entry
-    if _is_ours(pid, directory):
-        os.kill(pid, signal.SIGKILL)
+    try:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        while _is_ours(pid, directory) and time.monotonic() < deadline:
+            time.sleep(0.05)  # not our child: nothing to wait on but its /proc entry
+        if _is_ours(pid, directory):
+            os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # it exited by itself meanwhile
     return pid
 
 
