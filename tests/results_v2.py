@@ -142,9 +142,9 @@ def record(backend: str, payload: str, size: int, readers: int,
 
 
 def document(payload: str, peer_wins: bool = True, readers: list[int] | None = None,
-             backends: list[str] | None = None) -> dict[str, Any]:
-    """A Python harness file of one payload. ``peer_wins``: ultradict's read beats every
-    Rust backend's at every size (a replica read); otherwise it is slower than all."""
+             backends: list[str] | None = None, harness: str = "python") -> dict[str, Any]:
+    """A result file of one payload. ``peer_wins``: ultradict's read beats every Rust
+    backend's at every size (a replica read); otherwise it is slower than all."""
     counts = readers or READER_COUNTS
     names = backends or list(BACKENDS)
     sizes = ARRAY_MB if payload == "training" else SEED_SIZES
@@ -154,7 +154,7 @@ def document(payload: str, peer_wins: bool = True, readers: list[int] | None = N
     return {
         "schema_version": 2,
         "metadata": {
-            "harness": "python",
+            "harness": harness,
             "created_utc": "2026-12-02T08:00:00Z",
             "command_line": ["benchmark_mpi.py", "--payload", payload, "--readers",
                              ",".join(map(str, counts))],

@@ -611,7 +611,10 @@ def test_v2_scaling_table_and_skip(tmp_path: Path) -> None:
     body = section(render(dataset, recommend(dataset), []), "Reader scaling")
     table = table_after(body, "Python harness, full workload, 10000 entries, "
                               "write median / reads per second of all readers together:")
-    assert table[0] == ["backend", "1 readers", "2 readers", "3 readers"]
+    assert table[0] == ["backend", "1 reader", "2 readers", "3 readers"]
+    rows = {row[0].strip("`"): row[1:] for row in table[1:]}
+    assert rows[v2.FAILED[0]] == ["FAILED"] * 3  # failed at 10000 entries, every count
+    assert all(cell.count(" / ") == 1 for cell in rows["shm"])
     one = load_all([write_doc(tmp_path / "one.json", v2.document("seed", readers=[3]))])
     assert "One reader count only" in section(render(one, recommend(one), []),
                                               "Reader scaling")
@@ -692,3 +695,23 @@ def test_stale_figures_of_an_absent_payload_are_removed(v2_files: tuple[Path, Pa
     assert proc.returncode == 0, proc.stderr
     assert not (tmp_path / "memory_training.png").exists()
     assert (tmp_path / "memory.png").exists()
+
+
+def test_v2_harness_comparison_of_both_payloads(tmp_path: Path) -> None:
+    ours = ["shm", "lmdb", "zmq"]
+    inputs = [write_doc(tmp_path / f"{h}-{p}.json",
+                        v2.document(p, backends=ours if h == "rust" else None, harness=h))
+              for h in ("python", "rust") for p in ("seed", "training")]
+    out = tmp_path / "plots"
+    proc = analyze(*inputs, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "harness_comparison.png").exists()
+    body = section((out / "report.md").read_text(),
+                   "Python harness against the native harness")
+    table = table_after("lead\n\n" + body.strip(), "lead")
+    assert table[0][:3] == ["backend", "workload", "size"]
+    got = {(row[0].strip("`"), row[1], row[2]) for row in table[1:]}
+    want = {(b, f"full, {p}", f"{s} {unit}") for b in ours
+            for p, sizes, unit in (("seed", v2.SEED_SIZES, "entries"),
+                                   ("training", v2.ARRAY_MB, "MiB")) for s in sizes}
+    assert got == want

@@ -101,8 +101,9 @@ def _speedup_tables(dataset: Dataset) -> str:
                 cells = [fmt_ratio(p.ratio(op)) for op in ("read", "write")]
                 rows.append([f"`{backend}`", f"`{ref}`", str(p.size), *cells])
         if rows:
-            parts += [f"{g.label}:", markdown(["backend", "vs", "entries", "read speedup",
-                                               "write speedup"], rows, left=2)]
+            parts += [f"{g.label}, {g.readers_text}:",
+                      markdown(["backend", "vs", g.unit, "read speedup", "write speedup"],
+                               rows, left=2)]
     if not parts:
         return "No Rust backend ran with its reference backend at the same size."
     return "\n\n".join(["Reference median / Rust median (above 1: the Rust backend is "
@@ -114,14 +115,18 @@ def _harness_table(dataset: Dataset, skipped: str | None) -> str:
     if not pairs:
         return skipped or "No backend ran under both harnesses."
     rows = []
+    # Sizes in entries as before; with the training payload too, each size names its unit.
+    mixed = dataset.payload_shown()
     for (workload, backend), ps in pairs.items():
         for p in ps:
             a = p.base.read.median if p.base.read else None
             b = p.fast.read.median if p.fast.read else None
-            rows.append([f"`{backend}`", workload, str(p.size), fmt_time(a), fmt_time(b),
+            size = p.base.size_text() if mixed else str(p.size)
+            rows.append([f"`{backend}`", workload, size, fmt_time(a), fmt_time(b),
                          fmt_ratio(p.ratio("read"))])
-    return markdown(["backend", "workload", "entries", "read median, Python harness",
-                     "read median, native harness", "Python / native"], rows, left=2)
+    return markdown(["backend", "workload", "size" if mixed else "entries",
+                     "read median, Python harness", "read median, native harness",
+                     "Python / native"], rows, left=2)
 
 
 def _latency_table(dataset: Dataset) -> str:
@@ -165,9 +170,12 @@ def _brief(text: str | None) -> str:
 def _status(r: Record) -> str:
     if r.status != "ok":
         return f"{r.status}: {_brief(r.error)}"
+    status = "ok"
     if r.read_cap is not None:
-        return f"ok, reads capped at {r.read_cap.iterations}"
-    return "ok"
+        status += f", reads capped at {r.read_cap.iterations}"
+    if r.cross_node:
+        status += ", readers on other nodes"
+    return status
 
 
 def _every_backend_row(r: Record) -> list[str]:
@@ -244,14 +252,15 @@ def _scaling_tables(dataset: Dataset) -> str:
         for b in g.series:
             row = [f"`{b}`"]
             for n in counts:
-                r = groups[n].ok(b, size)
-                row.append("-" if r is None else
+                r = groups[n].series.get(b, {}).get(size)
+                row.append("-" if r is None else r.status.upper() if not r.ok else
                            f"{fmt_time(r.write.median if r.write else None)} / "
                            f"{fmt_rate(r.aggregate_reads_per_s)}")
             rows.append(row)
         parts += [f"{g.label}, {size} {g.unit}, write median / reads per second of all "
                   "readers together:",
-                  markdown(["backend", *(f"{n} readers" for n in counts)], rows)]
+                  markdown(["backend", *(f"{n} reader{'s' if n != 1 else ''}"
+                                         for n in counts)], rows)]
     return "\n\n".join(parts) if parts else (
         "One reader count only (run the harness with --readers 1,2,3 for a scaling curve).")
 
