@@ -210,7 +210,7 @@ def parse(path: Path, document: Any) -> ResultFile:
     config = config if isinstance(config, dict) else {}
     defaults = _Defaults(
         workload=config.get("workload"),
-        payload=config.get("payload", "seed"),
+        payload=config.get("payload") or "seed",
         readers=metadata.get("readers"))
     records = [_record(path, i, entry, harness, defaults)
                for i, entry in enumerate(results)]

@@ -100,7 +100,9 @@ def _by_workload(dataset: Dataset, styles: Styles, out: Path, name: str, op: str
     if op == "write":
         # A write is the same whatever the readers do; one panel, the first workload's.
         groups = groups[:1]
-    caption = [(WHISKERS + "; lower is better. " + " ".join(extra)).rstrip()]
+    whiskers = WHISKERS.replace("latency_distribution.png",
+                                named("latency_distribution.png", payload))
+    caption = [(whiskers + "; lower is better. " + " ".join(extra)).rstrip()]
     for g in groups:
         caption += _left_out(g)
     fig, axes = figure(len(groups), caption)
