@@ -259,7 +259,7 @@ def latency_distribution(dataset: Dataset, styles: Styles, out: Path,
         size = g.largest_size()
         rows = [(b, r.read) for b in g.series
                 if (r := g.ok(b, size)) is not None and r.read is not None]
-        missing = [f"{label(b)} ({g.series[b][size].status if size in g.series[b] else 'not measured'})"
+        missing = [f"{label(b)} ({r.status if (r := g.series[b].get(size)) else 'not measured'})"
                    for b in g.series if g.ok(b, size) is None]
         if missing:
             caption.append(f"Not plotted ({g.label}, {size} {g.unit}): "
