@@ -37,7 +37,7 @@ OUTPUTS = ["write_performance.png", "read_performance.png", "throughput.png",
            "harness_comparison.png", "latency_distribution.png", "report.md"]
 #: The facts the recommendation's properties table must encode, stated independently.
 PERSISTENT = {"lmdb", "py-lmdb"}
-ACROSS_MACHINES = {"zmq", "zmq-push", "mpi-bcast"}
+ACROSS_MACHINES = {"zmq", "zmq-push", "py-zmq", "mpi-bcast"}
 
 pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec (install the mpi extra)")
 
