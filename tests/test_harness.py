@@ -43,7 +43,7 @@ def outcome(failures: list[tuple[str, Failure]] | None = None) -> CaseOutcome:
     readers = [RankReport(read_ns=[100, 300], first_ns=10_000, last_ns=10_900, verified=True),
                RankReport(read_ns=[200], first_ns=10_100, last_ns=11_000,
                           verified=not failures)]
-    return CaseOutcome(failures or [], [writer, *readers], "SharedMemory (pickle)")
+    return CaseOutcome(failures or [], [writer, *readers], "SharedMemory (pickle)", 2)
 
 
 def test_record_of_a_successful_case() -> None:
@@ -71,9 +71,10 @@ def test_summary_shows_ratios_of_rust_to_reference() -> None:
     ref = record(BUILTIN["py-shm"], 10, "full", outcome(), 521)
     rust = record(BUILTIN["shm"], 10, "full", CaseOutcome([], [
         RankReport(write_ns=[500]),
-        RankReport(read_ns=[50], first_ns=0, last_ns=50, verified=True)], "x"), 400)
+        RankReport(read_ns=[50], first_ns=0, last_ns=50, verified=True),
+        RankReport(read_ns=[50], first_ns=0, last_ns=50, verified=True)], "x", 2), 400)
     text = summary([rust, ref], readers=2)
-    assert re.search(r"^shm +py-shm +10 +0\.25x +0\.25x$", text, re.MULTILINE), text
+    assert re.search(r"^shm +py-shm +10 +2 +0\.25x +0\.25x$", text, re.MULTILINE), text
 
 
 def test_fmt_time_units() -> None:

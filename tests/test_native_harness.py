@@ -59,7 +59,7 @@ def test_mpi_bcast_run_writes_the_schema(ranks: int, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
 
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     meta = doc["metadata"]
     assert meta["harness"] == "rust"
     assert meta["python"] is None
@@ -71,6 +71,8 @@ def test_mpi_bcast_run_writes_the_schema(ranks: int, tmp_path: Path) -> None:
     assert meta["config"] == {
         "backends": ["mpi-bcast"], "sizes": SIZES, "iterations": ITERATIONS,
         "warmup": WARMUP, "repeat": 2, "seed": 0, "workload": "full",
+        "reader_counts": [ranks - 1], "updates": 20,
+        "nodes": {"count": 1, "rank_node": [0] * ranks, "forced": False}, "zmq_host": None,
     }
 
     results = doc["results"]

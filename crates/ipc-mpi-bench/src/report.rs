@@ -254,6 +254,7 @@ fn update_latency(reports: &[RankReport]) -> Option<UpdateLatency> {
         median: median(&sorted),
         p99: nearest_rank(&sorted, 99.0),
         wait: (!waits.is_empty()).then(|| waits.join(",")),
+        failed_polls: 0,
         samples,
     })
 }

@@ -116,6 +116,9 @@ pub struct UpdateLatency {
     pub p99: f64,
     /// How the readers learned of each update: "wait_for_update", "version" or "read".
     pub wait: Option<String>,
+    /// Polls whose read failed (a torn snapshot); always 0 here: every native store
+    /// wakes its readers itself, and a failed read fails the case.
+    pub failed_polls: u64,
     pub samples: Vec<f64>,
 }
 

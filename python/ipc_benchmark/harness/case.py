@@ -305,6 +305,7 @@ class Case:
     def _update_read(self, update: int) -> None:
         assert self.update_reader is not None
         self.report.update_end_ns.append(self.update_reader.receive(update))
+        self.report.update_failed_polls = self.update_reader.failed_polls
 
     def _collect(self) -> list[RankReport] | None:
         gathered = self.sync.gather(self._label("collect"),

@@ -54,6 +54,7 @@ class RankReport:
     update_start_ns: list[int] = field(default_factory=list)
     update_end_ns: list[int] = field(default_factory=list)
     update_wait: str | None = None
+    update_failed_polls: int = 0  # polls whose read raised (a torn snapshot)
 
 
 @dataclass
@@ -145,7 +146,9 @@ def update_latency(reports: list[RankReport]) -> dict[str, Any] | None:
     ordered = sorted(samples)
     waits = sorted({r.update_wait for r in reports[1:] if r.update_wait is not None})
     return {"median": median(ordered), "p99": nearest_rank(ordered, 99),
-            "wait": ",".join(waits) or None, "samples": samples}
+            "wait": ",".join(waits) or None,
+            "failed_polls": sum(r.update_failed_polls for r in reports[1:]),
+            "samples": samples}
 
 
 def write_results(path: Path, meta: dict[str, Any], records: list[dict[str, Any]]) -> None:

@@ -186,8 +186,8 @@ def _run(config: Config, command_line: list[str]) -> int:
                                    zmq_host=zmq_host).run()
                 failed += bool(outcome.failures)
                 if lead:
-                    rec = record(spec, size, config.workload, outcome,
-                                 spec.payload_bytes(expected))
+                    payload = None if reason is not None else spec.payload_bytes(expected)
+                    rec = record(spec, size, config.workload, outcome, payload)
                     records.append(rec)
                     report.say(report.progress_line(step, total, rec))
     current = None

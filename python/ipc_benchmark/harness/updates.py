@@ -10,7 +10,10 @@ the writer's node.
 
 How a reader learns of the update depends on what its backend offers (``WAITS``): its
 own ``wait_for_update`` (the native stores sleep on the store), else polling its own
-``version``, else polling ``read()`` until the snapshot carries the update's mark.
+``version``, else polling ``read()`` until the snapshot carries the update's mark. A
+polling reader may read while the writer writes: a backend without a publish protocol
+(the reference ``py-shm``) then hands it a torn snapshot, which raises. Such a poll is
+counted (``failed_polls``) and the reader polls again, as a reader that copes would.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class UpdateReader:
         self.timeout = timeout
         self.pause = _POLL_PAUSE if idle_wait else 0.0
         self.seen = 0
+        self.failed_polls = 0
 
     def baseline(self) -> None:
         """The version before the first update (read before the writer starts it)."""
@@ -82,7 +86,14 @@ class UpdateReader:
                     self._pause(update, deadline)
                     continue
                 self.seen = version
-            value = backend.read()
+            try:
+                value = backend.read()
+            except Exception:
+                if self.method == "wait_for_update":
+                    raise  # the backend's own protocol should never tear
+                self.failed_polls += 1
+                self._pause(update, deadline)
+                continue
             if _mark_of(value) == update:
                 end = time.monotonic_ns()
                 del value
