@@ -15,6 +15,9 @@ use crate::report::{self, CaseNotes, RankReport, RecordInfo};
 use crate::results::{self, Document, Record, SCHEMA_VERSION};
 use crate::{partial, protocol, summary};
 
+/// How long the ranks may take to reach each other at start.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Why a run ended early.
 #[derive(Debug)]
 pub enum RunError {
@@ -53,13 +56,23 @@ pub fn run(world: &SimpleCommunicator, args: &Args, counts: &[usize]) -> Result<
     };
     // Blocking duplicates are safe here: every rank has just started.
     let coll = Coll::new(world.duplicate(), waiter);
-    let found = find_nodes(world, &coll)?;
+    // Ranks reach the first collectives as fast as they start, which on a busy machine
+    // can take longer than a short --timeout allows for a phase.
+    let start = Coll::new(
+        world.duplicate(),
+        Waiter {
+            timeout: waiter.timeout.max(STARTUP_TIMEOUT),
+            ..waiter
+        },
+    );
+    let found = find_nodes(world, &start)?;
     let cross: Vec<bool> = counts.iter().map(|&k| found.cross_node(k)).collect();
     let zmq_host = if cross.contains(&true) {
-        Some(zmq_host(args, &found, &coll)?)
+        Some(zmq_host(args, &found, &start)?)
     } else {
         None
     };
+    drop(start);
     // For each reader count, the writer's and those readers' communicator (blocking
     // splits, like the duplicates above, at start-up).
     let groups: Vec<Option<Rc<SimpleCommunicator>>> = counts
