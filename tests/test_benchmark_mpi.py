@@ -203,7 +203,7 @@ def test_a_stuck_backend_aborts_the_job_and_keeps_the_results(tmp_path: Path) ->
                       timeout=60)
     assert proc.returncode != 0
     assert "timed out after 3 s waiting for the other ranks in " \
-           "'tests.user_backends:HangingBackend, 10 entries: settle'" in proc.stderr
+           "'tests.user_backends:HangingBackend, 10 entries, 2 readers: settle'" in proc.stderr
     assert doc is not None, "rank 0 should save the results before aborting"
     lmdb, hung = doc["results"]
     assert lmdb["status"] == "ok"

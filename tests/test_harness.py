@@ -112,6 +112,13 @@ def test_command_line_defaults() -> None:
     assert len(names) + len(config.unavailable) == len(BUILTIN)
 
 
+def test_reader_counts_and_measurement_options() -> None:
+    config = parse_args(["--readers", "1,3", "2", "--updates", "0", "--zmq-host", "10.0.0.1"])
+    assert (config.reader_counts, config.updates, config.zmq_host) == ([1, 3, 2], 0, "10.0.0.1")
+    default = parse_args([])
+    assert (default.reader_counts, default.updates, default.zmq_host) == (None, 20, None)
+
+
 def test_user_backends_are_added_to_the_list() -> None:
     config = parse_args(["--backends", "py-shm", "--backend", "tests.user_backends:FileBackend"])
     assert [s.name for s in config.backends] == ["py-shm", "tests.user_backends:FileBackend"]
@@ -137,6 +144,10 @@ def test_lists_take_spaces_or_commas(args: list[str]) -> None:
     (["--backends", "py-shm,"], "empty item in 'py-shm,'"),
     (["--timeout", "0"], "must be > 0 seconds"),
     (["--seed", str(1 << 64)], "64 unsigned bits"),
+    (["--readers", "1,2,1"], "--readers lists a count twice: 1, 2, 1"),
+    (["--readers", "0"], "must be >= 1"),
+    (["--readers", "two"], "reader counts are whole numbers"),
+    (["--zmq-host", "a", "--zmq-interface", "b"], "not allowed with argument"),
 ])
 def test_bad_command_lines_say_what_is_wrong(args: list[str], message: str,
                                              capsys: pytest.CaptureFixture[str]) -> None:

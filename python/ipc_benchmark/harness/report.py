@@ -57,7 +57,8 @@ def summary(records: list[dict[str, Any]], readers: int) -> str:
             "ok" if ok else r["status"].upper(),
         ])
     plural = "s" if readers > 1 else ""
-    text = [f"Medians, 1 writer + up to {readers} reader{plural}:", _table(rows)]
+    text = [f"Medians, 1 writer + {readers} reader{plural} (per case: the readers "
+            "column):", _table(rows)]
     ratios = ratio_rows(records)
     if ratios:
         text += ["", "Rust / reference, medians (below 1: Rust is faster):",
