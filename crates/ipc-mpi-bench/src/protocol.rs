@@ -158,9 +158,6 @@ pub fn run_record(coll: &Coll, case: &Case<'_>, args: &Args) -> (RankReport, Cas
             }
         }
     }
-    if notes.update_note.is_none() && rep.update_start_ns.is_empty() && writer {
-        notes.update_note = Some(crate::report::NOTE_FAILED.to_owned());
-    }
     if active {
         rep.peak_rss = Some(memory::peak_rss());
     }

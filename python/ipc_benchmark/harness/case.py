@@ -260,10 +260,12 @@ class Case:
             del value
             if i >= warmup:
                 report.read_ns.append(end - start)
+                # The aggregate's span is on the wall clock, which readers on several
+                # nodes share (through NTP): this read's end on it, less the time since.
+                wall_end = time.time_ns() - (clock() - end)
                 if report.first_ns is None:
-                    # The wall clock: readers on several nodes share it (through NTP).
-                    report.first_ns = time.time_ns() - (clock() - start)
-                report.last_ns = time.time_ns() - (clock() - end)
+                    report.first_ns = wall_end - (end - start)
+                report.last_ns = wall_end
         self._growth(before)
         report.verified = checker.first_mismatch is None
         if checker.first_mismatch is not None:
