@@ -204,12 +204,13 @@ def test_a_reader_count_above_the_readers_is_refused(tmp_path: Path) -> None:
 
 def test_readers_on_other_nodes(tmp_path: Path) -> None:
     """As the Python harness's test: a temp dir too deep for ipc:// sockets, so ZeroMQ
-    works only over tcp, which it uses only for the case whose reader is on node 1."""
+    works only over tcp, which it uses only for the case whose reader is on node 1. The
+    address comes from the loopback interface here (--zmq-interface lo)."""
     deep = tmp_path / ("d" * 100)
     deep.mkdir()
     out = tmp_path / "results.json"
     proc = run_with_env(3, out, {"IPCB_NODE_OF_RANK": "0,0,1", "TMPDIR": str(deep)},
-                        *SMALL, "--readers", "1,2", "--zmq-host", "127.0.0.1",
+                        *SMALL, "--readers", "1,2", "--zmq-interface", "lo",
                         "--backends", "shm,zmq,zmq-push,mpi-bcast")
     assert proc.returncode == 1, proc.stderr
     doc = json.loads(out.read_text())
@@ -228,6 +229,14 @@ def test_readers_on_other_nodes(tmp_path: Path) -> None:
         assert r["update_latency"] is None
     assert "CLOCK_MONOTONIC" in got[("zmq", 2)]["update_latency_note"]
     assert list(deep.iterdir()) == []
+
+
+def test_a_bad_node_override_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = run_with_env(2, out, {"IPCB_NODE_OF_RANK": "0,0,1"}, "--backends", "mpi-bcast")
+    assert proc.returncode == 2
+    assert 'IPCB_NODE_OF_RANK="0,0,1": expected 2 node numbers' in proc.stderr
+    assert not out.exists()
 
 
 def shape(value: Any) -> Any:
