@@ -39,7 +39,7 @@ OUTPUTS = ["write_performance.png", "read_performance.png", "throughput.png",
 V2_FIGURES = {"memory": "memory.png", "update_latency": "update_latency.png"}
 #: The facts the recommendation's properties table must encode, stated independently.
 PERSISTENT = {"lmdb", "py-lmdb"}
-ACROSS_MACHINES = {"zmq", "zmq-push", "mpi-bcast"}
+ACROSS_MACHINES = {"zmq", "zmq-push", "py-zmq", "mpi-bcast"}
 
 
 

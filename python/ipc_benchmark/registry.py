@@ -68,21 +68,22 @@ class BackendSpec:
             return str(e)
         return None
 
-    def create(self, timeout: float, options: dict[str, Any] | None = None) -> IPCBackend:
+    def create(self, timeout: float, **options: Any) -> IPCBackend:
         """A new, uninitialized instance.
 
         A built-in class that takes ``timeout`` (seconds one blocking operation may wait)
         gets the one given, so that a stuck operation raises before the harness gives up
-        on the whole phase; it also gets those of ``options`` (keyword arguments from the
-        command line, such as ``redis_url``) that its constructor takes. A user's class
-        is built with no arguments.
+        on the whole phase; it also gets each of ``options`` that is not None and that
+        its constructor takes (the harness passes ``comm``, the communicator of a case's
+        ranks, and ``endpoint``, a ZeroMQ address). A user's class is built with no
+        arguments.
         """
         cls = self.load()
         kwargs = dict(self.kwargs)
         if self.implementation != "user":
-            parameters = inspect.signature(cls).parameters
-            given = {"timeout": timeout, **(options or {})}
-            kwargs.update({k: v for k, v in given.items() if k in parameters})
+            params = inspect.signature(cls).parameters
+            given = {"timeout": timeout, **options}
+            kwargs.update({k: v for k, v in given.items() if k in params and v is not None})
         return cls(**kwargs)
 
     def payload_bytes(self, data: dict[str, Any]) -> int | None:

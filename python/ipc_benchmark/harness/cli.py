@@ -42,6 +42,14 @@ def _sizes(text: str) -> list[int]:
 DEFAULT_SIZES = [10, 100, 1000, 10000]
 
 
+def _counts(text: str) -> list[int]:
+    try:
+        return [_positive(part) for part in _names(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"reader counts are whole numbers, got {text!r}") from None
+
+
 def _non_negative(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -91,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=_seconds, default=300.0,
                    help="seconds any one phase may take before the job is aborted "
                         "(default: 300)")
+    p.add_argument("--readers", nargs="+", type=_counts, metavar="K",
+                   help="run each case with the first K readers, for each K given "
+                        "(each at most ranks - 1; default: every rank but the writer)")
+    p.add_argument("--updates", type=_non_negative, default=20,
+                   help="writes of the update-latency phase after the timed reads "
+                        "(default: 20; 0: no such phase)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--zmq-host", metavar="ADDRESS",
+                       help="when readers are on other nodes, the ZeroMQ backends bind "
+                            "tcp:// on this address of the writer's node (default: the "
+                            "address its host name resolves to)")
+    where.add_argument("--zmq-interface", metavar="NAME",
+                       help="the same, as the IPv4 address of this network interface")
     return p
 
 
@@ -100,6 +121,9 @@ def parse_args(argv: list[str]) -> Config:
     args = parser.parse_args(argv)
     if args.seed >= 1 << 64:
         parser.error(f"--seed must fit in 64 unsigned bits, got {args.seed}")
+    counts = [k for group in args.readers for k in group] if args.readers else None
+    if counts is not None and len(set(counts)) != len(counts):
+        parser.error(f"--readers lists a count twice: {', '.join(map(str, counts))}")
     unavailable: list[str] = []
     skip: dict[str, str] = {}
     try:
@@ -145,6 +169,10 @@ def parse_args(argv: list[str]) -> Config:
         unavailable=tuple(unavailable),
         skip=skip,
         backend_options={} if args.redis_url is None else {"redis_url": args.redis_url},
+        reader_counts=counts,
+        updates=args.updates,
+        zmq_host=args.zmq_host,
+        zmq_interface=args.zmq_interface,
     )
 
 
