@@ -93,7 +93,10 @@ pub fn sample() -> Value {
         ),
         // Opaque to the codec: pickle.dumps(set(), protocol=5), what Python writes for a
         // set with pickle_fallback=True.
-        (Key::from("pickle"), Value::Pickle(b"\x80\x05\x8f\x94.".to_vec())),
+        (
+            Key::from("pickle"),
+            Value::Pickle(b"\x80\x05\x8f\x94.".to_vec()),
+        ),
         (Key::Int(7), s("int root key")),
         (Key::Int(-300), Value::None),
         (
