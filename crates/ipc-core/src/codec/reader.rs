@@ -1,8 +1,7 @@
 //! The cursor that walks encoded values and feeds them to a [`Sink`], checking the
 //! nesting depth and each shared-string reference on the way.
 
-use super::array::array_nbytes;
-use super::array::{Dtype, KeyRef, MAX_NDIM};
+use super::array::{array_nbytes, Dtype, KeyRef, MAX_NDIM};
 use super::error::DecodeError;
 use super::format::{self, tag};
 use super::read::{byte, count, err, raw_str, shared_id, str_body, take, take_array, varint};
