@@ -79,6 +79,23 @@ fn deserialize<'py>(buf: &Bound<'py, PyAny>, pickle_fallback: bool) -> PyResult<
     with_buffer(buf, |bytes| decode(py, bytes, Options { pickle_fallback }))?.map_err(PyErr::from)
 }
 
+/// _deserialize_view(buf: bytes, skip=0) -> object: as deserialize of `buf[skip:]`, but
+/// arrays view `buf` (which they keep alive) instead of copying it; sound because bytes
+/// never change. For tests: it takes the path the stores' zero-copy reads take, and
+/// `skip` places the blob at an address of the test's choosing.
+#[pyfunction]
+#[pyo3(signature = (buf, skip=0))]
+fn _deserialize_view<'py>(buf: &Bound<'py, PyBytes>, skip: usize) -> PyResult<Bound<'py, PyAny>> {
+    let py = buf.py();
+    let bytes = buf.as_bytes().get(skip..).unwrap_or_default();
+    let blob = ipc_core::codec::Blob::parse(bytes).map_err(CoreError::from)?;
+    let mut sink = PySink::new(py, Default::default());
+    // SAFETY: a bytes object's contents never change and stay where they are for as
+    // long as the object lives.
+    unsafe { sink.set_owner(buf.clone().into_any().unbind()) };
+    Ok(with_gc_paused(py, || blob.decode(&mut sink))?)
+}
+
 /// decode_key(buf, key, default=None, pickle_fallback=False) -> object: one root key's
 /// value, decoding nothing else.
 #[pyfunction]
@@ -131,6 +148,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(serialize, m)?)?;
     m.add_function(wrap_pyfunction!(deserialize, m)?)?;
     m.add_function(wrap_pyfunction!(decode_key_py, m)?)?;
+    m.add_function(wrap_pyfunction!(_deserialize_view, m)?)?;
     m.add_function(wrap_pyfunction!(blob_keys, m)?)?;
     m.add_function(wrap_pyfunction!(generate_payload_blob, m)?)?;
     Ok(())

@@ -45,7 +45,8 @@ pub fn loaded(py: Python<'_>) -> Option<&'static Types> {
     let name = pyo3::intern!(py, "numpy");
     // SAFETY: the GIL is held; PyImport_GetModule returns a new reference, or NULL when
     // the module is not in sys.modules (an error is set only if the lookup itself failed).
-    let module = unsafe { Bound::from_owned_ptr_or_opt(py, ffi::PyImport_GetModule(name.as_ptr())) };
+    let module =
+        unsafe { Bound::from_owned_ptr_or_opt(py, ffi::PyImport_GetModule(name.as_ptr())) };
     let Some(module) = module else {
         // Not imported, or the lookup failed: either way nothing here is a NumPy object.
         let _ = PyErr::take(py);
@@ -446,8 +447,7 @@ pub fn scalar<'py>(py: Python<'py>, dtype: Dtype, le: &[u8]) -> PyResult<Bound<'
     let n = dtype.itemsize().min(16);
     // SAFETY: `item` has 16 bytes, `n` <= 16, `le` has `n` bytes (checked by the caller,
     // clamped here all the same).
-    let bytes =
-        unsafe { std::slice::from_raw_parts_mut(item.as_mut_ptr().cast::<u8>(), 16) };
+    let bytes = unsafe { std::slice::from_raw_parts_mut(item.as_mut_ptr().cast::<u8>(), 16) };
     bytes[..n.min(le.len())].copy_from_slice(&le[..n.min(le.len())]);
     if cfg!(target_endian = "big") {
         for number in bytes[..n].chunks_exact_mut(swap_width(dtype)) {
@@ -472,18 +472,12 @@ pub fn scalar<'py>(py: Python<'py>, dtype: Dtype, le: &[u8]) -> PyResult<Bound<'
     }
 }
 
-/// NumPy itself, imported if need be, for converting an object that exposes
-/// `__array_interface__` (of type `what`). Fails with a TypeError naming the type when
-/// NumPy is not installed.
-pub fn import_for<'py>(py: Python<'py>, what: &str) -> PyResult<Bound<'py, PyModule>> {
-    py.import("numpy").map_err(|e| {
-        if e.is_instance_of::<PyModuleNotFoundError>(py) {
-            PyTypeError::new_err(format!(
-                "{what} exposes __array_interface__, but NumPy, needed to read it, is not \
-                 installed (pip install numpy)"
-            ))
-        } else {
-            e
-        }
-    })
+/// NumPy itself, imported if need be (to convert an object that exposes
+/// `__array_interface__`); None when it is not installed.
+pub fn import(py: Python<'_>) -> PyResult<Option<Bound<'_, PyModule>>> {
+    match py.import("numpy") {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.is_instance_of::<PyModuleNotFoundError>(py) => Ok(None),
+        Err(e) => Err(e),
+    }
 }

@@ -410,7 +410,15 @@ impl Walker<'_, '_> {
             }
         }
         if obj.hasattr(pyo3::intern!(py, "__array_interface__"))? {
-            let array = numpy::import_for(py, &type_name_of(obj))?.call_method1("asarray", (obj,))?;
+            let Some(np) = numpy::import(py)? else {
+                let name = type_name_of(obj);
+                return Err(EncodeError::new(EncodeErrorKind::UnsupportedType(format!(
+                    "{name}: it exposes __array_interface__, but NumPy, needed to read \
+                     that, is not installed (pip install numpy)"
+                )))
+                .into());
+            };
+            let array = np.call_method1(pyo3::intern!(py, "asarray"), (obj,))?;
             return self.ndarray(&array);
         }
         self.unsupported(obj.as_ptr(), type_name_of(obj))
@@ -454,10 +462,10 @@ impl Walker<'_, '_> {
     #[cold]
     fn unsupported(&mut self, obj: *mut ffi::PyObject, what: String) -> Result<(), CoreError> {
         if !self.options.pickle_fallback {
-            return Err(
-                EncodeError::new(EncodeErrorKind::UnsupportedType(format!("{what} {PICKLE_HINT}")))
-                    .into(),
-            );
+            return Err(EncodeError::new(EncodeErrorKind::UnsupportedType(format!(
+                "{what} {PICKLE_HINT}"
+            )))
+            .into());
         }
         self.python_may_run();
         let py = self.py;
@@ -471,7 +479,9 @@ impl Walker<'_, '_> {
                     "{what}, and pickling it failed: {e}"
                 )))
             })?;
-        let bytes = pickled.cast::<pyo3::types::PyBytes>().map_err(PyErr::from)?;
+        let bytes = pickled
+            .cast::<pyo3::types::PyBytes>()
+            .map_err(PyErr::from)?;
         self.enc.pickle(bytes.as_bytes());
         Ok(())
     }
