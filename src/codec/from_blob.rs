@@ -169,6 +169,11 @@ impl<'py> PySink<'py> {
     /// item size is copied all the same. Without an owner (the default) every array is a
     /// fresh copy; read-only either way.
     ///
+    /// The owner must not export a writable buffer: NumPy lets `setflags(write=True)`
+    /// through when an array's base does. One owner per pinned snapshot is enough (all
+    /// its arrays share it); the sink drops its reference when dropped, and
+    /// [`SharedCache::keep`] never keeps it.
+    ///
     /// # Safety
     /// For as long as `owner` lives, the bytes this sink decodes (every `&'a [u8]` the
     /// decoder hands it) stay mapped at the same address and are never written again.
