@@ -16,6 +16,9 @@ pub struct PySink<'py> {
     /// Shared strings already built, by id.
     shared: Vec<Option<Py<PyAny>>>,
     root: RootKeys,
+    /// An object that keeps the blob's bytes mapped and unchanged for as long as it
+    /// lives (a held snapshot): with one, arrays may view the blob instead of copying.
+    owner: Option<Py<PyAny>>,
 }
 
 /// The root keys of earlier decodes, by position. A state dict has the same keys in the
@@ -110,6 +113,7 @@ impl SharedCache {
                 .root
                 .take()
                 .unwrap_or_else(|| RootKeys::new(STORE_ROOT_KEYS)),
+            owner: None,
         }
     }
 
@@ -127,7 +131,18 @@ impl<'py> PySink<'py> {
             py,
             shared: Vec::new(),
             root,
+            owner: None,
         }
+    }
+
+    /// Sets the object that keeps the blob alive (see the field); None: values copy.
+    pub fn set_owner(&mut self, owner: Option<Py<PyAny>>) {
+        self.owner = owner;
+    }
+
+    /// The owner set for this decode, if any.
+    pub fn owner(&self) -> Option<&Py<PyAny>> {
+        self.owner.as_ref()
     }
 
     /// The root keys this sink kept, for the next decode.
