@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 
 mod codec;
 mod errors;
+mod held;
 mod lmdb;
 mod name;
 mod opened;
@@ -28,5 +29,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<shm::PyShmStore>()?;
     m.add_class::<lmdb::PyLmdbStore>()?;
     m.add_class::<zmq::PyZmqStore>()?;
+    m.add_class::<held::SnapshotOwner>()?;
+    m.add_class::<held::PyHeldSnapshot>()?;
     Ok(())
 }

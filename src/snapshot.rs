@@ -1,6 +1,6 @@
 //! From a store's blob to Python, and back: what every store class does the same way.
 
-use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use ipc_core::codec::Encoder;
 use ipc_core::store::SnapshotId;
@@ -11,6 +11,7 @@ use pyo3::types::PyDict;
 
 use crate::codec::{encode_into, with_gc_paused, PySink, SharedCache};
 use crate::errors::CoreError;
+use crate::held::{PyHeld, SnapshotOwner};
 
 /// Per-store state of the conversion: the writer's encoder, and the field names already
 /// built for the current snapshot.
@@ -19,6 +20,9 @@ pub struct Converter {
     /// Kept between writes with its buffers (see `Encoder::reset` for why).
     encoder: Mutex<Encoder>,
     shared: Mutex<SharedCache>,
+    /// The owner of the snapshot read last, handed again to reads of the same one: two
+    /// `get`s of one version give views of the same memory, and pin it once.
+    owner: Mutex<Option<Py<SnapshotOwner>>>,
 }
 
 impl Converter {
@@ -57,6 +61,35 @@ impl Converter {
         publish(enc.complete().map_err(CoreError::from)?)
     }
 
+    /// The owner object of the held snapshot `held`: the one made for it before, or a new
+    /// one (which replaces the old in the cache; arrays read before keep theirs).
+    pub fn owner<H: PyHeld>(&self, py: Python<'_>, held: &Arc<H>) -> PyResult<Py<SnapshotOwner>> {
+        let mut cached = self
+            .owner
+            .lock_py_attached(py)
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(owner) = cached.as_ref() {
+            if owner.get().id() == held.id() {
+                return Ok(owner.clone_ref(py));
+            }
+        }
+        let held: Arc<dyn PyHeld> = held.clone();
+        let owner = Py::new(py, SnapshotOwner::new(held))?;
+        *cached = Some(owner.clone_ref(py));
+        Ok(owner)
+    }
+
+    /// Forgets the cached owner (when the store closes), so that only what users hold
+    /// keeps memory pinned.
+    pub fn forget_owner(&self, py: Python<'_>) {
+        let old = self
+            .owner
+            .lock_py_attached(py)
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(old);
+    }
+
     /// The sinks of one read, which start from the field names already built for the
     /// snapshot they are handed out for. Only used with the store locked.
     pub fn sinks<'py>(&self, py: Python<'py>) -> Sinks<'_, 'py> {
@@ -84,11 +117,19 @@ impl<'py> Sinks<'_, 'py> {
         let sink = self.cache.sink(self.py, (id.incarnation, id.version));
         self.used.insert(sink)
     }
+
+    /// The sink for a held snapshot, whose arrays may view its memory: `owner` keeps it.
+    pub fn sink_owned(&mut self, id: SnapshotId, owner: Py<PyAny>) -> &mut PySink<'py> {
+        let sink = self.sink(id);
+        sink.set_owner(Some(owner));
+        sink
+    }
 }
 
 impl Drop for Sinks<'_, '_> {
     fn drop(&mut self) {
-        if let Some(sink) = self.used.take() {
+        if let Some(mut sink) = self.used.take() {
+            sink.set_owner(None);
             self.cache.keep(sink);
         }
     }

@@ -6,11 +6,12 @@
 use std::time::Duration;
 
 use ipc_core::futex;
-use ipc_core::store::Store;
+use ipc_core::store::{HeldSnapshot, Store};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::errors::CoreError;
+use crate::held::PyHeldSnapshot;
 use crate::name::StoreName;
 use crate::opened::Opened;
 use crate::snapshot::Converter;
@@ -63,11 +64,7 @@ where
     }
 
     pub fn read<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.prepare_read(py)?;
-        self.store.with(py, |store| {
-            let mut sinks = self.convert.sinks(py);
-            Ok(store.decode_with(None, |id| sinks.sink(id))?)
-        })
+        self.decode(py, None)
     }
 
     pub fn get<'py>(
@@ -76,12 +73,50 @@ where
         key: &str,
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        Ok(self.decode(py, Some(key))?.or(default))
+    }
+
+    /// The latest snapshot, or one key's value. A store that holds snapshots without a
+    /// copy (shared memory, ZeroMQ) hands its held snapshot's owner to the sink, so that
+    /// arrays view the snapshot's memory; LMDB decodes from its map, and arrays copy.
+    fn decode<'py>(
+        &self,
+        py: Python<'py>,
+        key: Option<&str>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
         self.prepare_read(py)?;
-        let found = self.store.with(py, |store| {
+        self.store.with(py, |store| {
             let mut sinks = self.convert.sinks(py);
-            Ok(store.decode_with(Some(key), |id| sinks.sink(id))?)
+            if !store.holds_cheaply() {
+                return Ok(store.decode_with(key, |id| sinks.sink(id))?);
+            }
+            let Some(held) = store.hold().map_err(CoreError::from)? else {
+                return Ok(None);
+            };
+            let owner = self.convert.owner(py, &held)?;
+            let sink = sinks.sink_owned(held.id(), owner.into_any());
+            Ok(held.decode_with::<_, _, CoreError>(key, sink)?)
+        })
+    }
+
+    /// The latest snapshot, held until released (see `HeldSnapshot`).
+    pub fn snapshot(&self, py: Python<'_>) -> PyResult<PyHeldSnapshot> {
+        self.prepare_read(py)?;
+        let (label, held, views) = self.store.with(py, |store| {
+            let views = store.holds_cheaply();
+            let held = store.hold().map_err(CoreError::from)?;
+            Ok((store.label(), held, views))
         })?;
-        Ok(found.or(default))
+        let owner = match held {
+            Some(held) if views => Some(self.convert.owner(py, &held)?),
+            // LMDB's copy is this snapshot's alone: not the owner of other reads.
+            Some(held) => {
+                let held: std::sync::Arc<dyn crate::held::PyHeld> = held;
+                Some(Py::new(py, crate::held::SnapshotOwner::new(held))?)
+            }
+            None => None,
+        };
+        Ok(PyHeldSnapshot::new(label, owner, true))
     }
 
     pub fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -107,6 +142,7 @@ where
 
     /// Closing may wait for this process's transactions (LMDB) or threads (ZeroMQ).
     pub fn cleanup(&self, py: Python<'_>) -> PyResult<()> {
+        self.convert.forget_owner(py);
         match self.store.take(py) {
             Some(mut s) => Ok(py.detach(|| s.close()).map_err(CoreError::from)?),
             None => Ok(()),
@@ -152,6 +188,12 @@ macro_rules! store_class {
                 default: Option<Bound<'py, PyAny>>,
             ) -> PyResult<Option<Bound<'py, PyAny>>> {
                 self.common.get(py, key, default)
+            }
+
+            /// The latest snapshot, held until `release()`: keys decode when asked for,
+            /// all from this one version.
+            fn snapshot(&self, py: Python<'_>) -> PyResult<$crate::held::PyHeldSnapshot> {
+                self.common.snapshot(py)
             }
 
             /// The top-level keys of the latest snapshot, in order.

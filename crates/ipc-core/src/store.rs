@@ -9,6 +9,7 @@
 //! LMDB decodes its records one by one, straight from its map.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::codec::{Blob, DecodeError, Sink};
@@ -34,6 +35,39 @@ pub trait ReadError: From<Error> + From<DecodeError> {}
 
 impl<E: From<Error> + From<DecodeError>> ReadError for E {}
 
+/// A snapshot that stays valid and unchanged until it is dropped, whatever the store
+/// and its writer do meanwhile (publish, recycle memory, close, remove their files).
+/// docs/design.md, "Held snapshots", says what each store's costs and pins.
+pub trait HeldSnapshot: Send + Sync + 'static {
+    /// Which snapshot it is.
+    fn id(&self) -> SnapshotId;
+
+    /// The whole snapshot (no `key`), or only its top-level `key`'s value (None when
+    /// missing), decoded by `sink`. What the sink borrows from the snapshot stays valid
+    /// and unchanged for as long as `self` lives.
+    fn decode_with<S: SinkOf<V, E>, V, E: ReadError>(
+        &self,
+        key: Option<&str>,
+        sink: &mut S,
+    ) -> Result<Option<V>, E>;
+
+    /// Hands the top-level keys, in the dict's order, to `f`.
+    fn keys_with<R, E: ReadError>(&self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E>;
+}
+
+/// [`HeldSnapshot::decode_with`] for a held blob.
+pub fn decode_held_blob<S: SinkOf<V, E>, V, E: ReadError>(
+    blob: &[u8],
+    key: Option<&str>,
+    sink: &mut S,
+) -> Result<Option<V>, E> {
+    let blob = Blob::parse(blob)?;
+    match key {
+        None => blob.decode(sink).map(Some),
+        Some(key) => blob.get(key, sink),
+    }
+}
+
 /// One process's handle on a store: its writer's, or one of its readers'.
 ///
 /// Every method but `open` may fail with [`Error::Usage`] in a process that did not open
@@ -46,6 +80,8 @@ pub trait Store: Sized {
     /// of the store, so a caller that shares the store behind a lock of its own can wait
     /// without holding that lock.
     type Waiter: Notifier;
+    /// What [`Store::hold`] hands out.
+    type Held: HeldSnapshot;
 
     /// The writer creates the store called `name` (or takes over one whose writer died);
     /// a reader attaches to it, now or whenever it appears.
@@ -66,6 +102,16 @@ pub trait Store: Sized {
         key: Option<&str>,
         sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
     ) -> Result<Option<V>, E>;
+
+    /// The latest snapshot, held until dropped (see [`HeldSnapshot`]); None before the
+    /// first write. Only a reader may. In push mode (ZeroMQ) this is a read: it takes a
+    /// message.
+    fn hold(&mut self) -> Result<Option<Arc<Self::Held>>>;
+
+    /// Whether [`Store::hold`] costs no more than a read (shared memory and ZeroMQ keep
+    /// whole blobs and hand out a reference); LMDB copies the snapshot's records. Readers
+    /// that may hand out views into a snapshot read through `hold` when this is true.
+    fn holds_cheaply(&self) -> bool;
 
     /// Hands the top-level keys of the latest snapshot, in the dict's order (none before
     /// the first write), to `f`.

@@ -11,6 +11,7 @@
 
 mod env;
 mod files;
+mod held;
 mod layout;
 mod notify;
 mod read;
@@ -30,6 +31,7 @@ use crate::trust::Trust;
 
 pub use crate::store::{SinkError, SnapshotId, StoreSink};
 pub use env::DEFAULT_MAX_READERS;
+pub use held::HeldRecords;
 pub use layout::temp_dir;
 pub use wait::Waiter;
 pub use write::WriteStats;
@@ -383,6 +385,17 @@ impl LmdbStore {
             .map_err(|e: SinkError| e.into_error("LMDB snapshot"))
     }
 
+    /// The latest snapshot, held: its records copied out of the map in one read
+    /// transaction (see [`HeldRecords`]). None before the first write.
+    pub fn hold(&mut self) -> Result<Option<Arc<HeldRecords>>> {
+        let Some((env, label)) = self.env()? else {
+            return Ok(None);
+        };
+        env.read(label, |txn, dbs| {
+            Ok(held::hold(label, txn, dbs)?.map(Arc::new))
+        })
+    }
+
     /// The top-level keys of the latest snapshot, in the dict's order.
     pub fn keys(&mut self) -> Result<Vec<String>> {
         self.keys_with(|keys| keys.iter().map(|&k| k.to_owned()).collect())
@@ -506,6 +519,7 @@ impl LmdbStore {
 impl Store for LmdbStore {
     type Options = Config;
     type Waiter = Waiter;
+    type Held = HeldRecords;
 
     fn open(name: &str, writer: bool, config: &Config) -> Result<Self> {
         names::validate(name)?;
@@ -547,6 +561,14 @@ impl Store for LmdbStore {
 
     fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E> {
         Ok(LmdbStore::keys_with(self, f)?)
+    }
+
+    fn hold(&mut self) -> Result<Option<Arc<HeldRecords>>> {
+        LmdbStore::hold(self)
+    }
+
+    fn holds_cheaply(&self) -> bool {
+        false
     }
 
     fn version(&mut self) -> Result<u64> {

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::store::SnapshotId;
 
 #[cold]
-fn corrupt(label: &str, record: &[u8], source: DecodeError) -> Error {
+pub(super) fn corrupt(label: &str, record: &[u8], source: DecodeError) -> Error {
     let record = if record == META_KEY {
         "the meta record".to_owned()
     } else if record.first() == Some(&ESCAPED) {
@@ -48,6 +48,7 @@ pub fn meta<'t>(label: &str, txn: &'t RoTxn<'_>, dbs: Dbs) -> Result<Option<Meta
         },
         count: meta.count,
         table,
+        table_bytes: meta.table,
     }))
 }
 
@@ -56,19 +57,24 @@ pub struct MetaView<'t> {
     pub id: SnapshotId,
     pub count: u64,
     pub table: Table<'t>,
+    /// The table as stored, for a held copy.
+    pub table_bytes: &'t [u8],
 }
 
 /// Every record of the snapshot, located, with the dict's order: `order` lists indexes
 /// into `found` (which is in LMDB's key order) by ordinal.
-struct Records<'t> {
-    found: Vec<Record<'t>>,
+pub(super) struct Records<'t> {
+    pub(super) found: Vec<Record<'t>>,
     order: Vec<u32>,
 }
 
 impl<'t> Records<'t> {
     /// The records in the dict's order. Every index is valid (`records` checked), but a
     /// bad one would still be an error, not a panic.
-    fn in_order<'r>(&'r self, label: &'r str) -> impl Iterator<Item = Result<&'r Record<'t>>> {
+    pub(super) fn in_order<'r>(
+        &'r self,
+        label: &'r str,
+    ) -> impl Iterator<Item = Result<&'r Record<'t>>> {
         self.order.iter().map(move |&i| {
             self.found.get(i as usize).ok_or_else(|| {
                 corrupt(label, META_KEY, DecodeError::new(32, "records are missing"))
@@ -79,7 +85,12 @@ impl<'t> Records<'t> {
 
 /// Reads every record, checked against the meta record: as many as it says, ordinals
 /// unique and below the count.
-fn records<'t>(label: &str, txn: &'t RoTxn<'_>, dbs: Dbs, count: u64) -> Result<Records<'t>> {
+pub(super) fn records<'t>(
+    label: &str,
+    txn: &'t RoTxn<'_>,
+    dbs: Dbs,
+    count: u64,
+) -> Result<Records<'t>> {
     let failed = |e| lmdb_error(label, "reading the records", e);
     // The count comes from the file, so it is checked against LMDB's own before anything
     // is allocated by it.
@@ -124,7 +135,7 @@ fn records<'t>(label: &str, txn: &'t RoTxn<'_>, dbs: Dbs, count: u64) -> Result<
 /// and the key; the decoder's own error does not know them, so on that (cold) path the
 /// value is walked again to recover the position.
 #[inline]
-fn decode<'t, S, V, E>(
+pub(super) fn decode<'t, S, V, E>(
     label: &str,
     key: &[u8],
     value: &'t [u8],
@@ -155,7 +166,10 @@ where
     S: for<'a> Sink<'a, Value = V, Error = E> + 's,
     E: From<Error>,
 {
-    let Some(MetaView { id, count, table }) = meta(label, txn, dbs)? else {
+    let Some(MetaView {
+        id, count, table, ..
+    }) = meta(label, txn, dbs)?
+    else {
         return Ok(None);
     };
     let records = records(label, txn, dbs, count)?;
@@ -183,7 +197,10 @@ where
     S: for<'a> Sink<'a, Value = V, Error = E> + 's,
     E: From<Error>,
 {
-    let Some(MetaView { id, count, table }) = meta(label, txn, dbs)? else {
+    let Some(MetaView {
+        id, count, table, ..
+    }) = meta(label, txn, dbs)?
+    else {
         return Ok(None);
     };
     let failed = |e| lmdb_error(label, &format!("reading record {key:?}"), e);

@@ -24,7 +24,7 @@ pub use subscriber::{Waiter, STALE_AFTER};
 use crate::error::{Error, Result};
 use crate::names;
 use crate::process::{self, Owner};
-use crate::store::{self, ReadError, SinkOf, SnapshotId, Store};
+use crate::store::{self, HeldSnapshot, ReadError, SinkOf, SnapshotId, Store};
 use crate::trust::Trust;
 use publisher::Publisher;
 use puller::Puller;
@@ -95,6 +95,26 @@ impl Frame {
             incarnation: self.incarnation,
             version: self.version,
         }
+    }
+}
+
+/// A held ZeroMQ snapshot is the received message: libzmq never reuses a message's
+/// buffer while a reference to it lives.
+impl HeldSnapshot for Frame {
+    fn id(&self) -> SnapshotId {
+        Frame::id(self)
+    }
+
+    fn decode_with<S: SinkOf<V, E>, V, E: ReadError>(
+        &self,
+        key: Option<&str>,
+        sink: &mut S,
+    ) -> Result<Option<V>, E> {
+        store::decode_held_blob(self.blob(), key, sink)
+    }
+
+    fn keys_with<R, E: ReadError>(&self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E> {
+        Ok(store::blob_keys(Some(self.blob()), f)?)
     }
 }
 
@@ -343,6 +363,7 @@ impl ZmqStore {
 impl Store for ZmqStore {
     type Options = Options;
     type Waiter = Waiter;
+    type Held = Frame;
 
     fn open(name: &str, writer: bool, o: &Options) -> Result<Self> {
         let endpoint = o.endpoint.as_deref();
@@ -373,6 +394,14 @@ impl Store for ZmqStore {
     fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E> {
         let frame = self.latest()?;
         Ok(store::blob_keys(frame.as_ref().map(Frame::blob), f)?)
+    }
+
+    fn hold(&mut self) -> Result<Option<Arc<Frame>>> {
+        Ok(self.latest()?.map(Arc::new))
+    }
+
+    fn holds_cheaply(&self) -> bool {
+        true
     }
 
     fn version(&mut self) -> Result<u64> {
