@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use heed::types::Bytes;
 use heed::{CommitOrAbort, EnvOpenOptions};
-use ipc_core::codec::Text;
+use ipc_core::codec::Key;
 use ipc_core::lmdb::{self, LmdbStore, Location, Options, Rewrite, WriteStats};
 use ipc_core::{payload, Error, Value};
 
@@ -46,6 +46,49 @@ fn writer(location: &Location) -> LmdbStore {
 
 fn reader(location: &Location) -> LmdbStore {
     LmdbStore::attach(location, &Options::default()).unwrap()
+}
+
+#[test]
+fn an_int_top_level_key_is_refused_and_arrays_are_stored() {
+    let loc = Location::Named(unique("intkey"));
+    let mut w = writer(&loc);
+    let bad = Value::Dict(vec![
+        (Key::from("a"), Value::None),
+        (Key::Int(7), Value::None),
+    ]);
+    let err = w.publish(&bad.encode().unwrap()).unwrap_err();
+    assert!(matches!(err, Error::Usage(_)), "{err}");
+    assert!(
+        err.to_string().contains("top-level key 7 is an int"),
+        "{err}"
+    );
+    assert_eq!(w.version().unwrap(), 0);
+    // Int keys below the top level, arrays, scalars and pickles are values like others.
+    let data = dict(&[(
+        "layer",
+        Value::Dict(vec![
+            (
+                Key::Int(0),
+                Value::Scalar(ipc_core::codec::Scalar::f32(2.5)),
+            ),
+            (
+                Key::from("w"),
+                Value::Array(
+                    ipc_core::codec::Array::new(
+                        ipc_core::codec::Dtype::F32,
+                        vec![2],
+                        vec![0, 0, 128, 63, 0, 0, 0, 64],
+                    )
+                    .unwrap(),
+                ),
+            ),
+            (Key::from("p"), Value::Pickle(vec![1, 2, 3])),
+        ]),
+    )]);
+    w.publish(&data.encode().unwrap()).unwrap();
+    let mut r = reader(&loc);
+    assert_eq!(r.read_value().unwrap(), Some(data));
+    w.close().unwrap();
 }
 
 #[test]
@@ -132,7 +175,7 @@ fn only_changed_records_are_rewritten() {
     let Value::Dict(mut entries) = payload::generate(1000, 0) else {
         unreachable!()
     };
-    let publish = |w: &mut LmdbStore, entries: &[(Text, Value)]| {
+    let publish = |w: &mut LmdbStore, entries: &[(Key, Value)]| {
         w.publish(&Value::Dict(entries.to_vec()).encode().unwrap())
             .unwrap();
         w.last_write().unwrap()
