@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use ipc_core::codec::KeyRef;
 use ipc_core::process::Owner;
 use ipc_core::store::{HeldSnapshot, SnapshotId};
 use ipc_core::Error;
@@ -14,13 +15,14 @@ use pyo3::types::PyList;
 
 use crate::codec::{with_gc_paused, PySink, SharedCache};
 use crate::errors::CoreError;
+use crate::key::{key_list, KeyArg};
 
 /// A held snapshot behind a Python object: [`HeldSnapshot`] without its generics.
 pub trait PyHeld: Send + Sync + 'static {
     fn id(&self) -> SnapshotId;
     fn decode<'py>(
         &self,
-        key: Option<&str>,
+        key: Option<KeyRef<'_>>,
         sink: &mut PySink<'py>,
     ) -> Result<Option<Bound<'py, PyAny>>, CoreError>;
     fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>>;
@@ -33,14 +35,14 @@ impl<H: HeldSnapshot> PyHeld for H {
 
     fn decode<'py>(
         &self,
-        key: Option<&str>,
+        key: Option<KeyRef<'_>>,
         sink: &mut PySink<'py>,
     ) -> Result<Option<Bound<'py, PyAny>>, CoreError> {
         self.decode_with(key, sink)
     }
 
     fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        self.keys_with::<_, CoreError>(|keys| PyList::new(py, keys))?
+        self.keys_with::<_, CoreError>(|keys| key_list(py, keys))?
     }
 }
 
@@ -136,7 +138,7 @@ impl PyHeldSnapshot {
     fn decode<'py>(
         &self,
         py: Python<'py>,
-        key: Option<&str>,
+        key: Option<KeyRef<'_>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         self.with(py, |state| {
             let Some(owner) = &state.owner else {
@@ -178,9 +180,13 @@ impl PyHeldSnapshot {
     fn get<'py>(
         &self,
         py: Python<'py>,
-        key: &str,
+        key: &Bound<'py, PyAny>,
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let key = KeyArg::extract(key)?;
+        let Some(key) = key.as_key_ref()? else {
+            return self.with(py, |_| Ok(default));
+        };
         Ok(self.decode(py, Some(key))?.or(default))
     }
 

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 mod codec;
 mod errors;
 mod held;
+mod key;
 mod lmdb;
 mod name;
 mod opened;

@@ -31,8 +31,9 @@ store_class!(PyShmStore {
         self.common.options.trust.also
     }
 
-    /// The writer's segment pool so far: {"created", "recycled", "reclaimed"} (see
-    /// docs/design.md, "Recycling"); None for a reader.
+    /// The writer's segment pool so far: {"created", "recycled", "reclaimed",
+    /// "replaced_held", "held"} (see docs/design.md, "Recycling" and "Held snapshots");
+    /// None for a reader.
     fn segment_stats(&self, py: Python<'_>) -> PyResult<Option<HashMap<&'static str, u64>>> {
         self.common.store.py(py, |s| {
             Ok(s.stats().map(|st| {
@@ -40,6 +41,8 @@ store_class!(PyShmStore {
                     ("created", st.created),
                     ("recycled", st.recycled),
                     ("reclaimed", st.reclaimed),
+                    ("replaced_held", st.replaced_held),
+                    ("held", st.held),
                 ])
             }))
         })

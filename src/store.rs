@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use ipc_core::codec::KeyRef;
 use ipc_core::futex;
 use ipc_core::store::{HeldSnapshot, Store};
 use pyo3::prelude::*;
@@ -12,6 +13,7 @@ use pyo3::types::PyList;
 
 use crate::errors::CoreError;
 use crate::held::PyHeldSnapshot;
+use crate::key::{key_list, KeyArg};
 use crate::name::StoreName;
 use crate::opened::Opened;
 use crate::snapshot::Converter;
@@ -70,9 +72,13 @@ where
     pub fn get<'py>(
         &self,
         py: Python<'py>,
-        key: &str,
+        key: &Bound<'py, PyAny>,
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let key = KeyArg::extract(key)?;
+        let Some(key) = key.as_key_ref()? else {
+            return Ok(default);
+        };
         Ok(self.decode(py, Some(key))?.or(default))
     }
 
@@ -82,7 +88,7 @@ where
     fn decode<'py>(
         &self,
         py: Python<'py>,
-        key: Option<&str>,
+        key: Option<KeyRef<'_>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         self.prepare_read(py)?;
         self.store.with(py, |store| {
@@ -122,7 +128,7 @@ where
     pub fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         self.prepare_read(py)?;
         self.store.with(py, |store| {
-            store.keys_with::<_, CoreError>(|keys| PyList::new(py, keys))?
+            store.keys_with::<_, CoreError>(|keys| key_list(py, keys))?
         })
     }
 
@@ -184,7 +190,7 @@ macro_rules! store_class {
             fn get<'py>(
                 &self,
                 py: Python<'py>,
-                key: &str,
+                key: &Bound<'py, PyAny>,
                 default: Option<Bound<'py, PyAny>>,
             ) -> PyResult<Option<Bound<'py, PyAny>>> {
                 self.common.get(py, key, default)

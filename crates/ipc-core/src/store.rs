@@ -47,18 +47,18 @@ pub trait HeldSnapshot: Send + Sync + 'static {
     /// and unchanged for as long as `self` lives.
     fn decode_with<S: SinkOf<V, E>, V, E: ReadError>(
         &self,
-        key: Option<&str>,
+        key: Option<KeyRef<'_>>,
         sink: &mut S,
     ) -> Result<Option<V>, E>;
 
     /// Hands the top-level keys, in the dict's order, to `f`.
-    fn keys_with<R, E: ReadError>(&self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E>;
+    fn keys_with<R, E: ReadError>(&self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R, E>;
 }
 
 /// [`HeldSnapshot::decode_with`] for a held blob.
 pub fn decode_held_blob<S: SinkOf<V, E>, V, E: ReadError>(
     blob: &[u8],
-    key: Option<&str>,
+    key: Option<KeyRef<'_>>,
     sink: &mut S,
 ) -> Result<Option<V>, E> {
     let blob = Blob::parse(blob)?;
@@ -99,7 +99,7 @@ pub trait Store: Sized {
     /// write) or the key is missing.
     fn decode_with<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
         &mut self,
-        key: Option<&str>,
+        key: Option<KeyRef<'_>>,
         sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
     ) -> Result<Option<V>, E>;
 
@@ -115,7 +115,7 @@ pub trait Store: Sized {
 
     /// Hands the top-level keys of the latest snapshot, in the dict's order (none before
     /// the first write), to `f`.
-    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E>;
+    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R, E>;
 
     /// The latest version, 0 before the first write.
     fn version(&mut self) -> Result<u64>;
@@ -161,7 +161,7 @@ pub trait Store: Sized {
 #[inline]
 pub fn decode_blob<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
     snapshot: Option<(SnapshotId, &[u8])>,
-    key: Option<&str>,
+    key: Option<KeyRef<'_>>,
     sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
 ) -> Result<Option<V>, E> {
     let Some((id, blob)) = snapshot else {
@@ -176,24 +176,13 @@ pub fn decode_blob<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
 }
 
 /// The keys of a blob, handed to `f` (see [`Store::keys_with`]); none for no blob.
-pub fn blob_keys<R>(blob: Option<&[u8]>, f: impl FnOnce(&[&str]) -> R) -> Result<R, DecodeError> {
+pub fn blob_keys<R>(
+    blob: Option<&[u8]>,
+    f: impl FnOnce(&[KeyRef<'_>]) -> R,
+) -> Result<R, DecodeError> {
     match blob {
         None => Ok(f(&[])),
-        Some(blob) => {
-            let keys = Blob::parse(blob)?.keys()?;
-            // Until the stores list int keys, a blob that holds one cannot be listed.
-            let strs = keys
-                .iter()
-                .map(|k| match k {
-                    KeyRef::Str(s) => Ok(*s),
-                    KeyRef::Int(i) => Err(DecodeError::new(
-                        0,
-                        format!("top-level key {i} is an int, which this store cannot list yet"),
-                    )),
-                })
-                .collect::<Result<Vec<&str>, DecodeError>>()?;
-            Ok(f(&strs))
-        }
+        Some(blob) => Ok(f(&Blob::parse(blob)?.keys()?)),
     }
 }
 

@@ -115,7 +115,10 @@ fn publish_read_get_keys_keep_insertion_order() {
     ]);
     assert_eq!(w.publish(&data.encode().unwrap()).unwrap(), 1);
     assert_eq!(r.read_value().unwrap(), Some(data.clone()));
-    assert_eq!(r.keys().unwrap(), ["zeta", "alpha", "mid"]);
+    assert_eq!(
+        r.keys().unwrap(),
+        [Key::from("zeta"), Key::from("alpha"), Key::from("mid")]
+    );
     assert_eq!(
         r.get_value("mid").unwrap(),
         Some(dict(&[
@@ -128,7 +131,7 @@ fn publish_read_get_keys_keep_insertion_order() {
     let empty = Value::Dict(vec![]);
     assert_eq!(w.publish(&empty.encode().unwrap()).unwrap(), 2);
     assert_eq!(r.read_value().unwrap(), Some(empty));
-    assert_eq!(r.keys().unwrap(), Vec::<String>::new());
+    assert_eq!(r.keys().unwrap(), Vec::<Key>::new());
     w.close().unwrap();
     assert!(
         !lmdb::temp_dir(&unique("order")).exists(),
@@ -226,7 +229,7 @@ fn only_changed_records_are_rewritten() {
     entries.rotate_right(1);
     assert!(publish(&mut w, &entries).rewrote_all);
     assert_eq!(r.read_value().unwrap(), Some(Value::Dict(entries.clone())));
-    assert_eq!(r.keys().unwrap()[0], "key_989");
+    assert_eq!(r.keys().unwrap()[0], Key::from("key_989"));
     w.close().unwrap();
 }
 

@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use super::layout::META_KEY;
 use super::read::{self, corrupt, MetaView};
-use crate::codec::{DecodeError, Table};
+use crate::codec::{DecodeError, Key, KeyRef, Table};
 use crate::error::Result;
 use crate::store::{HeldSnapshot, ReadError, SinkOf, SnapshotId};
 
@@ -26,8 +26,8 @@ pub struct HeldRecords {
     bytes: Vec<u8>,
     table: Range<usize>,
     /// In the dict's order: each key, whether it is ASCII, and where its value lies.
-    entries: Vec<(Box<str>, bool, Range<usize>)>,
-    by_key: HashMap<Box<str>, usize>,
+    entries: Vec<(Key, bool, Range<usize>)>,
+    by_key: HashMap<Key, usize>,
 }
 
 /// The snapshot `txn` sees, copied; None before the first write.
@@ -51,8 +51,8 @@ pub fn hold(label: &str, txn: &RoTxn<'_>, dbs: Dbs) -> Result<Option<HeldRecords
         let r = r?;
         let start = bytes.len();
         bytes.extend_from_slice(r.value);
-        by_key.insert(Box::from(r.key), entries.len());
-        entries.push((Box::from(r.key), r.ascii, start..bytes.len()));
+        by_key.insert(r.key.to_key(), entries.len());
+        entries.push((r.key.to_key(), r.ascii, start..bytes.len()));
     }
     Ok(Some(HeldRecords {
         label: label.to_owned(),
@@ -78,35 +78,29 @@ impl HeldSnapshot for HeldRecords {
 
     fn decode_with<S: SinkOf<V, E>, V, E: ReadError>(
         &self,
-        key: Option<&str>,
+        key: Option<KeyRef<'_>>,
         sink: &mut S,
     ) -> Result<Option<V>, E> {
         let table = self.table()?;
         if let Some(key) = key {
-            let Some(&i) = self.by_key.get(key) else {
+            let Some(&i) = self.by_key.get(&key.to_key()) else {
                 return Ok(None);
             };
-            let (key, _, at) = &self.entries[i];
-            let value = &self.bytes[at.clone()];
-            return read::decode(&self.label, key.as_bytes(), value, table, sink).map(Some);
+            let value = &self.bytes[self.entries[i].2.clone()];
+            return read::decode(&self.label, key, value, table, sink).map(Some);
         }
         let mut map = sink.map(self.entries.len())?;
         for (i, (key, ascii, at)) in self.entries.iter().enumerate() {
-            let k = sink.root_key(i, key, *ascii)?;
-            let v = read::decode(
-                &self.label,
-                key.as_bytes(),
-                &self.bytes[at.clone()],
-                table,
-                sink,
-            )?;
+            let key = key.as_ref();
+            let k = read::root_key(sink, i, key, *ascii)?;
+            let v = read::decode(&self.label, key, &self.bytes[at.clone()], table, sink)?;
             sink.map_insert(&mut map, k, v)?;
         }
         sink.map_end(map).map(Some)
     }
 
-    fn keys_with<R, E: ReadError>(&self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E> {
-        let keys: Vec<&str> = self.entries.iter().map(|(k, _, _)| &**k).collect();
+    fn keys_with<R, E: ReadError>(&self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R, E> {
+        let keys: Vec<KeyRef<'_>> = self.entries.iter().map(|(k, _, _)| k.as_ref()).collect();
         Ok(f(&keys))
     }
 }

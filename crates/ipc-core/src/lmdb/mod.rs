@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::codec::{Value, ValueSink};
+use crate::codec::{Key, KeyRef, Value, ValueSink};
 use crate::error::{Error, Result};
 use crate::names;
 use crate::process::{self, Owner};
@@ -379,9 +379,9 @@ impl LmdbStore {
     }
 
     /// One key's value as a [`Value`].
-    pub fn get_value(&mut self, key: &str) -> Result<Option<Value>> {
+    pub fn get_value<'k>(&mut self, key: impl Into<KeyRef<'k>>) -> Result<Option<Value>> {
         let mut sink = StoreSink(ValueSink::default());
-        self.decode_with(Some(key), |_| &mut sink)
+        self.decode_with(Some(key.into()), |_| &mut sink)
             .map_err(|e: SinkError| e.into_error("LMDB snapshot"))
     }
 
@@ -397,12 +397,12 @@ impl LmdbStore {
     }
 
     /// The top-level keys of the latest snapshot, in the dict's order.
-    pub fn keys(&mut self) -> Result<Vec<String>> {
-        self.keys_with(|keys| keys.iter().map(|&k| k.to_owned()).collect())
+    pub fn keys(&mut self) -> Result<Vec<Key>> {
+        self.keys_with(|keys| keys.iter().map(|k| k.to_key()).collect())
     }
 
     /// The same keys, borrowed from the map, handed to `f`.
-    pub fn keys_with<R>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R> {
+    pub fn keys_with<R>(&mut self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R> {
         let Some((env, label)) = self.env()? else {
             return Ok(f(&[]));
         };
@@ -546,7 +546,7 @@ impl Store for LmdbStore {
     /// `key`.
     fn decode_with<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
         &mut self,
-        key: Option<&str>,
+        key: Option<KeyRef<'_>>,
         sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
     ) -> Result<Option<V>, E> {
         let max_key = self.max_key;
@@ -559,7 +559,7 @@ impl Store for LmdbStore {
         })
     }
 
-    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E> {
+    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R, E> {
         Ok(LmdbStore::keys_with(self, f)?)
     }
 

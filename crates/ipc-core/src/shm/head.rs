@@ -36,6 +36,8 @@ pub struct Stats {
     /// Segments replaced by a new file because a reader held the old one (its memory
     /// stays with the reader's mapping until the reader lets go).
     pub replaced_held: u64,
+    /// Segments some reader held at the writer's last look at the reader table.
+    pub held: u64,
 }
 
 /// How often the writer looks for reader slots whose process died (a dead reader's slot
@@ -436,6 +438,7 @@ impl WriterLock {
         }
         for attempt in 0..2 {
             let (mut busy, held) = self.head.pinned();
+            self.stats.held = u64::from(held.count_ones());
             if let Some(current) = self.current {
                 busy |= 1 << current;
             }

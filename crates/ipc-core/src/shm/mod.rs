@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use rustix::io::Errno;
 
+use crate::codec::KeyRef;
 use crate::error::{Error, Result};
 use crate::names;
 use crate::process::Owner;
@@ -399,14 +400,14 @@ impl Store for ShmStore {
 
     fn decode_with<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
         &mut self,
-        key: Option<&str>,
+        key: Option<KeyRef<'_>>,
         sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
     ) -> Result<Option<V>, E> {
         let snapshot = self.latest()?.map(|s| (s.id(), s.blob()));
         store::decode_blob(snapshot, key, sink_for)
     }
 
-    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E> {
+    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R, E> {
         let blob = self.latest()?.map(|s| s.blob());
         Ok(store::blob_keys(blob, f)?)
     }
@@ -439,13 +440,13 @@ impl HeldSnapshot for Held {
 
     fn decode_with<S: SinkOf<V, E>, V, E: ReadError>(
         &self,
-        key: Option<&str>,
+        key: Option<KeyRef<'_>>,
         sink: &mut S,
     ) -> Result<Option<V>, E> {
         store::decode_held_blob(self.blob(), key, sink)
     }
 
-    fn keys_with<R, E: ReadError>(&self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E> {
+    fn keys_with<R, E: ReadError>(&self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R, E> {
         Ok(store::blob_keys(Some(self.blob()), f)?)
     }
 }

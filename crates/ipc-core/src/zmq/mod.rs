@@ -21,6 +21,7 @@ use std::time::Duration;
 pub use endpoint::Endpoints;
 pub use subscriber::{Waiter, STALE_AFTER};
 
+use crate::codec::KeyRef;
 use crate::error::{Error, Result};
 use crate::names;
 use crate::process::{self, Owner};
@@ -107,13 +108,13 @@ impl HeldSnapshot for Frame {
 
     fn decode_with<S: SinkOf<V, E>, V, E: ReadError>(
         &self,
-        key: Option<&str>,
+        key: Option<KeyRef<'_>>,
         sink: &mut S,
     ) -> Result<Option<V>, E> {
         store::decode_held_blob(self.blob(), key, sink)
     }
 
-    fn keys_with<R, E: ReadError>(&self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E> {
+    fn keys_with<R, E: ReadError>(&self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R, E> {
         Ok(store::blob_keys(Some(self.blob()), f)?)
     }
 }
@@ -384,14 +385,14 @@ impl Store for ZmqStore {
 
     fn decode_with<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
         &mut self,
-        key: Option<&str>,
+        key: Option<KeyRef<'_>>,
         sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
     ) -> Result<Option<V>, E> {
         let frame = self.latest()?;
         store::decode_blob(frame.as_ref().map(|f| (f.id(), f.blob())), key, sink_for)
     }
 
-    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E> {
+    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R, E> {
         let frame = self.latest()?;
         Ok(store::blob_keys(frame.as_ref().map(Frame::blob), f)?)
     }
