@@ -197,8 +197,11 @@ macro_rules! store_class {
             }
 
             /// The latest snapshot, held until `release()`: keys decode when asked for,
-            /// all from this one version.
-            fn snapshot(&self, py: Python<'_>) -> PyResult<$crate::held::PyHeldSnapshot> {
+            /// all from this one version. (`snapshot()` wraps it in a Mapping.)
+            fn hold_snapshot(
+                &self,
+                py: Python<'_>,
+            ) -> PyResult<$crate::held::PyHeldSnapshot> {
                 self.common.snapshot(py)
             }
 

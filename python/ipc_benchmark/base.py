@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any
 
 from ._core import IPCTimeoutError, serialize
+from .snapshot import DictHeld, Snapshot
 
 
 class IPCBackend(ABC):
@@ -64,10 +65,17 @@ class IPCBackend(ABC):
         snapshot = self.read()
         return default if snapshot is None else snapshot.get(key, default)
 
-    def keys(self) -> list[str]:
+    def keys(self) -> list[Any]:
         """The top-level keys of the latest snapshot, in insertion order."""
         snapshot = self.read()
         return [] if snapshot is None else list(snapshot)
+
+    def snapshot(self) -> Snapshot:
+        """The latest snapshot as a read-only Mapping pinned to its version, which
+        decodes a key only when it is accessed; a context manager that releases it (see
+        ``Snapshot``). The default holds a ``read()`` (a private copy); the native
+        backends hold the snapshot itself."""
+        return Snapshot(DictHeld(self.read(), self.version))
 
     @property
     def version(self) -> int:

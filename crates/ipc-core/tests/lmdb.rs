@@ -161,7 +161,7 @@ fn keys_lmdb_cannot_hold_are_escaped() {
         .enumerate()
     {
         assert_eq!(
-            r.get_value(key).unwrap(),
+            r.get_value(*key).unwrap(),
             Some(Value::Int(i as i64)),
             "{key}"
         );
