@@ -13,9 +13,9 @@ use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
 use pyo3::types::PyList;
 
-use crate::codec::{with_gc_paused, PySink, SharedCache};
+use crate::codec::{key_ref, with_gc_paused, Options, PySink, SharedCache};
 use crate::errors::CoreError;
-use crate::key::{key_list, KeyArg};
+use crate::key::key_list;
 
 /// A held snapshot behind a Python object: [`HeldSnapshot`] without its generics.
 pub trait PyHeld: Send + Sync + 'static {
@@ -95,14 +95,14 @@ pub struct PyHeldSnapshot {
 struct State {
     /// None: the store had no snapshot yet (an empty mapping).
     owner: Option<Py<SnapshotOwner>>,
-    /// Whether decoded arrays may view the held memory (else they copy).
-    views: bool,
+    /// `pickle_fallback`, as the store was opened with.
+    options: Options,
     /// Field names built for this snapshot, kept between gets.
     cache: SharedCache,
 }
 
 impl PyHeldSnapshot {
-    pub fn new(label: String, owner: Option<Py<SnapshotOwner>>, views: bool) -> Self {
+    pub fn new(label: String, owner: Option<Py<SnapshotOwner>>, options: Options) -> Self {
         let version = owner.as_ref().map_or(0, |o| o.get().id().version);
         PyHeldSnapshot {
             label,
@@ -110,7 +110,7 @@ impl PyHeldSnapshot {
             version,
             state: Mutex::new(Some(State {
                 owner,
-                views,
+                options,
                 cache: SharedCache::default(),
             })),
         }
@@ -147,11 +147,15 @@ impl PyHeldSnapshot {
             let owner = owner.clone_ref(py);
             let id = owner.get().id();
             let mut sink = state.cache.sink(py, (id.incarnation, id.version));
-            if state.views {
-                sink.set_owner(Some(owner.clone_ref(py).into_any()));
+            sink.set_options(state.options);
+            if let Some(key) = key {
+                sink.set_lookup(key);
             }
+            // SAFETY: the owner keeps its held snapshot, whose bytes stay mapped and
+            // unchanged until it is dropped (`HeldSnapshot`'s promise), and this sink
+            // decodes that snapshot.
+            unsafe { sink.set_owner(owner.clone_ref(py).into_any()) };
             let value = owner.get().held().decode(key, &mut sink);
-            sink.set_owner(None);
             state.cache.keep(sink);
             Ok(value?)
         })
@@ -183,8 +187,8 @@ impl PyHeldSnapshot {
         key: &Bound<'py, PyAny>,
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let key = KeyArg::extract(key)?;
-        let Some(key) = key.as_key_ref()? else {
+        let Some(key) = key_ref(key)? else {
+            // Neither a str nor an int in i64's range: in no snapshot.
             return self.with(py, |_| Ok(default));
         };
         Ok(self.decode(py, Some(key))?.or(default))

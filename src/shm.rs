@@ -14,15 +14,16 @@ pub struct PyShmStore {
 }
 
 store_class!(PyShmStore {
-    /// ShmStore(trust_uid=None): a reader also reads a store of the user `trust_uid`.
+    /// ShmStore(trust_uid=None, pickle_fallback=False): a reader also reads a store of
+    /// the user `trust_uid`.
     #[new]
-    #[pyo3(signature = (trust_uid=None))]
-    fn new(trust_uid: Option<u32>) -> Self {
+    #[pyo3(signature = (trust_uid=None, pickle_fallback=false))]
+    fn new(trust_uid: Option<u32>, pickle_fallback: bool) -> Self {
         let options = Options {
             trust: Trust::also(trust_uid),
         };
         PyShmStore {
-            common: Common::new("SharedMemoryBackend", options),
+            common: Common::new("SharedMemoryBackend", options, pickle_fallback),
         }
     }
 

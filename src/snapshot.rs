@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
 use pyo3::types::PyDict;
 
-use crate::codec::{encode_into, with_gc_paused, PySink, SharedCache};
+use crate::codec::{encode_into, with_gc_paused, Options, PySink, SharedCache};
 use crate::errors::CoreError;
 use crate::held::{PyHeld, SnapshotOwner};
 
@@ -20,12 +20,21 @@ pub struct Converter {
     /// Kept between writes with its buffers (see `Encoder::reset` for why).
     encoder: Mutex<Encoder>,
     shared: Mutex<SharedCache>,
+    /// What the conversion may do beyond the format's types (`pickle_fallback`).
+    pub options: Options,
     /// The owner of the snapshot read last, handed again to reads of the same one: two
     /// `get`s of one version give views of the same memory, and pin it once.
     owner: Mutex<Option<Py<SnapshotOwner>>>,
 }
 
 impl Converter {
+    pub fn new(options: Options) -> Self {
+        Converter {
+            options,
+            ..Converter::default()
+        }
+    }
+
     /// Encodes the argument of `write`, which must be a dict (the stores index its keys),
     /// and hands the blob to `publish`.
     pub fn publish_dict<R>(
@@ -57,7 +66,7 @@ impl Converter {
             }
         };
         enc.reset();
-        with_gc_paused(data.py(), || encode_into(dict.as_any(), enc))?;
+        with_gc_paused(data.py(), || encode_into(dict.as_any(), enc, self.options))?;
         publish(enc.complete().map_err(CoreError::from)?)
     }
 
@@ -95,6 +104,7 @@ impl Converter {
     pub fn sinks<'py>(&self, py: Python<'py>) -> Sinks<'_, 'py> {
         Sinks {
             py,
+            options: self.options,
             cache: self
                 .shared
                 .lock_py_attached(py)
@@ -108,28 +118,32 @@ impl Converter {
 /// and keeps what that sink built once the read is over.
 pub struct Sinks<'c, 'py> {
     py: Python<'py>,
+    options: Options,
     cache: MutexGuard<'c, SharedCache>,
     used: Option<PySink<'py>>,
 }
 
 impl<'py> Sinks<'_, 'py> {
     pub fn sink(&mut self, id: SnapshotId) -> &mut PySink<'py> {
-        let sink = self.cache.sink(self.py, (id.incarnation, id.version));
+        let mut sink = self.cache.sink(self.py, (id.incarnation, id.version));
+        sink.set_options(self.options);
         self.used.insert(sink)
     }
 
     /// The sink for a held snapshot, whose arrays may view its memory: `owner` keeps it.
-    pub fn sink_owned(&mut self, id: SnapshotId, owner: Py<PyAny>) -> &mut PySink<'py> {
+    pub fn sink_owned(&mut self, id: SnapshotId, owner: Py<SnapshotOwner>) -> &mut PySink<'py> {
         let sink = self.sink(id);
-        sink.set_owner(Some(owner));
+        // SAFETY: a SnapshotOwner keeps its held snapshot (an `Arc<dyn PyHeld>`), whose
+        // bytes stay mapped and unchanged until it is dropped (`HeldSnapshot`'s promise);
+        // the caller decodes that very snapshot with this sink.
+        unsafe { sink.set_owner(owner.into_any()) };
         sink
     }
 }
 
 impl Drop for Sinks<'_, '_> {
     fn drop(&mut self) {
-        if let Some(mut sink) = self.used.take() {
-            sink.set_owner(None);
+        if let Some(sink) = self.used.take() {
             self.cache.keep(sink);
         }
     }

@@ -11,9 +11,10 @@ use ipc_core::store::{HeldSnapshot, Store};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
+use crate::codec::{key_ref, Options};
 use crate::errors::CoreError;
 use crate::held::PyHeldSnapshot;
-use crate::key::{key_list, KeyArg};
+use crate::key::key_list;
 use crate::name::StoreName;
 use crate::opened::Opened;
 use crate::snapshot::Converter;
@@ -31,12 +32,18 @@ where
     S: Store + Send,
     S::Options: Sync,
 {
-    pub fn new(backend: &'static str, options: S::Options) -> Self {
+    /// `pickle_fallback`: values of other types are written as pickles, and pickles are
+    /// unpickled on reading (both sides must opt in: see `serialize`).
+    pub fn new(backend: &'static str, options: S::Options, pickle_fallback: bool) -> Self {
         Common {
             store: Opened::new(backend),
-            convert: Converter::default(),
+            convert: Converter::new(Options { pickle_fallback }),
             options,
         }
+    }
+
+    pub fn pickle_fallback(&self) -> bool {
+        self.convert.options.pickle_fallback
     }
 
     /// Opening touches the file system or the network (and an LMDB writer may wait for
@@ -75,8 +82,9 @@ where
         key: &Bound<'py, PyAny>,
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let key = KeyArg::extract(key)?;
-        let Some(key) = key.as_key_ref()? else {
+        let Some(key) = key_ref(key)? else {
+            // Neither a str nor an int in i64's range: in no snapshot (once open).
+            self.store.with(py, |_| Ok(()))?;
             return Ok(default);
         };
         Ok(self.decode(py, Some(key))?.or(default))
@@ -94,13 +102,22 @@ where
         self.store.with(py, |store| {
             let mut sinks = self.convert.sinks(py);
             if !store.holds_cheaply() {
-                return Ok(store.decode_with(key, |id| sinks.sink(id))?);
+                return Ok(store.decode_with(key, |id| {
+                    let sink = sinks.sink(id);
+                    if let Some(key) = key {
+                        sink.set_lookup(key);
+                    }
+                    sink
+                })?);
             }
             let Some(held) = store.hold().map_err(CoreError::from)? else {
                 return Ok(None);
             };
             let owner = self.convert.owner(py, &held)?;
-            let sink = sinks.sink_owned(held.id(), owner.into_any());
+            let sink = sinks.sink_owned(held.id(), owner);
+            if let Some(key) = key {
+                sink.set_lookup(key);
+            }
             Ok(held.decode_with::<_, _, CoreError>(key, sink)?)
         })
     }
@@ -122,7 +139,7 @@ where
             }
             None => None,
         };
-        Ok(PyHeldSnapshot::new(label, owner, true))
+        Ok(PyHeldSnapshot::new(label, owner, self.convert.options))
     }
 
     pub fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -208,6 +225,12 @@ macro_rules! store_class {
             /// The top-level keys of the latest snapshot, in order.
             fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyList>> {
                 self.common.keys(py)
+            }
+
+            /// Whether values of other types are pickled (and pickles unpickled).
+            #[getter]
+            fn pickle_fallback(&self) -> bool {
+                self.common.pickle_fallback()
             }
 
             /// The latest version: 0 before the first write.

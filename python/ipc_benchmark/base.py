@@ -39,11 +39,11 @@ class IPCBackend(ABC):
         """Create (writer) or attach to (reader) the store called ``name``."""
 
     @abstractmethod
-    def write(self, data: dict[str, Any]) -> None:
+    def write(self, data: dict[Any, Any]) -> None:
         """Publish ``data`` as the new snapshot."""
 
     @abstractmethod
-    def read(self) -> dict[str, Any] | None:
+    def read(self) -> dict[Any, Any] | None:
         """The latest snapshot, or None if nothing has been written yet."""
 
     @abstractmethod
