@@ -276,3 +276,21 @@ def test_a_killed_holders_segments_are_reclaimed(store: str) -> None:
         assert stats["held"] == 0 and stats["reclaimed"] == 1, stats
     finally:
         w.cleanup()
+
+
+def test_a_pure_python_backend_snapshots_a_private_read(store: str) -> None:
+    from ipc_benchmark.reference.lmdb_backend import PickleLMDBBackend
+
+    w, r = PickleLMDBBackend(), PickleLMDBBackend()
+    w.initialize(store, True)
+    r.initialize(store, False)
+    try:
+        w.write({"a": 1, "b": 2})
+        with r.snapshot() as s:
+            w.write({"a": 10})
+            assert s.version == 1 and dict(s) == {"a": 1, "b": 2}
+        with pytest.raises(UsageError):
+            s["a"]
+    finally:
+        r.cleanup()
+        w.cleanup()

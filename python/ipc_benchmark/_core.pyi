@@ -1,7 +1,7 @@
 # Hand-written stub for the native module; `make test` checks it with mypy.stubtest.
 from os import PathLike
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, final
 
 from typing_extensions import Buffer, Self, disjoint_base
 
@@ -56,12 +56,12 @@ def decode_key(
 def blob_keys(buf: Buffer) -> list[str | int]: ...
 def generate_payload_blob(size: int, seed: int = 0) -> bytes: ...
 
-@disjoint_base
+@final
 class SnapshotOwner:
     @property
     def version(self) -> int: ...
 
-@disjoint_base
+@final
 class HeldSnapshot:
     @property
     def version(self) -> int: ...

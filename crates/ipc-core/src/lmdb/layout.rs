@@ -294,7 +294,7 @@ mod tests {
         let r = parse_record(b"key_1", &head).unwrap();
         assert_eq!(
             (r.ordinal, r.key, r.ascii, r.value),
-            (300, "key_1", true, &b"\x03\x05"[..])
+            (300, KeyRef::Str("key_1"), true, &b"\x03\x05"[..])
         );
 
         let long = "é".repeat(300);
@@ -305,13 +305,37 @@ mod tests {
         let r = parse_record(&key, &head).unwrap();
         assert_eq!(
             (r.ordinal, r.key, r.ascii, r.value),
-            (2, long.as_str(), false, &[0u8][..])
+            (2, KeyRef::Str(long.as_str()), false, &[0u8][..])
         );
         // The record key must belong to the key stored inside.
         let other = escaped_prefix("another key");
         let mut wrong = other.to_vec();
         wrong.push(0);
         assert!(parse_record(&wrong, &head).is_err());
+    }
+
+    #[test]
+    fn int_record_keys_sort_as_ints_and_round_trip() {
+        let ints = [i64::MIN, -300, -1, 0, 1, 255, 256, i64::MAX];
+        let keys: Vec<_> = ints.iter().map(|&i| int_record_key(i)).collect();
+        assert!(
+            keys.windows(2).all(|w| w[0] < w[1]),
+            "LMDB's byte order is the ints'"
+        );
+        for (&i, key) in ints.iter().zip(&keys) {
+            assert_eq!(parse_int_record_key(key), Some(i));
+            let r = parse_record(key, b"\x07\x00").unwrap();
+            assert_eq!(
+                (r.ordinal, r.key, r.value),
+                (7, KeyRef::Int(i), &b"\x00"[..])
+            );
+        }
+        // Not UTF-8, so never the record key of a str key.
+        assert!(std::str::from_utf8(&keys[3]).is_err());
+        assert!(
+            parse_record(&keys[3][..5], b"\x00").is_err(),
+            "a short int key"
+        );
     }
 
     #[test]
