@@ -279,9 +279,9 @@ def test_a_killed_holders_segments_are_reclaimed(store: str) -> None:
 
 
 def test_a_pure_python_backend_snapshots_a_private_read(store: str) -> None:
-    from ipc_benchmark.reference.lmdb_backend import PickleLMDBBackend
+    from ipc_benchmark.reference.shm_backend import PickleSharedMemoryBackend
 
-    w, r = PickleLMDBBackend(), PickleLMDBBackend()
+    w, r = PickleSharedMemoryBackend(), PickleSharedMemoryBackend()
     w.initialize(store, True)
     r.initialize(store, False)
     try:

@@ -49,20 +49,18 @@ fn reader(location: &Location) -> LmdbStore {
 }
 
 #[test]
-fn an_int_top_level_key_is_refused_and_arrays_are_stored() {
+fn int_top_level_keys_are_records_and_arrays_are_stored() {
     let loc = Location::Named(unique("intkey"));
     let mut w = writer(&loc);
-    let bad = Value::Dict(vec![
+    let ints = Value::Dict(vec![
         (Key::from("a"), Value::None),
-        (Key::Int(7), Value::None),
+        (Key::Int(7), Value::Int(70)),
     ]);
-    let err = w.publish(&bad.encode().unwrap()).unwrap_err();
-    assert!(matches!(err, Error::Usage(_)), "{err}");
-    assert!(
-        err.to_string().contains("top-level key 7 is an int"),
-        "{err}"
-    );
-    assert_eq!(w.version().unwrap(), 0);
+    w.publish(&ints.encode().unwrap()).unwrap();
+    assert_eq!(w.version().unwrap(), 1);
+    let mut r = reader(&loc);
+    assert_eq!(r.get_value(7).unwrap(), Some(Value::Int(70)));
+    assert_eq!(r.read_value().unwrap(), Some(ints));
     // Int keys below the top level, arrays, scalars and pickles are values like others.
     let data = dict(&[(
         "layer",
@@ -86,7 +84,6 @@ fn an_int_top_level_key_is_refused_and_arrays_are_stored() {
         ]),
     )]);
     w.publish(&data.encode().unwrap()).unwrap();
-    let mut r = reader(&loc);
     assert_eq!(r.read_value().unwrap(), Some(data));
     w.close().unwrap();
 }

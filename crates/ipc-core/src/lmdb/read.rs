@@ -154,7 +154,10 @@ where
         Ok(v) => Ok(v),
         Err(e) => Err(match decode_value(value, table, &mut Skip) {
             Err(source) => Error::Corrupt {
-                store: format!("{label}, the record of key {key}"),
+                store: match key {
+                    KeyRef::Str(s) => format!("{label}, record {s:?}"),
+                    KeyRef::Int(i) => format!("{label}, the record of key {i}"),
+                },
                 source,
             }
             .into(),
