@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::args::Args;
+use crate::nodes::Nodes;
 use crate::results::{Config, Metadata};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -19,7 +20,13 @@ pub struct RunShape {
     pub idle_wait: bool,
 }
 
-pub fn collect(args: &Args, shape: &RunShape) -> Metadata {
+pub fn collect(
+    args: &Args,
+    shape: &RunShape,
+    reader_counts: &[usize],
+    nodes: &Nodes,
+    zmq_host: Option<String>,
+) -> Metadata {
     let mut versions = BTreeMap::new();
     // Both crates take the workspace's version.
     versions.insert("ipc-core".to_owned(), VERSION.to_owned());
@@ -49,6 +56,10 @@ pub fn collect(args: &Args, shape: &RunShape) -> Metadata {
             repeat: args.repeat,
             seed: args.seed,
             workload: args.workload.as_str().to_owned(),
+            reader_counts: reader_counts.to_vec(),
+            updates: args.updates,
+            nodes: nodes.clone(),
+            zmq_host,
         },
     }
 }

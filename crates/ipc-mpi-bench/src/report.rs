@@ -5,8 +5,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::args::Workload;
 use crate::backend::Entry;
-use crate::results::Record;
-use crate::stats::Stats;
+use crate::results::{Memory, RankMemory, ReaderMemory, Record, UpdateLatency};
+use crate::stats::{median, nearest_rank, Stats};
+
+/// The update-latency note of a case that failed before its update phase ended.
+pub const NOTE_FAILED: &str = "not measured: the case failed before the update phase ended";
 
 /// The steps of one record, in order; the first failure is the one reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -50,6 +53,16 @@ pub struct RankReport {
     pub last_read_end_ns: Option<u64>,
     /// Reads (warm-up and timed) whose content matched what was written.
     pub reads_verified: usize,
+    /// Highest resident set over the case (bytes), and what it covers (memory.rs).
+    pub peak_rss: Option<u64>,
+    pub peak_scope: Option<String>,
+    /// Growth of the resident set over the timed writes (writer) or reads (readers).
+    pub rss_growth: Option<i64>,
+    /// The update-latency phase, CLOCK_MONOTONIC in ns: when the writer started each
+    /// update's write, and when this reader held it; how the reader waited.
+    pub update_start_ns: Vec<u64>,
+    pub update_end_ns: Vec<u64>,
+    pub update_wait: Option<String>,
 }
 
 impl RankReport {
@@ -88,19 +101,33 @@ pub struct RecordInfo<'a> {
     pub workload: Workload,
     /// Reads each reader makes, warm-up included: all must verify.
     pub reads_each: usize,
+    /// Active readers: ranks 1 to `readers`.
+    pub readers: usize,
+    pub cross_node: bool,
+}
+
+/// What a case's ranks decided besides their measurements.
+#[derive(Debug, Clone, Default)]
+pub struct CaseNotes {
+    /// Why the record has no update latency, when it has none.
+    pub update_note: Option<String>,
+    /// Why the case was not run.
+    pub skipped: Option<String>,
 }
 
 /// The record of a case that never finished: failed, nothing measured. Its error is
 /// filled in by whoever gives up on it.
 pub fn unfinished(info: &RecordInfo<'_>) -> Record {
-    let mut record = merge(info, &[]);
+    let mut record = merge(info, &[], &CaseNotes::default());
     record.status = "failed".to_owned();
     record.verified = false;
     record
 }
 
-/// Rank 0's view of the whole record. `reports` holds every rank's, in rank order.
-pub fn merge(info: &RecordInfo<'_>, reports: &[RankReport]) -> Record {
+/// Rank 0's view of the whole record. `reports` holds every rank's, in rank order; those
+/// past the active readers are left out.
+pub fn merge(info: &RecordInfo<'_>, reports: &[RankReport], notes: &CaseNotes) -> Record {
+    let reports = &reports[..reports.len().min(info.readers + 1)];
     let first_failure = reports
         .iter()
         .filter_map(|r| r.failure.as_ref().map(|f| (f.phase, r.rank, f)))
@@ -108,6 +135,21 @@ pub fn merge(info: &RecordInfo<'_>, reports: &[RankReport]) -> Record {
     let error = first_failure
         .map(|(phase, rank, f)| format!("rank {rank}: {}: {}", phase.as_str(), f.message));
     let ok = error.is_none();
+    let status = match (&notes.skipped, ok) {
+        (Some(_), _) => "skipped",
+        (None, true) => "ok",
+        (None, false) => "failed",
+    };
+    let latency = if ok { update_latency(reports) } else { None };
+    let update_latency_note = match (&latency, &notes.skipped) {
+        (Some(_), _) | (_, Some(_)) => None,
+        _ => Some(
+            notes
+                .update_note
+                .clone()
+                .unwrap_or_else(|| NOTE_FAILED.to_owned()),
+        ),
+    };
     let readers = reports.iter().filter(|r| r.rank != 0);
     let verified = ok && readers.clone().all(|r| r.reads_verified == info.reads_each);
 
@@ -144,14 +186,77 @@ pub fn merge(info: &RecordInfo<'_>, reports: &[RankReport]) -> Record {
         implementation: info.entry.facts().implementation.to_owned(),
         reference: info.entry.facts().reference.map(str::to_owned),
         workload: info.workload.as_str().to_owned(),
-        status: if ok { "ok" } else { "failed" }.to_owned(),
-        error,
+        status: status.to_owned(),
+        error: error.or_else(|| notes.skipped.clone()),
         payload_bytes: reports.iter().find_map(|r| r.payload_bytes),
         write,
         read,
         aggregate_reads_per_s: aggregate,
         verified,
+        readers: info.readers,
+        cross_node: info.cross_node,
+        memory: memory(reports),
+        update_latency: latency,
+        update_latency_note,
     }
+}
+
+/// Each active rank's peak and growth of its resident set; None if none reported.
+fn memory(reports: &[RankReport]) -> Option<Memory> {
+    let writer = reports.first()?;
+    let case_scope = reports
+        .iter()
+        .all(|r| r.peak_scope.as_deref().is_none_or(|s| s == "case"));
+    Some(Memory {
+        writer: RankMemory {
+            peak_rss: writer.peak_rss?,
+            rss_growth: writer.rss_growth,
+        },
+        readers: reports
+            .iter()
+            .skip(1)
+            .map(|r| ReaderMemory {
+                rank: r.rank,
+                peak_rss: r.peak_rss.unwrap_or(0),
+                rss_growth: r.rss_growth,
+            })
+            .collect(),
+        peak_scope: if case_scope { "case" } else { "process" }.to_owned(),
+    })
+}
+
+/// Reader end - writer start of every update, over every reader, in seconds.
+fn update_latency(reports: &[RankReport]) -> Option<UpdateLatency> {
+    let starts = &reports.first()?.update_start_ns;
+    let samples: Vec<f64> = reports
+        .iter()
+        .skip(1)
+        .flat_map(|r| {
+            starts
+                .iter()
+                .zip(&r.update_end_ns)
+                .map(|(&s, &e)| (e as i128 - s as i128) as f64 * 1e-9)
+        })
+        .collect();
+    if samples.is_empty() {
+        return None;
+    }
+    let mut sorted = samples.clone();
+    sorted.sort_by(f64::total_cmp);
+    let mut waits: Vec<&str> = reports
+        .iter()
+        .skip(1)
+        .filter_map(|r| r.update_wait.as_deref())
+        .collect();
+    waits.sort_unstable();
+    waits.dedup();
+    Some(UpdateLatency {
+        median: median(&sorted),
+        p99: nearest_rank(&sorted, 99.0),
+        wait: (!waits.is_empty()).then(|| waits.join(",")),
+        failed_polls: 0,
+        samples,
+    })
 }
 
 #[cfg(test)]
@@ -165,6 +270,8 @@ mod tests {
             data_size: 10,
             workload: Workload::Full,
             reads_each: 3,
+            readers: 2,
+            cross_node: false,
         }
     }
 
@@ -188,7 +295,7 @@ mod tests {
 
     #[test]
     fn merges_a_good_record() {
-        let r = merge(&info(), &good());
+        let r = merge(&info(), &good(), &CaseNotes::default());
         assert_eq!(r.status, "ok");
         assert_eq!(r.error, None);
         assert!(r.verified);
@@ -210,7 +317,7 @@ mod tests {
         reports[2].fail(Phase::Read, "late");
         reports[0].fail(Phase::Cleanup, "later still");
         reports[1].fail(Phase::Read, "first");
-        let r = merge(&info(), &reports);
+        let r = merge(&info(), &reports, &CaseNotes::default());
         assert_eq!(r.status, "failed");
         assert_eq!(r.error.as_deref(), Some("rank 1: read: first"));
         assert!(!r.verified);
@@ -227,7 +334,7 @@ mod tests {
     fn unverified_reads_are_not_verified() {
         let mut reports = good();
         reports[2].reads_verified = 2;
-        assert!(!merge(&info(), &reports).verified);
+        assert!(!merge(&info(), &reports, &CaseNotes::default()).verified);
     }
 
     #[test]

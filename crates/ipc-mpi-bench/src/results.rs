@@ -1,4 +1,4 @@
-//! The result file, exactly as docs/results-schema.md defines it (version 1).
+//! The result file, exactly as docs/results-schema.md defines it (version 2).
 //!
 //! Field order follows the schema, since serde writes struct fields in order.
 
@@ -8,9 +8,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::nodes::Nodes;
 use crate::stats::Stats;
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Serialize)]
 pub struct Document {
@@ -50,6 +51,10 @@ pub struct Config {
     pub repeat: usize,
     pub seed: u64,
     pub workload: String,
+    pub reader_counts: Vec<usize>,
+    pub updates: usize,
+    pub nodes: Nodes,
+    pub zmq_host: Option<String>,
 }
 
 /// One backend × size × workload. Options are `null` in the JSON.
@@ -71,6 +76,50 @@ pub struct Record {
     pub read: Option<Stats>,
     pub aggregate_reads_per_s: Option<f64>,
     pub verified: bool,
+    /// Active readers: ranks 1 to `readers`.
+    pub readers: usize,
+    /// Some active reader is on another node than the writer.
+    pub cross_node: bool,
+    pub memory: Option<Memory>,
+    pub update_latency: Option<UpdateLatency>,
+    /// Why `update_latency` is null.
+    pub update_latency_note: Option<String>,
+}
+
+/// Each active rank's peak resident set over the case and its growth over the timed
+/// operations, in bytes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Memory {
+    pub writer: RankMemory,
+    pub readers: Vec<ReaderMemory>,
+    /// "case" when the peak was reset at the start of the case, else "process".
+    pub peak_scope: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RankMemory {
+    pub peak_rss: u64,
+    pub rss_growth: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReaderMemory {
+    pub rank: usize,
+    pub peak_rss: u64,
+    pub rss_growth: Option<i64>,
+}
+
+/// From the writer starting an update's write to a waiting reader holding it, seconds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UpdateLatency {
+    pub median: f64,
+    pub p99: f64,
+    /// How the readers learned of each update: "wait_for_update", "version" or "read".
+    pub wait: Option<String>,
+    /// Polls whose read failed (a torn snapshot); always 0 here: every native store
+    /// wakes its readers itself, and a failed read fails the case.
+    pub failed_polls: u64,
+    pub samples: Vec<f64>,
 }
 
 /// Writes the document, replacing `path` only once the whole file is written, so that
@@ -108,6 +157,11 @@ mod tests {
             read: Stats::of(vec![0.25]),
             aggregate_reads_per_s: None,
             verified: true,
+            readers: 1,
+            cross_node: false,
+            memory: None,
+            update_latency: None,
+            update_latency_note: Some("why".into()),
         }
     }
 
@@ -139,6 +193,11 @@ mod tests {
             "read",
             "aggregate_reads_per_s",
             "verified",
+            "readers",
+            "cross_node",
+            "memory",
+            "update_latency",
+            "update_latency_note",
         ];
         let text = serde_json::to_string(&record()).expect("serialises");
         let positions: Vec<usize> = expected
@@ -187,6 +246,10 @@ mod tests {
                     repeat: 1,
                     seed: 0,
                     workload: "full".into(),
+                    reader_counts: vec![1],
+                    updates: 20,
+                    nodes: Nodes::numbered(&[0, 0], false),
+                    zmq_host: None,
                 },
             },
             results: vec![record()],
@@ -195,7 +258,7 @@ mod tests {
         let back: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(&path).expect("reads")).expect("parses");
         fs::remove_dir_all(&dir).expect("cleans up");
-        assert_eq!(back["schema_version"], 1);
+        assert_eq!(back["schema_version"], 2);
         assert_eq!(back["metadata"]["harness"], "rust");
         assert!(back["metadata"]["python"].is_null());
         assert_eq!(back["results"][0]["backend"], "mpi-bcast");

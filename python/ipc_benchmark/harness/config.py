@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ..registry import BackendSpec
 
@@ -23,5 +23,18 @@ class Config:
     workload: Workload
     idle_wait: bool | None  # None: on when ranks outnumber cores
     timeout: float  # seconds any one phase may take before the job is aborted
+    #: Active readers of each case, in order; None: every rank but the writer.
+    reader_counts: list[int] | None = None
+    #: Writes of the update-latency phase (0: no such phase).
+    updates: int = 20
+    #: Where the writer's ZeroMQ sockets bind when readers are on other nodes.
+    zmq_host: str | None = None
+    zmq_interface: str | None = None
     #: Notes for the log: default backends that are not available here, and why.
     unavailable: tuple[str, ...] = ()
+    #: Backends in ``backends`` that are recorded as skipped rather than run (a peer
+    #: whose package is missing), by name, with the reason.
+    skip: dict[str, str] = field(default_factory=dict)
+    #: Keyword arguments for the built-in backends whose constructors take them
+    #: (``redis_url``), from the command line.
+    backend_options: dict[str, Any] = field(default_factory=dict)
