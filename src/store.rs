@@ -197,12 +197,16 @@ macro_rules! store_class {
                 self.common.write(py, data)
             }
 
-            /// The latest snapshot as a new dict, or None before the first write.
+            /// The latest snapshot as a new dict, or None before the first write. Arrays
+            /// are read-only: views of the snapshot's memory (shared memory, ZeroMQ),
+            /// which they keep alive, or copies (LMDB); `numpy.array(a)` gives a
+            /// writable copy.
             fn read<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
                 self.common.read(py)
             }
 
-            /// One top-level value of the latest snapshot, decoding nothing else.
+            /// One top-level value (`key`: a str or an int) of the latest snapshot,
+            /// decoding nothing else; arrays as for `read`.
             #[pyo3(signature = (key, default=None))]
             fn get<'py>(
                 &self,
