@@ -20,6 +20,7 @@ use crate::key::key_list;
 /// A held snapshot behind a Python object: [`HeldSnapshot`] without its generics.
 pub trait PyHeld: Send + Sync + 'static {
     fn id(&self) -> SnapshotId;
+    fn address(&self) -> *const u8;
     fn decode<'py>(
         &self,
         key: Option<KeyRef<'_>>,
@@ -31,6 +32,10 @@ pub trait PyHeld: Send + Sync + 'static {
 impl<H: HeldSnapshot> PyHeld for H {
     fn id(&self) -> SnapshotId {
         HeldSnapshot::id(self)
+    }
+
+    fn address(&self) -> *const u8 {
+        HeldSnapshot::address(self)
     }
 
     fn decode<'py>(

@@ -71,14 +71,17 @@ impl Converter {
     }
 
     /// The owner object of the held snapshot `held`: the one made for it before, or a new
-    /// one (which replaces the old in the cache; arrays read before keep theirs).
+    /// one (which replaces the old in the cache; arrays read before keep theirs). The
+    /// cached one is reused only for the same bytes: same snapshot, same address (the
+    /// cached owner keeps its bytes alive, so an equal address is the same memory).
     pub fn owner<H: PyHeld>(&self, py: Python<'_>, held: &Arc<H>) -> PyResult<Py<SnapshotOwner>> {
         let mut cached = self
             .owner
             .lock_py_attached(py)
             .unwrap_or_else(|e| e.into_inner());
         if let Some(owner) = cached.as_ref() {
-            if owner.get().id() == held.id() {
+            let kept = owner.get().held();
+            if kept.id() == held.id() && kept.address() == held.address() {
                 return Ok(owner.clone_ref(py));
             }
         }

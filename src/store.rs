@@ -13,7 +13,7 @@ use pyo3::types::PyList;
 
 use crate::codec::{key_ref, Options};
 use crate::errors::CoreError;
-use crate::held::PyHeldSnapshot;
+use crate::held::{PyHeldSnapshot, SnapshotOwner};
 use crate::key::key_list;
 use crate::name::StoreName;
 use crate::opened::Opened;
@@ -133,10 +133,7 @@ where
         let owner = match held {
             Some(held) if views => Some(self.convert.owner(py, &held)?),
             // LMDB's copy is this snapshot's alone: not the owner of other reads.
-            Some(held) => {
-                let held: std::sync::Arc<dyn crate::held::PyHeld> = held;
-                Some(Py::new(py, crate::held::SnapshotOwner::new(held))?)
-            }
+            Some(held) => Some(Py::new(py, SnapshotOwner::new(held))?),
             None => None,
         };
         Ok(PyHeldSnapshot::new(label, owner, self.convert.options))

@@ -216,3 +216,30 @@ def test_forked_child_arrays_of_the_parent_stay_readable(store: str) -> None:
     finally:
         r.cleanup()
         w.cleanup()
+
+
+def write_in_push_mode(name: str, reads: int, done: Any) -> None:
+    w = open_store("zmq", name, True, mode="push", timeout=60)
+    w.expect_reads(1, reads)
+    w.write(state(1))  # waits for the reader, then sends `reads` messages of version 1
+    done.wait(60)
+    w.cleanup()
+
+
+def test_push_mode_arrays_of_one_version_keep_their_own_message(store: str) -> None:
+    """Each push-mode read takes a new message, of the same version: its arrays must view
+    that message, kept alive by an owner of its own, not the previous message's."""
+    done = ctx.Event()
+    p = ctx.Process(target=write_in_push_mode, args=(store, 3, done))
+    p.start()
+    r = open_store("zmq", store, False, mode="push", timeout=60)
+    try:
+        a, b, c = r.get("weights"), r.get("weights"), r.read()["weights"]
+        assert not np.shares_memory(a, b) and not np.shares_memory(b, c)
+        assert a.base is not b.base
+        del b
+        assert (a == 1).all() and (c == 1).all()
+    finally:
+        done.set()
+        p.join(30)
+        r.cleanup()

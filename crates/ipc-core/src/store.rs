@@ -42,6 +42,11 @@ pub trait HeldSnapshot: Send + Sync + 'static {
     /// Which snapshot it is.
     fn id(&self) -> SnapshotId;
 
+    /// Where its bytes lie. Two held snapshots at the same address, while one of them
+    /// lives, hold the same bytes (a ZeroMQ push-mode reader receives many messages of
+    /// one version: equal ids, different memory).
+    fn address(&self) -> *const u8;
+
     /// The whole snapshot (no `key`), or only its top-level `key`'s value (None when
     /// missing), decoded by `sink`. What the sink borrows from the snapshot stays valid
     /// and unchanged for as long as `self` lives.

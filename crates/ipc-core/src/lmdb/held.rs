@@ -76,6 +76,10 @@ impl HeldSnapshot for HeldRecords {
         self.id
     }
 
+    fn address(&self) -> *const u8 {
+        self.bytes.as_ptr()
+    }
+
     fn decode_with<S: SinkOf<V, E>, V, E: ReadError>(
         &self,
         key: Option<KeyRef<'_>>,

@@ -438,6 +438,10 @@ impl HeldSnapshot for Held {
         Held::id(self)
     }
 
+    fn address(&self) -> *const u8 {
+        self.blob().as_ptr()
+    }
+
     fn decode_with<S: SinkOf<V, E>, V, E: ReadError>(
         &self,
         key: Option<KeyRef<'_>>,

@@ -106,6 +106,10 @@ impl HeldSnapshot for Frame {
         Frame::id(self)
     }
 
+    fn address(&self) -> *const u8 {
+        self.blob().as_ptr()
+    }
+
     fn decode_with<S: SinkOf<V, E>, V, E: ReadError>(
         &self,
         key: Option<KeyRef<'_>>,
