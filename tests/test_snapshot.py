@@ -16,11 +16,11 @@ from ipc_benchmark import (
     IPCBackend,
     LMDBBackend,
     SharedMemoryBackend,
+    Snapshot,
     UsageError,
     ZeroMQBackend,
 )
 from ipc_benchmark.leftovers import find_leftovers
-from ipc_benchmark.snapshot import Snapshot
 
 from .stores import ctx
 
