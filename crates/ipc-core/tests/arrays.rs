@@ -395,6 +395,18 @@ fn shapes_that_overflow_are_refused() {
     let mut v = vec![format::tag::ARRAY, Dtype::C128.code(), 1];
     format::put_varint(&mut v, 1 << 60);
     refused(&v, "too large");
+    // A shape that fits in memory but not in the blob: refused before anything is
+    // allocated for it (a terabyte would not be).
+    let mut v = vec![format::tag::ARRAY, Dtype::U8.code(), 1];
+    format::put_varint(&mut v, 1 << 40);
+    let pad = 64 - (40 + v.len() + 1);
+    v.push(pad as u8);
+    v.resize(v.len() + pad, 0);
+    v.extend_from_slice(&[1, 2, 3]);
+    refused(
+        &v,
+        "length 1099511627776 runs past the end of the data (3 left)",
+    );
     // A dimension that is not a varint at all.
     let v = [format::tag::ARRAY, Dtype::U8.code(), 1, 0xff, 0xff];
     refused(&v, "varint");
