@@ -5,6 +5,8 @@ use pyo3::prelude::*;
 
 mod codec;
 mod errors;
+mod held;
+mod key;
 mod lmdb;
 mod name;
 mod opened;
@@ -28,5 +30,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<shm::PyShmStore>()?;
     m.add_class::<lmdb::PyLmdbStore>()?;
     m.add_class::<zmq::PyZmqStore>()?;
+    m.add_class::<held::SnapshotOwner>()?;
+    m.add_class::<held::PyHeldSnapshot>()?;
     Ok(())
 }

@@ -15,11 +15,12 @@ pub struct PyLmdbStore {
 
 store_class!(PyLmdbStore {
     /// LmdbStore(path=None, durable=False, remove_on_cleanup=False, max_readers=None,
-    /// trust_uid=None). `initialize`'s name picks the temp-dir store; with a `path` it
+    /// trust_uid=None, pickle_fallback=False). `initialize`'s name picks the temp-dir store; with a `path` it
     /// only labels messages.
     #[new]
     #[pyo3(signature = (
-        path=None, durable=false, remove_on_cleanup=false, max_readers=None, trust_uid=None
+        path=None, durable=false, remove_on_cleanup=false, max_readers=None, trust_uid=None,
+        pickle_fallback=false
     ))]
     fn new(
         path: Option<PathBuf>,
@@ -27,6 +28,7 @@ store_class!(PyLmdbStore {
         remove_on_cleanup: bool,
         max_readers: Option<u32>,
         trust_uid: Option<u32>,
+        pickle_fallback: bool,
     ) -> PyResult<Self> {
         if max_readers == Some(0) {
             return Err(pyo3::exceptions::PyValueError::new_err(
@@ -41,7 +43,7 @@ store_class!(PyLmdbStore {
             ..Options::default()
         };
         Ok(PyLmdbStore {
-            common: Common::new("LMDBBackend", Config { path, options }),
+            common: Common::new("LMDBBackend", Config { path, options }, pickle_fallback),
         })
     }
 

@@ -14,15 +14,16 @@ pub struct PyShmStore {
 }
 
 store_class!(PyShmStore {
-    /// ShmStore(trust_uid=None): a reader also reads a store of the user `trust_uid`.
+    /// ShmStore(trust_uid=None, pickle_fallback=False): a reader also reads a store of
+    /// the user `trust_uid`.
     #[new]
-    #[pyo3(signature = (trust_uid=None))]
-    fn new(trust_uid: Option<u32>) -> Self {
+    #[pyo3(signature = (trust_uid=None, pickle_fallback=false))]
+    fn new(trust_uid: Option<u32>, pickle_fallback: bool) -> Self {
         let options = Options {
             trust: Trust::also(trust_uid),
         };
         PyShmStore {
-            common: Common::new("SharedMemoryBackend", options),
+            common: Common::new("SharedMemoryBackend", options, pickle_fallback),
         }
     }
 
@@ -31,8 +32,9 @@ store_class!(PyShmStore {
         self.common.options.trust.also
     }
 
-    /// The writer's segment pool so far: {"created", "recycled", "reclaimed"} (see
-    /// docs/design.md, "Recycling"); None for a reader.
+    /// The writer's segment pool so far: {"created", "recycled", "reclaimed",
+    /// "replaced_held", "held"} (see docs/design.md, "Recycling" and "Held snapshots");
+    /// None for a reader.
     fn segment_stats(&self, py: Python<'_>) -> PyResult<Option<HashMap<&'static str, u64>>> {
         self.common.store.py(py, |s| {
             Ok(s.stats().map(|st| {
@@ -40,6 +42,8 @@ store_class!(PyShmStore {
                     ("created", st.created),
                     ("recycled", st.recycled),
                     ("reclaimed", st.reclaimed),
+                    ("replaced_held", st.replaced_held),
+                    ("held", st.held),
                 ])
             }))
         })

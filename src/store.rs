@@ -5,12 +5,16 @@
 
 use std::time::Duration;
 
+use ipc_core::codec::KeyRef;
 use ipc_core::futex;
-use ipc_core::store::Store;
+use ipc_core::store::{HeldSnapshot, Store};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
+use crate::codec::{key_ref, Options};
 use crate::errors::CoreError;
+use crate::held::{PyHeldSnapshot, SnapshotOwner};
+use crate::key::key_list;
 use crate::name::StoreName;
 use crate::opened::Opened;
 use crate::snapshot::Converter;
@@ -28,12 +32,18 @@ where
     S: Store + Send,
     S::Options: Sync,
 {
-    pub fn new(backend: &'static str, options: S::Options) -> Self {
+    /// `pickle_fallback`: values of other types are written as pickles, and pickles are
+    /// unpickled on reading (both sides must opt in: see `serialize`).
+    pub fn new(backend: &'static str, options: S::Options, pickle_fallback: bool) -> Self {
         Common {
             store: Opened::new(backend),
-            convert: Converter::default(),
+            convert: Converter::new(Options { pickle_fallback }),
             options,
         }
+    }
+
+    pub fn pickle_fallback(&self) -> bool {
+        self.convert.options.pickle_fallback
     }
 
     /// Opening touches the file system or the network (and an LMDB writer may wait for
@@ -63,31 +73,76 @@ where
     }
 
     pub fn read<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.prepare_read(py)?;
-        self.store.with(py, |store| {
-            let mut sinks = self.convert.sinks(py);
-            Ok(store.decode_with(None, |id| sinks.sink(id))?)
-        })
+        self.decode(py, None)
     }
 
     pub fn get<'py>(
         &self,
         py: Python<'py>,
-        key: &str,
+        key: &Bound<'py, PyAny>,
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(key) = key_ref(key)? else {
+            // Neither a str nor an int in i64's range: in no snapshot (once open).
+            self.store.with(py, |_| Ok(()))?;
+            return Ok(default);
+        };
+        Ok(self.decode(py, Some(key))?.or(default))
+    }
+
+    /// The latest snapshot, or one key's value. A store that holds snapshots without a
+    /// copy (shared memory, ZeroMQ) hands its held snapshot's owner to the sink, so that
+    /// arrays view the snapshot's memory; LMDB decodes from its map, and arrays copy.
+    fn decode<'py>(
+        &self,
+        py: Python<'py>,
+        key: Option<KeyRef<'_>>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
         self.prepare_read(py)?;
-        let found = self.store.with(py, |store| {
+        self.store.with(py, |store| {
             let mut sinks = self.convert.sinks(py);
-            Ok(store.decode_with(Some(key), |id| sinks.sink(id))?)
+            if !store.holds_cheaply() {
+                return Ok(store.decode_with(key, |id| {
+                    let sink = sinks.sink(id);
+                    if let Some(key) = key {
+                        sink.set_lookup(key);
+                    }
+                    sink
+                })?);
+            }
+            let Some(held) = store.hold().map_err(CoreError::from)? else {
+                return Ok(None);
+            };
+            let owner = self.convert.owner(py, &held)?;
+            let sink = sinks.sink_owned(held.id(), owner);
+            if let Some(key) = key {
+                sink.set_lookup(key);
+            }
+            Ok(held.decode_with::<_, _, CoreError>(key, sink)?)
+        })
+    }
+
+    /// The latest snapshot, held until released (see `HeldSnapshot`).
+    pub fn snapshot(&self, py: Python<'_>) -> PyResult<PyHeldSnapshot> {
+        self.prepare_read(py)?;
+        let (label, held, views) = self.store.with(py, |store| {
+            let views = store.holds_cheaply();
+            let held = store.hold().map_err(CoreError::from)?;
+            Ok((store.label(), held, views))
         })?;
-        Ok(found.or(default))
+        let owner = match held {
+            Some(held) if views => Some(self.convert.owner(py, &held)?),
+            // LMDB's copy is this snapshot's alone: not the owner of other reads.
+            Some(held) => Some(Py::new(py, SnapshotOwner::new(held))?),
+            None => None,
+        };
+        Ok(PyHeldSnapshot::new(label, owner, self.convert.options))
     }
 
     pub fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         self.prepare_read(py)?;
         self.store.with(py, |store| {
-            store.keys_with::<_, CoreError>(|keys| PyList::new(py, keys))?
+            store.keys_with::<_, CoreError>(|keys| key_list(py, keys))?
         })
     }
 
@@ -107,6 +162,7 @@ where
 
     /// Closing may wait for this process's transactions (LMDB) or threads (ZeroMQ).
     pub fn cleanup(&self, py: Python<'_>) -> PyResult<()> {
+        self.convert.forget_owner(py);
         match self.store.take(py) {
             Some(mut s) => Ok(py.detach(|| s.close()).map_err(CoreError::from)?),
             None => Ok(()),
@@ -138,25 +194,44 @@ macro_rules! store_class {
                 self.common.write(py, data)
             }
 
-            /// The latest snapshot as a new dict, or None before the first write.
+            /// The latest snapshot as a new dict, or None before the first write. Arrays
+            /// are read-only: views of the snapshot's memory (shared memory, ZeroMQ),
+            /// which they keep alive, or copies (LMDB); `numpy.array(a)` gives a
+            /// writable copy.
             fn read<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
                 self.common.read(py)
             }
 
-            /// One top-level value of the latest snapshot, decoding nothing else.
+            /// One top-level value (`key`: a str or an int) of the latest snapshot,
+            /// decoding nothing else; arrays as for `read`.
             #[pyo3(signature = (key, default=None))]
             fn get<'py>(
                 &self,
                 py: Python<'py>,
-                key: &str,
+                key: &Bound<'py, PyAny>,
                 default: Option<Bound<'py, PyAny>>,
             ) -> PyResult<Option<Bound<'py, PyAny>>> {
                 self.common.get(py, key, default)
             }
 
+            /// The latest snapshot, held until `release()`: keys decode when asked for,
+            /// all from this one version. (`snapshot()` wraps it in a Mapping.)
+            fn hold_snapshot(
+                &self,
+                py: Python<'_>,
+            ) -> PyResult<$crate::held::PyHeldSnapshot> {
+                self.common.snapshot(py)
+            }
+
             /// The top-level keys of the latest snapshot, in order.
             fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyList>> {
                 self.common.keys(py)
+            }
+
+            /// Whether values of other types are pickled (and pickles unpickled).
+            #[getter]
+            fn pickle_fallback(&self) -> bool {
+                self.common.pickle_fallback()
             }
 
             /// The latest version: 0 before the first write.

@@ -15,12 +15,15 @@ pub struct PyZmqStore {
 
 store_class!(PyZmqStore {
     #[new]
-    #[pyo3(signature = (mode="pubsub", endpoint=None, timeout=30.0, trust_uid=None))]
+    #[pyo3(signature = (
+        mode="pubsub", endpoint=None, timeout=30.0, trust_uid=None, pickle_fallback=false
+    ))]
     fn new(
         mode: &str,
         endpoint: Option<String>,
         timeout: f64,
         trust_uid: Option<u32>,
+        pickle_fallback: bool,
     ) -> PyResult<Self> {
         let options = Options {
             mode: Mode::parse(mode).map_err(|e| PyValueError::new_err(e.to_string()))?,
@@ -29,7 +32,7 @@ store_class!(PyZmqStore {
             trust: Trust::also(trust_uid),
         };
         Ok(PyZmqStore {
-            common: Common::new("ZeroMQBackend", options),
+            common: Common::new("ZeroMQBackend", options, pickle_fallback),
         })
     }
 

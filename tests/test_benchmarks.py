@@ -19,6 +19,7 @@ RUNS = {
     "shm_store.py": ["--rounds", "1", "--size", "200", "--big", "500", "--samples", "3"],
     "zmq_store.py": ["--rounds", "1", "--size", "200", "--samples", "3"],
     "codec.py": ["--sizes", "10", "100", "--repeat", "3"],
+    "held_snapshot.py": ["--entries", "100", "--mib", "0.1", "--samples", "3"],
 }
 
 

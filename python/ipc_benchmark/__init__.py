@@ -18,6 +18,7 @@ from ._core import (
 from .base import IPCBackend
 from .lmdb_backend import LMDBBackend
 from .shm_backend import SharedMemoryBackend
+from .snapshot import Snapshot
 from .utils import deserialize, generate_test_dict, serialize
 from .zmq_backend import ZeroMQBackend
 
@@ -32,6 +33,7 @@ __all__ = [
     "LMDBBackend",
     "PickleFallbackError",
     "SharedMemoryBackend",
+    "Snapshot",
     "StoreClosedError",
     "UntrustedStoreError",
     "UsageError",

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any
 
 from ._core import IPCTimeoutError, serialize
+from .snapshot import DictHeld, Snapshot
 
 
 class IPCBackend(ABC):
@@ -38,11 +39,11 @@ class IPCBackend(ABC):
         """Create (writer) or attach to (reader) the store called ``name``."""
 
     @abstractmethod
-    def write(self, data: dict[str, Any]) -> None:
+    def write(self, data: dict[Any, Any]) -> None:
         """Publish ``data`` as the new snapshot."""
 
     @abstractmethod
-    def read(self) -> dict[str, Any] | None:
+    def read(self) -> dict[Any, Any] | None:
         """The latest snapshot, or None if nothing has been written yet."""
 
     @abstractmethod
@@ -64,10 +65,17 @@ class IPCBackend(ABC):
         snapshot = self.read()
         return default if snapshot is None else snapshot.get(key, default)
 
-    def keys(self) -> list[str]:
+    def keys(self) -> list[Any]:
         """The top-level keys of the latest snapshot, in insertion order."""
         snapshot = self.read()
         return [] if snapshot is None else list(snapshot)
+
+    def snapshot(self) -> Snapshot:
+        """The latest snapshot as a read-only Mapping pinned to its version, which
+        decodes a key only when it is accessed; a context manager that releases it (see
+        ``Snapshot``). The default holds a ``read()`` (a private copy); the native
+        backends hold the snapshot itself."""
+        return Snapshot(DictHeld(self.read(), self.version))
 
     @property
     def version(self) -> int:

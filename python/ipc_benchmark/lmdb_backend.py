@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._core import LmdbStore
 from .base import IPCBackend
+from .snapshot import Snapshot
 
 
 class LMDBBackend(LmdbStore, IPCBackend):
@@ -40,3 +41,7 @@ class LMDBBackend(LmdbStore, IPCBackend):
 
     def get_name(self) -> str:
         return "LMDB"
+
+    def snapshot(self) -> Snapshot:
+        """The latest snapshot, held, as a read-only Mapping (see ``Snapshot``)."""
+        return Snapshot(self.hold_snapshot())

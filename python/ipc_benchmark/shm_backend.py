@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._core import ShmStore
 from .base import IPCBackend
+from .snapshot import Snapshot
 
 
 class SharedMemoryBackend(ShmStore, IPCBackend):
@@ -22,3 +23,7 @@ class SharedMemoryBackend(ShmStore, IPCBackend):
 
     def get_name(self) -> str:
         return "SharedMemory"
+
+    def snapshot(self) -> Snapshot:
+        """The latest snapshot, held, as a read-only Mapping (see ``Snapshot``)."""
+        return Snapshot(self.hold_snapshot())

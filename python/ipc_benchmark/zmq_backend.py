@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._core import ZmqStore
 from .base import IPCBackend
+from .snapshot import Snapshot
 
 
 class ZeroMQBackend(ZmqStore, IPCBackend):
@@ -37,3 +38,7 @@ class ZeroMQBackend(ZmqStore, IPCBackend):
 
     def get_name(self) -> str:
         return "ZeroMQ" if self.mode == "pubsub" else "ZeroMQ (push)"
+
+    def snapshot(self) -> Snapshot:
+        """The latest snapshot, held, as a read-only Mapping (see ``Snapshot``)."""
+        return Snapshot(self.hold_snapshot())

@@ -9,6 +9,7 @@
 //! LMDB decodes its records one by one, straight from its map.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::codec::{Blob, DecodeError, Dtype, KeyRef, Sink};
@@ -34,6 +35,44 @@ pub trait ReadError: From<Error> + From<DecodeError> {}
 
 impl<E: From<Error> + From<DecodeError>> ReadError for E {}
 
+/// A snapshot that stays valid and unchanged until it is dropped, whatever the store
+/// and its writer do meanwhile (publish, recycle memory, close, remove their files).
+/// docs/design.md, "Held snapshots", says what each store's costs and pins.
+pub trait HeldSnapshot: Send + Sync + 'static {
+    /// Which snapshot it is.
+    fn id(&self) -> SnapshotId;
+
+    /// Where its bytes lie. Two held snapshots at the same address, while one of them
+    /// lives, hold the same bytes (a ZeroMQ push-mode reader receives many messages of
+    /// one version: equal ids, different memory).
+    fn address(&self) -> *const u8;
+
+    /// The whole snapshot (no `key`), or only its top-level `key`'s value (None when
+    /// missing), decoded by `sink`. What the sink borrows from the snapshot stays valid
+    /// and unchanged for as long as `self` lives.
+    fn decode_with<S: SinkOf<V, E>, V, E: ReadError>(
+        &self,
+        key: Option<KeyRef<'_>>,
+        sink: &mut S,
+    ) -> Result<Option<V>, E>;
+
+    /// Hands the top-level keys, in the dict's order, to `f`.
+    fn keys_with<R, E: ReadError>(&self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R, E>;
+}
+
+/// [`HeldSnapshot::decode_with`] for a held blob.
+pub fn decode_held_blob<S: SinkOf<V, E>, V, E: ReadError>(
+    blob: &[u8],
+    key: Option<KeyRef<'_>>,
+    sink: &mut S,
+) -> Result<Option<V>, E> {
+    let blob = Blob::parse(blob)?;
+    match key {
+        None => blob.decode(sink).map(Some),
+        Some(key) => blob.get(key, sink),
+    }
+}
+
 /// One process's handle on a store: its writer's, or one of its readers'.
 ///
 /// Every method but `open` may fail with [`Error::Usage`] in a process that did not open
@@ -46,6 +85,8 @@ pub trait Store: Sized {
     /// of the store, so a caller that shares the store behind a lock of its own can wait
     /// without holding that lock.
     type Waiter: Notifier;
+    /// What [`Store::hold`] hands out.
+    type Held: HeldSnapshot;
 
     /// The writer creates the store called `name` (or takes over one whose writer died);
     /// a reader attaches to it, now or whenever it appears.
@@ -63,13 +104,23 @@ pub trait Store: Sized {
     /// write) or the key is missing.
     fn decode_with<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
         &mut self,
-        key: Option<&str>,
+        key: Option<KeyRef<'_>>,
         sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
     ) -> Result<Option<V>, E>;
 
+    /// The latest snapshot, held until dropped (see [`HeldSnapshot`]); None before the
+    /// first write. Only a reader may. In push mode (ZeroMQ) this is a read: it takes a
+    /// message.
+    fn hold(&mut self) -> Result<Option<Arc<Self::Held>>>;
+
+    /// Whether [`Store::hold`] costs no more than a read (shared memory and ZeroMQ keep
+    /// whole blobs and hand out a reference); LMDB copies the snapshot's records. Readers
+    /// that may hand out views into a snapshot read through `hold` when this is true.
+    fn holds_cheaply(&self) -> bool;
+
     /// Hands the top-level keys of the latest snapshot, in the dict's order (none before
     /// the first write), to `f`.
-    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E>;
+    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R, E>;
 
     /// The latest version, 0 before the first write.
     fn version(&mut self) -> Result<u64>;
@@ -115,7 +166,7 @@ pub trait Store: Sized {
 #[inline]
 pub fn decode_blob<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
     snapshot: Option<(SnapshotId, &[u8])>,
-    key: Option<&str>,
+    key: Option<KeyRef<'_>>,
     sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
 ) -> Result<Option<V>, E> {
     let Some((id, blob)) = snapshot else {
@@ -130,24 +181,13 @@ pub fn decode_blob<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
 }
 
 /// The keys of a blob, handed to `f` (see [`Store::keys_with`]); none for no blob.
-pub fn blob_keys<R>(blob: Option<&[u8]>, f: impl FnOnce(&[&str]) -> R) -> Result<R, DecodeError> {
+pub fn blob_keys<R>(
+    blob: Option<&[u8]>,
+    f: impl FnOnce(&[KeyRef<'_>]) -> R,
+) -> Result<R, DecodeError> {
     match blob {
         None => Ok(f(&[])),
-        Some(blob) => {
-            let keys = Blob::parse(blob)?.keys()?;
-            // Until the stores list int keys, a blob that holds one cannot be listed.
-            let strs = keys
-                .iter()
-                .map(|k| match k {
-                    KeyRef::Str(s) => Ok(*s),
-                    KeyRef::Int(i) => Err(DecodeError::new(
-                        0,
-                        format!("top-level key {i} is an int, which this store cannot list yet"),
-                    )),
-                })
-                .collect::<Result<Vec<&str>, DecodeError>>()?;
-            Ok(f(&strs))
-        }
+        Some(blob) => Ok(f(&Blob::parse(blob)?.keys()?)),
     }
 }
 

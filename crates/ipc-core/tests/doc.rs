@@ -432,7 +432,7 @@ fn lmdb_reads_into_a_doc() {
             let found = doc
                 .decode_with(|sink| {
                     let mut sink = StoreSink(sink);
-                    r.decode_with(k.as_str(), |_| &mut sink)
+                    r.decode_with(Some(k.as_ref()), |_| &mut sink)
                 })
                 .map_err(|e: SinkError| e.into_error("LMDB snapshot"))
                 .unwrap();
@@ -442,7 +442,7 @@ fn lmdb_reads_into_a_doc() {
         let found = doc
             .decode_with(|sink| {
                 let mut sink = StoreSink(sink);
-                r.decode_with(Some("missing"), |_| &mut sink)
+                r.decode_with(Some("missing".into()), |_| &mut sink)
             })
             .map_err(|e: SinkError| e.into_error("LMDB snapshot"))
             .unwrap();

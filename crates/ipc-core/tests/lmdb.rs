@@ -49,20 +49,18 @@ fn reader(location: &Location) -> LmdbStore {
 }
 
 #[test]
-fn an_int_top_level_key_is_refused_and_arrays_are_stored() {
+fn int_top_level_keys_are_records_and_arrays_are_stored() {
     let loc = Location::Named(unique("intkey"));
     let mut w = writer(&loc);
-    let bad = Value::Dict(vec![
+    let ints = Value::Dict(vec![
         (Key::from("a"), Value::None),
-        (Key::Int(7), Value::None),
+        (Key::Int(7), Value::Int(70)),
     ]);
-    let err = w.publish(&bad.encode().unwrap()).unwrap_err();
-    assert!(matches!(err, Error::Usage(_)), "{err}");
-    assert!(
-        err.to_string().contains("top-level key 7 is an int"),
-        "{err}"
-    );
-    assert_eq!(w.version().unwrap(), 0);
+    w.publish(&ints.encode().unwrap()).unwrap();
+    assert_eq!(w.version().unwrap(), 1);
+    let mut r = reader(&loc);
+    assert_eq!(r.get_value(7).unwrap(), Some(Value::Int(70)));
+    assert_eq!(r.read_value().unwrap(), Some(ints));
     // Int keys below the top level, arrays, scalars and pickles are values like others.
     let data = dict(&[(
         "layer",
@@ -86,7 +84,6 @@ fn an_int_top_level_key_is_refused_and_arrays_are_stored() {
         ]),
     )]);
     w.publish(&data.encode().unwrap()).unwrap();
-    let mut r = reader(&loc);
     assert_eq!(r.read_value().unwrap(), Some(data));
     w.close().unwrap();
 }
@@ -115,7 +112,10 @@ fn publish_read_get_keys_keep_insertion_order() {
     ]);
     assert_eq!(w.publish(&data.encode().unwrap()).unwrap(), 1);
     assert_eq!(r.read_value().unwrap(), Some(data.clone()));
-    assert_eq!(r.keys().unwrap(), ["zeta", "alpha", "mid"]);
+    assert_eq!(
+        r.keys().unwrap(),
+        [Key::from("zeta"), Key::from("alpha"), Key::from("mid")]
+    );
     assert_eq!(
         r.get_value("mid").unwrap(),
         Some(dict(&[
@@ -128,7 +128,7 @@ fn publish_read_get_keys_keep_insertion_order() {
     let empty = Value::Dict(vec![]);
     assert_eq!(w.publish(&empty.encode().unwrap()).unwrap(), 2);
     assert_eq!(r.read_value().unwrap(), Some(empty));
-    assert_eq!(r.keys().unwrap(), Vec::<String>::new());
+    assert_eq!(r.keys().unwrap(), Vec::<Key>::new());
     w.close().unwrap();
     assert!(
         !lmdb::temp_dir(&unique("order")).exists(),
@@ -158,7 +158,7 @@ fn keys_lmdb_cannot_hold_are_escaped() {
         .enumerate()
     {
         assert_eq!(
-            r.get_value(key).unwrap(),
+            r.get_value(*key).unwrap(),
             Some(Value::Int(i as i64)),
             "{key}"
         );
@@ -226,7 +226,7 @@ fn only_changed_records_are_rewritten() {
     entries.rotate_right(1);
     assert!(publish(&mut w, &entries).rewrote_all);
     assert_eq!(r.read_value().unwrap(), Some(Value::Dict(entries.clone())));
-    assert_eq!(r.keys().unwrap()[0], "key_989");
+    assert_eq!(r.keys().unwrap()[0], Key::from("key_989"));
     w.close().unwrap();
 }
 

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use crate::codec::format::{self, key_hash};
-use crate::codec::{DecodeError, FORMAT_VERSION};
+use crate::codec::{DecodeError, KeyRef, FORMAT_VERSION};
 use crate::names::PREFIX;
 
 /// Key of the meta record, in LMDB's unnamed database; 0xFF never occurs in UTF-8 (nor
@@ -25,12 +25,18 @@ pub const RECORDS_DB: &str = "records";
 pub const ESCAPED: u8 = 0xFE;
 /// Length of an escaped record key: the marker, an 8-byte hash, a 1-byte counter.
 pub const ESCAPED_KEY_LEN: usize = 10;
+/// First byte of the record key of an int top-level key: 0xFD, then the int as 8
+/// big-endian bytes with its sign bit flipped (so that LMDB's byte order is the ints'
+/// order). 0xFD never occurs in UTF-8, so no str key can collide with an int key.
+pub const INT_KEY: u8 = 0xFD;
+/// Length of an int record key.
+pub const INT_KEY_LEN: usize = 9;
 
 /// "IPCBLMD1": starts the meta record.
 pub const META_MAGIC: [u8; 8] = *b"IPCBLMD1";
 /// Version of this record layout (the blob format has its own, also in the meta record).
-/// 2: the records moved into their own database.
-pub const LAYOUT_VERSION: u8 = 2;
+/// 2: the records moved into their own database. 3: int top-level keys (`INT_KEY`).
+pub const LAYOUT_VERSION: u8 = 3;
 /// Meta record: magic, layout version, blob format version, 6 reserved bytes,
 /// incarnation, snapshot version, entry count (u64 little-endian each), then the
 /// shared-string table of the snapshot.
@@ -121,7 +127,8 @@ pub struct Record<'a> {
     /// Position of the key in the dict: LMDB sorts records by key, the dict keeps
     /// insertion order.
     pub ordinal: u64,
-    pub key: &'a str,
+    pub key: KeyRef<'a>,
+    /// Whether a str key is ASCII (false for an int key).
     pub ascii: bool,
     /// The encoded value, for `codec::decode_value` with the meta record's table.
     pub value: &'a [u8],
@@ -132,6 +139,25 @@ pub struct Record<'a> {
 #[inline]
 pub fn is_escaped(key: &str, max_key: usize) -> bool {
     key.is_empty() || key.len() > max_key
+}
+
+/// The record key of the int top-level key `i`.
+pub fn int_record_key(i: i64) -> [u8; INT_KEY_LEN] {
+    let mut out = [0u8; INT_KEY_LEN];
+    out[0] = INT_KEY;
+    out[1..].copy_from_slice(&((i as u64) ^ (1 << 63)).to_be_bytes());
+    out
+}
+
+/// The int an int record key stands for; None if `record_key` is not one.
+pub fn parse_int_record_key(record_key: &[u8]) -> Option<i64> {
+    match record_key {
+        [INT_KEY, rest @ ..] if rest.len() == INT_KEY_LEN - 1 => {
+            let bits = u64::from_be_bytes(rest.try_into().ok()?);
+            Some((bits ^ (1 << 63)) as i64)
+        }
+        _ => None,
+    }
 }
 
 /// The escaped record keys of `key` all start with these 9 bytes (the counter follows).
@@ -158,6 +184,17 @@ pub fn record_head(ordinal: u64, escaped_key: Option<&str>, head: &mut Vec<u8>) 
 pub fn parse_record<'a>(record_key: &'a [u8], data: &'a [u8]) -> Result<Record<'a>, DecodeError> {
     let mut pos = 0;
     let ordinal = get_varint(data, &mut pos)?;
+    if record_key.first() == Some(&INT_KEY) {
+        let Some(i) = parse_int_record_key(record_key) else {
+            return err(0, format!("int record key of {} bytes", record_key.len()));
+        };
+        return Ok(Record {
+            ordinal,
+            key: KeyRef::Int(i),
+            ascii: false,
+            value: &data[pos..],
+        });
+    }
     let (key, ascii) = if record_key.first() == Some(&ESCAPED) {
         let at = pos;
         let len = get_varint(data, &mut pos)?;
@@ -179,7 +216,7 @@ pub fn parse_record<'a>(record_key: &'a [u8], data: &'a [u8]) -> Result<Record<'
     };
     Ok(Record {
         ordinal,
-        key,
+        key: KeyRef::Str(key),
         ascii,
         value: &data[pos..],
     })
@@ -257,7 +294,7 @@ mod tests {
         let r = parse_record(b"key_1", &head).unwrap();
         assert_eq!(
             (r.ordinal, r.key, r.ascii, r.value),
-            (300, "key_1", true, &b"\x03\x05"[..])
+            (300, KeyRef::Str("key_1"), true, &b"\x03\x05"[..])
         );
 
         let long = "é".repeat(300);
@@ -268,13 +305,37 @@ mod tests {
         let r = parse_record(&key, &head).unwrap();
         assert_eq!(
             (r.ordinal, r.key, r.ascii, r.value),
-            (2, long.as_str(), false, &[0u8][..])
+            (2, KeyRef::Str(long.as_str()), false, &[0u8][..])
         );
         // The record key must belong to the key stored inside.
         let other = escaped_prefix("another key");
         let mut wrong = other.to_vec();
         wrong.push(0);
         assert!(parse_record(&wrong, &head).is_err());
+    }
+
+    #[test]
+    fn int_record_keys_sort_as_ints_and_round_trip() {
+        let ints = [i64::MIN, -300, -1, 0, 1, 255, 256, i64::MAX];
+        let keys: Vec<_> = ints.iter().map(|&i| int_record_key(i)).collect();
+        assert!(
+            keys.windows(2).all(|w| w[0] < w[1]),
+            "LMDB's byte order is the ints'"
+        );
+        for (&i, key) in ints.iter().zip(&keys) {
+            assert_eq!(parse_int_record_key(key), Some(i));
+            let r = parse_record(key, b"\x07\x00").unwrap();
+            assert_eq!(
+                (r.ordinal, r.key, r.value),
+                (7, KeyRef::Int(i), &b"\x00"[..])
+            );
+        }
+        // Not UTF-8, so never the record key of a str key.
+        assert!(std::str::from_utf8(&keys[3]).is_err());
+        assert!(
+            parse_record(&keys[3][..5], b"\x00").is_err(),
+            "a short int key"
+        );
     }
 
     #[test]

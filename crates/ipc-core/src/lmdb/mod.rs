@@ -11,6 +11,7 @@
 
 mod env;
 mod files;
+mod held;
 mod layout;
 mod notify;
 mod read;
@@ -21,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::codec::{Value, ValueSink};
+use crate::codec::{Key, KeyRef, Value, ValueSink};
 use crate::error::{Error, Result};
 use crate::names;
 use crate::process::{self, Owner};
@@ -30,6 +31,7 @@ use crate::trust::Trust;
 
 pub use crate::store::{SinkError, SnapshotId, StoreSink};
 pub use env::DEFAULT_MAX_READERS;
+pub use held::HeldRecords;
 pub use layout::temp_dir;
 pub use wait::Waiter;
 pub use write::WriteStats;
@@ -377,19 +379,30 @@ impl LmdbStore {
     }
 
     /// One key's value as a [`Value`].
-    pub fn get_value(&mut self, key: &str) -> Result<Option<Value>> {
+    pub fn get_value<'k>(&mut self, key: impl Into<KeyRef<'k>>) -> Result<Option<Value>> {
         let mut sink = StoreSink(ValueSink::default());
-        self.decode_with(Some(key), |_| &mut sink)
+        self.decode_with(Some(key.into()), |_| &mut sink)
             .map_err(|e: SinkError| e.into_error("LMDB snapshot"))
     }
 
+    /// The latest snapshot, held: its records copied out of the map in one read
+    /// transaction (see [`HeldRecords`]). None before the first write.
+    pub fn hold(&mut self) -> Result<Option<Arc<HeldRecords>>> {
+        let Some((env, label)) = self.env()? else {
+            return Ok(None);
+        };
+        env.read(label, |txn, dbs| {
+            Ok(held::hold(label, txn, dbs)?.map(Arc::new))
+        })
+    }
+
     /// The top-level keys of the latest snapshot, in the dict's order.
-    pub fn keys(&mut self) -> Result<Vec<String>> {
-        self.keys_with(|keys| keys.iter().map(|&k| k.to_owned()).collect())
+    pub fn keys(&mut self) -> Result<Vec<Key>> {
+        self.keys_with(|keys| keys.iter().map(|k| k.to_key()).collect())
     }
 
     /// The same keys, borrowed from the map, handed to `f`.
-    pub fn keys_with<R>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R> {
+    pub fn keys_with<R>(&mut self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R> {
         let Some((env, label)) = self.env()? else {
             return Ok(f(&[]));
         };
@@ -506,6 +519,7 @@ impl LmdbStore {
 impl Store for LmdbStore {
     type Options = Config;
     type Waiter = Waiter;
+    type Held = HeldRecords;
 
     fn open(name: &str, writer: bool, config: &Config) -> Result<Self> {
         names::validate(name)?;
@@ -532,7 +546,7 @@ impl Store for LmdbStore {
     /// `key`.
     fn decode_with<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
         &mut self,
-        key: Option<&str>,
+        key: Option<KeyRef<'_>>,
         sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
     ) -> Result<Option<V>, E> {
         let max_key = self.max_key;
@@ -545,8 +559,16 @@ impl Store for LmdbStore {
         })
     }
 
-    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E> {
+    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R, E> {
         Ok(LmdbStore::keys_with(self, f)?)
+    }
+
+    fn hold(&mut self) -> Result<Option<Arc<HeldRecords>>> {
+        LmdbStore::hold(self)
+    }
+
+    fn holds_cheaply(&self) -> bool {
+        false
     }
 
     fn version(&mut self) -> Result<u64> {

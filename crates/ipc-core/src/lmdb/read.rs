@@ -3,15 +3,19 @@
 use heed::RoTxn;
 
 use super::env::{lmdb_error, Db, Dbs};
-use super::layout::{self, Meta, Record, ESCAPED, META_KEY};
-use crate::codec::{decode_value, DecodeError, Sink, Skip, Table};
+use super::layout::{self, Meta, Record, ESCAPED, INT_KEY, META_KEY};
+use crate::codec::{decode_value, DecodeError, KeyRef, Sink, Skip, Table};
 use crate::error::{Error, Result};
 use crate::store::SnapshotId;
 
 #[cold]
-fn corrupt(label: &str, record: &[u8], source: DecodeError) -> Error {
+pub(super) fn corrupt(label: &str, record: &[u8], source: DecodeError) -> Error {
     let record = if record == META_KEY {
         "the meta record".to_owned()
+    } else if let Some(i) = layout::parse_int_record_key(record) {
+        format!("the record of key {i}")
+    } else if record.first() == Some(&INT_KEY) {
+        format!("an int record {record:02x?}")
     } else if record.first() == Some(&ESCAPED) {
         format!("an escaped record {record:02x?}")
     } else {
@@ -48,6 +52,7 @@ pub fn meta<'t>(label: &str, txn: &'t RoTxn<'_>, dbs: Dbs) -> Result<Option<Meta
         },
         count: meta.count,
         table,
+        table_bytes: meta.table,
     }))
 }
 
@@ -56,19 +61,24 @@ pub struct MetaView<'t> {
     pub id: SnapshotId,
     pub count: u64,
     pub table: Table<'t>,
+    /// The table as stored, for a held copy.
+    pub table_bytes: &'t [u8],
 }
 
 /// Every record of the snapshot, located, with the dict's order: `order` lists indexes
 /// into `found` (which is in LMDB's key order) by ordinal.
-struct Records<'t> {
-    found: Vec<Record<'t>>,
+pub(super) struct Records<'t> {
+    pub(super) found: Vec<Record<'t>>,
     order: Vec<u32>,
 }
 
 impl<'t> Records<'t> {
     /// The records in the dict's order. Every index is valid (`records` checked), but a
     /// bad one would still be an error, not a panic.
-    fn in_order<'r>(&'r self, label: &'r str) -> impl Iterator<Item = Result<&'r Record<'t>>> {
+    pub(super) fn in_order<'r>(
+        &'r self,
+        label: &'r str,
+    ) -> impl Iterator<Item = Result<&'r Record<'t>>> {
         self.order.iter().map(move |&i| {
             self.found.get(i as usize).ok_or_else(|| {
                 corrupt(label, META_KEY, DecodeError::new(32, "records are missing"))
@@ -79,7 +89,12 @@ impl<'t> Records<'t> {
 
 /// Reads every record, checked against the meta record: as many as it says, ordinals
 /// unique and below the count.
-fn records<'t>(label: &str, txn: &'t RoTxn<'_>, dbs: Dbs, count: u64) -> Result<Records<'t>> {
+pub(super) fn records<'t>(
+    label: &str,
+    txn: &'t RoTxn<'_>,
+    dbs: Dbs,
+    count: u64,
+) -> Result<Records<'t>> {
     let failed = |e| lmdb_error(label, "reading the records", e);
     // The count comes from the file, so it is checked against LMDB's own before anything
     // is allocated by it.
@@ -124,9 +139,9 @@ fn records<'t>(label: &str, txn: &'t RoTxn<'_>, dbs: Dbs, count: u64) -> Result<
 /// and the key; the decoder's own error does not know them, so on that (cold) path the
 /// value is walked again to recover the position.
 #[inline]
-fn decode<'t, S, V, E>(
+pub(super) fn decode<'t, S, V, E>(
     label: &str,
-    key: &[u8],
+    key: KeyRef<'_>,
     value: &'t [u8],
     table: Table<'t>,
     sink: &mut S,
@@ -138,9 +153,30 @@ where
     match decode_value(value, table, sink) {
         Ok(v) => Ok(v),
         Err(e) => Err(match decode_value(value, table, &mut Skip) {
-            Err(source) => corrupt(label, key, source).into(),
+            Err(source) => Error::Corrupt {
+                store: match key {
+                    KeyRef::Str(s) => format!("{label}, record {s:?}"),
+                    KeyRef::Int(i) => format!("{label}, the record of key {i}"),
+                },
+                source,
+            }
+            .into(),
             Ok(()) => e, // the sink failed (out of memory, say), not the data
         }),
+    }
+}
+
+/// Hands `r`'s key to the sink as root key number `i`.
+#[inline]
+pub(super) fn root_key<'t, S: Sink<'t>>(
+    sink: &mut S,
+    i: usize,
+    key: KeyRef<'t>,
+    ascii: bool,
+) -> Result<S::Key, S::Error> {
+    match key {
+        KeyRef::Str(s) => sink.root_key(i, s, ascii),
+        KeyRef::Int(v) => sink.root_int_key(i, v),
     }
 }
 
@@ -155,7 +191,10 @@ where
     S: for<'a> Sink<'a, Value = V, Error = E> + 's,
     E: From<Error>,
 {
-    let Some(MetaView { id, count, table }) = meta(label, txn, dbs)? else {
+    let Some(MetaView {
+        id, count, table, ..
+    }) = meta(label, txn, dbs)?
+    else {
         return Ok(None);
     };
     let records = records(label, txn, dbs, count)?;
@@ -163,8 +202,8 @@ where
     let mut map = sink.map(records.found.len())?;
     for (i, r) in records.in_order(label).enumerate() {
         let r = r?;
-        let k = sink.root_key(i, r.key, r.ascii)?;
-        let v = decode(label, r.key.as_bytes(), r.value, table, sink)?;
+        let k = root_key(sink, i, r.key, r.ascii)?;
+        let v = decode(label, r.key, r.value, table, sink)?;
         sink.map_insert(&mut map, k, v)?;
     }
     sink.map_end(map).map(Some)
@@ -175,7 +214,7 @@ pub fn get<'t, 's, S, V, E>(
     label: &str,
     txn: &'t RoTxn<'_>,
     dbs: Dbs,
-    key: &str,
+    key: KeyRef<'_>,
     max_key: usize,
     sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
 ) -> Result<Option<V>, E>
@@ -183,29 +222,39 @@ where
     S: for<'a> Sink<'a, Value = V, Error = E> + 's,
     E: From<Error>,
 {
-    let Some(MetaView { id, count, table }) = meta(label, txn, dbs)? else {
+    let Some(MetaView {
+        id, count, table, ..
+    }) = meta(label, txn, dbs)?
+    else {
         return Ok(None);
     };
-    let failed = |e| lmdb_error(label, &format!("reading record {key:?}"), e);
-    let (ordinal, value) = if layout::is_escaped(key, max_key) {
-        match find_escaped(label, txn, dbs.records, key)? {
-            Some(record) => (record.ordinal, record.value),
-            None => return Ok(None),
+    let failed = |e| lmdb_error(label, &format!("reading the record of key {key}"), e);
+    let int_key;
+    let record_key: &[u8] = match key {
+        KeyRef::Int(i) => {
+            int_key = layout::int_record_key(i);
+            &int_key
         }
-    } else {
-        match dbs.records.get(txn, key.as_bytes()).map_err(failed)? {
-            Some(data) => {
-                layout::record_value(data).map_err(|e| corrupt(label, key.as_bytes(), e))?
+        KeyRef::Str(s) => s.as_bytes(),
+    };
+    let (ordinal, value) = match key {
+        KeyRef::Str(s) if layout::is_escaped(s, max_key) => {
+            match find_escaped(label, txn, dbs.records, s)? {
+                Some(record) => (record.ordinal, record.value),
+                None => return Ok(None),
             }
-            None => return Ok(None),
         }
+        _ => match dbs.records.get(txn, record_key).map_err(failed)? {
+            Some(data) => layout::record_value(data).map_err(|e| corrupt(label, record_key, e))?,
+            None => return Ok(None),
+        },
     };
     if ordinal >= count {
         let why = format!("ordinal {ordinal} is not below the count {count}");
-        return Err(corrupt(label, key.as_bytes(), DecodeError::new(0, why)).into());
+        return Err(corrupt(label, record_key, DecodeError::new(0, why)).into());
     }
     let sink = sink_for(id);
-    decode(label, key.as_bytes(), value, table, sink).map(Some)
+    decode(label, key, value, table, sink).map(Some)
 }
 
 /// The record of a key stored under an escaped record key: among those sharing its hash,
@@ -222,7 +271,7 @@ fn find_escaped<'t>(
         let (record_key, data) = item.map_err(failed)?;
         let record =
             layout::parse_record(record_key, data).map_err(|e| corrupt(label, record_key, e))?;
-        if record.key == key {
+        if record.key == KeyRef::Str(key) {
             return Ok(Some(record));
         }
     }
@@ -230,7 +279,12 @@ fn find_escaped<'t>(
 }
 
 /// The top-level keys, in the dict's order, handed to `f`.
-pub fn keys<R>(label: &str, txn: &RoTxn<'_>, dbs: Dbs, f: impl FnOnce(&[&str]) -> R) -> Result<R> {
+pub fn keys<R>(
+    label: &str,
+    txn: &RoTxn<'_>,
+    dbs: Dbs,
+    f: impl FnOnce(&[KeyRef<'_>]) -> R,
+) -> Result<R> {
     let Some(meta) = meta(label, txn, dbs)? else {
         return Ok(f(&[]));
     };

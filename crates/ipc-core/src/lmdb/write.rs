@@ -7,8 +7,8 @@ use heed::types::Bytes;
 use heed::{PutFlags, RwIter, RwTxn};
 
 use super::env::Dbs;
-use super::layout::{self, ESCAPED_KEY_LEN, META_KEY};
-use crate::codec::{Blob, DecodeError, Entry};
+use super::layout::{self, ESCAPED_KEY_LEN, INT_KEY_LEN, META_KEY};
+use crate::codec::{Blob, DecodeError, Entry, KeyRef};
 use crate::error::{Error, Result};
 use crate::kept;
 use crate::radix::SortVec;
@@ -59,6 +59,7 @@ struct NewRecord<'b> {
 enum RecordKey<'b> {
     Plain(&'b [u8]),
     Escaped([u8; ESCAPED_KEY_LEN]),
+    Int([u8; INT_KEY_LEN]),
 }
 
 impl RecordKey<'_> {
@@ -66,6 +67,7 @@ impl RecordKey<'_> {
         match self {
             RecordKey::Plain(b) => b,
             RecordKey::Escaped(b) => b,
+            RecordKey::Int(b) => b,
         }
     }
 }
@@ -120,18 +122,18 @@ pub fn prepare<'b>(
             entries.len()
         )));
     }
-    // Records are keyed by the key's UTF-8 text, which an int key does not have.
-    if let Some(e) = entries.iter().find(|e| e.key.as_str().is_none()) {
-        let key = e.key;
-        buffers.entries = recycle(entries);
-        return Err(Error::Usage(format!(
-            "{label}: top-level key {key} is an int; this store takes str keys only"
-        )));
-    }
     let mut records: Vec<NewRecord<'b>> = recycle(std::mem::take(&mut buffers.records));
     records.extend(entries.iter().map(|e| {
-        // Every key is a str, checked above.
-        let key = e.key.as_str().unwrap_or_default();
+        let key = match e.key {
+            KeyRef::Str(key) => key,
+            KeyRef::Int(i) => {
+                return NewRecord {
+                    key: RecordKey::Int(layout::int_record_key(i)),
+                    escaped: None,
+                    value: e.value,
+                }
+            }
+        };
         let escaped = layout::is_escaped(key, max_key);
         let record_key = if escaped {
             let mut k = [0u8; ESCAPED_KEY_LEN];
@@ -180,6 +182,13 @@ pub fn prepare<'b>(
         let counter = match (&records[prev].key, &records[cur].key) {
             (RecordKey::Plain(a), RecordKey::Plain(b)) if a == b => {
                 return Err(duplicate(std::str::from_utf8(b).unwrap_or("?")));
+            }
+            (RecordKey::Int(a), RecordKey::Int(b)) if a == b => {
+                let i = layout::parse_int_record_key(b).unwrap_or_default();
+                return Err(bad(DecodeError::new(
+                    0,
+                    format!("key {i} appears twice in the dict"),
+                )));
             }
             (RecordKey::Escaped(a), RecordKey::Escaped(b))
                 if a[..ESCAPED_KEY_LEN - 1] == b[..ESCAPED_KEY_LEN - 1] =>

@@ -33,6 +33,11 @@ pub struct Stats {
     pub recycled: u64,
     /// Reader slots freed because their process had died.
     pub reclaimed: u64,
+    /// Segments replaced by a new file because a reader held the old one (its memory
+    /// stays with the reader's mapping until the reader lets go).
+    pub replaced_held: u64,
+    /// Segments some reader held at the writer's last look at the reader table.
+    pub held: u64,
 }
 
 /// How often the writer looks for reader slots whose process died (a dead reader's slot
@@ -114,23 +119,45 @@ impl HeadHandle {
             .store(index as u64 + 1, SeqCst);
     }
 
+    /// Announces that this reader's `slot` maps no segment (its holds stay).
+    pub fn unpin(&self, slot: usize) {
+        self.head().slots[slot].segment.store(0, SeqCst);
+    }
+
+    /// Marks segment `index` held by `slot`'s process. Only while the slot pins that
+    /// segment (docs/design.md, "Held snapshots", says why). SeqCst, like `pin`.
+    pub fn hold(&self, slot: usize, index: usize) {
+        let (word, bit) = held_bit(index);
+        self.head().slots[slot].held[word].fetch_or(bit, SeqCst);
+    }
+
+    /// Clears `slot`'s hold on segment `index`.
+    pub fn unhold(&self, slot: usize, index: usize) {
+        let (word, bit) = held_bit(index);
+        self.head().slots[slot].held[word].fetch_and(!bit, SeqCst);
+    }
+
     /// Gives `slot` back.
     pub fn release_slot(&self, slot: usize) {
         let slot = &self.head().slots[slot];
-        slot.segment.store(0, SeqCst);
+        clear(slot);
         slot.pid.store(0, Release);
     }
 
-    /// The segments some reader slot names, as a bit set.
-    fn pinned(&self) -> u128 {
-        let mut pinned = 0u128;
+    /// The segments some reader slot is reading, and those some slot holds, as bit sets.
+    /// Each slot's pin is loaded before its held set: a reader sets a hold before it
+    /// moves its pin, so a scan that sees the moved pin also sees the hold.
+    fn pinned(&self) -> (u128, u128) {
+        let (mut pinned, mut held) = (0u128, 0u128);
         for slot in &self.head().slots {
             let segment = slot.segment.load(SeqCst);
             if segment != 0 && segment as usize <= POOL {
                 pinned |= 1 << (segment - 1);
             }
+            held |= slot.held[0].load(SeqCst) as u128;
+            held |= (slot.held[1].load(SeqCst) as u128) << 64;
         }
-        pinned
+        (pinned, held)
     }
 
     /// Frees the slots of processes that no longer exist (killed readers); returns how
@@ -146,9 +173,9 @@ impl HeadHandle {
                 continue;
             };
             if rustix::process::test_kill_process(p) == Err(Errno::SRCH) {
-                // Dead, so it cannot claim or pin meanwhile; a free slot (pid 0) has no
-                // segment, so the segment goes first.
-                slot.segment.store(0, SeqCst);
+                // Dead, so it cannot claim, pin or hold meanwhile; a free slot (pid 0)
+                // has no segment and holds nothing, so those go first.
+                clear(slot);
                 if slot.pid.compare_exchange(pid, 0, SeqCst, Relaxed).is_ok() {
                     freed += 1;
                 }
@@ -200,6 +227,18 @@ impl Notifier for Arc<HeadHandle> {
         });
         Ok(outcome.unwrap_or(WaitOutcome::TimedOut))
     }
+}
+
+/// The word and bit of segment `index` in a slot's held set.
+fn held_bit(index: usize) -> (usize, u64) {
+    (index / 64, 1 << (index % 64))
+}
+
+/// Clears what a slot pins and holds (before its pid, which frees it).
+fn clear(slot: &layout::Slot) {
+    slot.segment.store(0, SeqCst);
+    slot.held[0].store(0, SeqCst);
+    slot.held[1].store(0, SeqCst);
 }
 
 /// Creates the head (`O_EXCL`), or opens the existing one without following a link; an
@@ -354,16 +393,22 @@ impl WriterLock {
     /// makes it current.
     pub fn publish(&mut self, blob: &[u8]) -> Result<u64> {
         let version = self.version + 1;
-        let index = self.free_segment(blob.len())?;
+        let (index, held) = self.free_segment(blob.len())?;
         let (store, incarnation) = (&self.store, self.incarnation);
         let entry = &mut self.pool[index];
         match entry {
-            Some(segment) if segment.fits(blob.len()) && !segment.too_large_for(blob.len()) => {
+            Some(segment)
+                if !held && segment.fits(blob.len()) && !segment.too_large_for(blob.len()) =>
+            {
                 segment.write(incarnation, version, blob);
                 self.stats.recycled += 1;
             }
             _ => {
-                // Dropped (unmapped) first: it is replaced.
+                // Dropped (unmapped) first: it is replaced. A held file keeps its pages
+                // for the readers that map it; only its name goes.
+                if held && entry.is_some() {
+                    self.stats.replaced_held += 1;
+                }
                 *entry = None;
                 let mut segment = PoolSegment::create(store, index, blob.len())?;
                 self.files |= 1 << index;
@@ -385,31 +430,39 @@ impl WriterLock {
     }
 
     /// A segment index that no reader can be reading, nor about to read: not the current
-    /// one, named by no slot. Prefers a segment of ours that fits.
-    fn free_segment(&mut self, blob_len: usize) -> Result<usize> {
+    /// one, pinned by no slot; and whether some slot holds it (then its file must be
+    /// replaced, never rewritten). Prefers a segment of ours that fits and is not held.
+    fn free_segment(&mut self, blob_len: usize) -> Result<(usize, bool)> {
         if self.last_check.elapsed() >= CHECK_INTERVAL {
             self.reclaim();
         }
         for attempt in 0..2 {
-            let mut busy = self.head.pinned();
+            let (mut busy, held) = self.head.pinned();
+            self.stats.held = u64::from(held.count_ones());
             if let Some(current) = self.current {
                 busy |= 1 << current;
             }
             let free = |i: &usize| busy & (1 << i) == 0;
+            let unheld = |i: &usize| held & (1 << i) == 0;
             let fitting = (0..POOL)
                 .filter(free)
+                .filter(unheld)
                 .filter_map(|i| Some((i, self.pool[i].as_ref()?)))
                 .filter(|(_, s)| s.fits(blob_len) && !s.too_large_for(blob_len))
                 .min_by_key(|(_, s)| s.capacity());
             if let Some((i, _)) = fitting {
-                return Ok(i);
+                return Ok((i, false));
             }
             // Replace one of ours that does not fit, else take an index without a file,
-            // else one with an inherited file.
-            let replace = (0..POOL).filter(free).find(|&i| self.pool[i].is_some());
+            // else one with an inherited file, else one whose file a reader holds.
+            let replace = (0..POOL)
+                .filter(free)
+                .filter(unheld)
+                .find(|&i| self.pool[i].is_some());
             let empty = (0..POOL).filter(free).find(|&i| self.files & (1 << i) == 0);
-            if let Some(i) = replace.or(empty).or((0..POOL).find(free)) {
-                return Ok(i);
+            let other = (0..POOL).filter(free).find(unheld);
+            if let Some(i) = replace.or(empty).or(other).or((0..POOL).find(free)) {
+                return Ok((i, held & (1 << i) != 0));
             }
             if attempt == 0 {
                 self.reclaim();

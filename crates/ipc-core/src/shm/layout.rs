@@ -6,15 +6,17 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 
 use crate::names::PREFIX;
 
-/// "IPCBSHM2": marks an initialised head. Stored last (Release) when a head is created,
+/// "IPCBSHM3": marks an initialised head. Stored last (Release) when a head is created,
 /// so a reader that sees it (Acquire) also sees every other field. (Version 2: segments
-/// are recycled, and the head carries a reader table.)
-pub const HEAD_MAGIC: u64 = u64::from_le_bytes(*b"IPCBSHM2");
-/// "IPCBDAT1": starts every data segment.
-pub const DATA_MAGIC: u64 = u64::from_le_bytes(*b"IPCBDAT1");
+/// are recycled, and the head carries a reader table; 3: each slot also names the
+/// segments its process holds.)
+pub const HEAD_MAGIC: u64 = u64::from_le_bytes(*b"IPCBSHM3");
+/// "IPCBDAT2": starts every data segment. (Version 2: the header is 64 bytes, so the
+/// blob starts 64-byte aligned.)
+pub const DATA_MAGIC: u64 = u64::from_le_bytes(*b"IPCBDAT2");
 
-/// Size of the head segment (one page).
-pub const HEAD_LEN: usize = 4096;
+/// Size of the head segment (two pages: the reader table with its held sets).
+pub const HEAD_LEN: usize = 8192;
 
 /// Reader slots in the head: readers beyond this many read through a copy (see
 /// docs/design.md, "Readers without a slot").
@@ -52,13 +54,17 @@ pub struct Head {
     pub slots: [Slot; SLOTS],
 }
 
-/// One reader's announcement: its pid (0 = free) and the segment it maps.
+/// One reader's announcement: its pid (0 = free), the segment it is reading, and the
+/// segments its process holds (docs/design.md, "Held snapshots").
 #[repr(C)]
 pub struct Slot {
     pub pid: AtomicU32,
     _pad: u32,
     /// Index of the pinned segment + 1; 0 = none.
     pub segment: AtomicU64,
+    /// Bit `i` (of word `i / 64`): this process holds a snapshot in segment `i`, which
+    /// the writer may then replace (a new file under the index) but not rewrite.
+    pub held: [AtomicU64; 2],
 }
 
 const _: () = assert!(std::mem::size_of::<Head>() <= HEAD_LEN);
@@ -74,9 +80,11 @@ pub fn unpack(word: u64) -> (u64, usize) {
 }
 
 /// The header of a data segment, followed by the blob: four little-endian words, magic,
-/// incarnation, version, blob length. `version` is 0 while the writer rewrites the
-/// segment, and is what a reader without a slot checks (a sequence lock).
-pub const DATA_HEADER_LEN: usize = 32;
+/// incarnation, version, blob length, then zeros up to 64 bytes, so that the blob starts
+/// 64-byte aligned (arrays inside it are aligned from its start: docs/format.md).
+/// `version` is 0 while the writer rewrites the segment, and is what a reader without a
+/// slot checks (a sequence lock).
+pub const DATA_HEADER_LEN: usize = 64;
 /// Byte offsets of the header words a recycled segment changes.
 pub const VERSION_AT: usize = 16;
 pub const LEN_AT: usize = 24;

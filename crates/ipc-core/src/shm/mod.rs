@@ -10,6 +10,7 @@
 //! the full argument.
 
 mod head;
+mod held;
 mod layout;
 mod segment;
 
@@ -18,55 +19,21 @@ use std::time::Duration;
 
 use rustix::io::Errno;
 
+use crate::codec::KeyRef;
 use crate::error::{Error, Result};
 use crate::names;
 use crate::process::Owner;
-use crate::store::{self, ReadError, SinkOf, SnapshotId, Store};
+use crate::store::{self, HeldSnapshot, ReadError, SinkOf, SnapshotId, Store};
 use crate::trust::Trust;
 
 pub use head::{HeadHandle, Stats, CHECK_INTERVAL};
+pub use held::Held;
+use held::{SegmentHold, SlotLease};
 pub use layout::SLOTS;
 use segment::Mapping;
 
-/// A published snapshot: mapped read-only and pinned by the reader's slot, or (for a
-/// reader without a slot) copied.
-pub struct Snapshot {
-    bytes: Bytes,
-    incarnation: u64,
-    version: u64,
-}
-
-enum Bytes {
-    Mapped { map: Arc<Mapping>, len: usize },
-    Copied(Vec<u8>),
-}
-
-impl Snapshot {
-    /// The encoded blob (see docs/format.md), borrowed from shared memory.
-    pub fn blob(&self) -> &[u8] {
-        match &self.bytes {
-            Bytes::Mapped { map, len } => map.blob(*len),
-            Bytes::Copied(blob) => blob,
-        }
-    }
-
-    pub fn version(&self) -> u64 {
-        self.version
-    }
-
-    /// Identifies the writer's run of the store: (incarnation, version) names a snapshot
-    /// uniquely, even across a writer restart.
-    pub fn incarnation(&self) -> u64 {
-        self.incarnation
-    }
-
-    pub fn id(&self) -> SnapshotId {
-        SnapshotId {
-            incarnation: self.incarnation,
-            version: self.version,
-        }
-    }
-}
+/// A published snapshot, as [`ShmStore::latest`] and [`ShmStore::hold`] hand it out.
+pub type Snapshot = Held;
 
 /// How [`Store::open`] opens a store.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -82,9 +49,11 @@ pub struct ShmStore {
     owner: Owner,
     writer: Option<head::WriterLock>,
     head: Option<Arc<HeadHandle>>,
-    cached: Option<Snapshot>,
-    /// A reader's slot in the head's reader table, once it has one.
-    slot: Option<usize>,
+    /// The snapshot read last, held (it lives on in whatever `hold` handed out).
+    cached: Option<Arc<Held>>,
+    /// A reader's slot in the head's reader table, once it has one (shared with the
+    /// snapshots it holds, which keep it after the store lets go).
+    slot: Option<Arc<SlotLease>>,
     /// A reader's mappings of the pool's segments, by index (kept: a segment is mapped
     /// once, not once per version).
     maps: Vec<Option<Arc<Mapping>>>,
@@ -187,18 +156,17 @@ impl ShmStore {
     /// A reader's slot in the reader table, if it has taken one (it does at its first
     /// read of a snapshot).
     pub fn reader_slot(&self) -> Option<usize> {
-        self.slot
+        self.slot.as_ref().map(|lease| lease.slot())
     }
 
     /// Lets go of what this reader holds in the current head: its snapshot, its mappings
     /// and (in the process that opened the store) its slot.
+    /// The slot is given back once no snapshot held from it is left.
     fn leave_head(&mut self) {
         self.cached = None;
         self.maps.clear();
-        if let (Some(slot), Some(head)) = (self.slot.take(), &self.head) {
-            if self.owner.is_current() {
-                head.release_slot(slot);
-            }
+        if let Some(lease) = self.slot.take() {
+            lease.unpin();
         }
     }
 
@@ -241,7 +209,7 @@ impl ShmStore {
 
     /// The latest snapshot, mapped; None before the first write. Touches only the head
     /// when the version has not changed since the last call.
-    pub fn latest(&mut self) -> Result<Option<&Snapshot>> {
+    pub fn latest(&mut self) -> Result<Option<&Arc<Held>>> {
         let mut races = 0;
         loop {
             let Some(head) = self.attached()? else {
@@ -254,7 +222,7 @@ impl ShmStore {
             let fresh = self
                 .cached
                 .as_ref()
-                .is_some_and(|s| s.version == version && s.incarnation == incarnation);
+                .is_some_and(|s| s.version() == version && s.incarnation() == incarnation);
             if fresh {
                 return Ok(self.cached.as_ref());
             }
@@ -286,17 +254,19 @@ impl ShmStore {
         }
         if self.slot.is_none() && self.maps.is_empty() {
             // First snapshot in this head: take a slot (a reader that gets none copies).
-            self.slot = head.claim_slot(self.owner.pid());
+            self.slot = head
+                .claim_slot(self.owner.pid())
+                .map(|slot| SlotLease::new(head.clone(), slot, self.owner));
             self.maps = (0..layout::POOL).map(|_| None).collect();
         }
-        let Some(slot) = self.slot else {
+        let Some(lease) = self.slot.clone() else {
             return self.copy_snapshot(incarnation, version, index);
         };
-        // Pin first (this unpins the cached snapshot, dropped here), then check that the
-        // head still names the segment: if so, the writer will not rewrite it while the
-        // slot names it. Both SeqCst.
+        // Pin first (this unpins the cached snapshot, dropped here: held elsewhere, it
+        // stays held), then check that the head still names the segment: if so, the
+        // writer will not rewrite it while the slot names it. Both SeqCst.
         self.cached = None;
-        head.pin(slot, index);
+        lease.pin(index);
         if head.current_word() != word {
             return Ok(false);
         }
@@ -333,11 +303,13 @@ impl ShmStore {
                 Errno::INVAL,
             ));
         };
-        self.cached = Some(Snapshot {
-            bytes: Bytes::Mapped { map, len },
+        // Held while the pin still names the segment, so that it is covered throughout.
+        let id = SnapshotId {
             incarnation,
             version,
-        });
+        };
+        let hold = SegmentHold::new(&lease, index);
+        self.cached = Some(Arc::new(Held::mapped(id, map, len, hold)));
         Ok(true)
     }
 
@@ -357,15 +329,24 @@ impl ShmStore {
                 }
             };
             if let Some(blob) = map.copy_blob(incarnation, version) {
-                self.cached = Some(Snapshot {
-                    bytes: Bytes::Copied(blob),
+                let id = SnapshotId {
                     incarnation,
                     version,
-                });
+                };
+                self.cached = Some(Arc::new(Held::copied(id, blob)));
                 return Ok(true);
             }
         }
         Ok(false)
+    }
+
+    /// The latest snapshot, held: it stays valid and unchanged until dropped, whatever
+    /// the writer does meanwhile (publishes, recycles, closes the store), and whatever
+    /// this store does (reads newer versions, closes). None before the first write.
+    /// Costs nothing more than [`ShmStore::latest`]: every snapshot a reader reads is
+    /// held anyway; this hands out a reference.
+    pub fn hold(&mut self) -> Result<Option<Arc<Held>>> {
+        Ok(self.latest()?.cloned())
     }
 
     /// Blocks until a version newer than `after` is published and returns it; sleeps (no
@@ -399,6 +380,7 @@ impl ShmStore {
 impl Store for ShmStore {
     type Options = Options;
     type Waiter = Arc<HeadHandle>;
+    type Held = Held;
 
     fn open(name: &str, writer: bool, options: &Options) -> Result<Self> {
         if writer {
@@ -418,16 +400,24 @@ impl Store for ShmStore {
 
     fn decode_with<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
         &mut self,
-        key: Option<&str>,
+        key: Option<KeyRef<'_>>,
         sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
     ) -> Result<Option<V>, E> {
         let snapshot = self.latest()?.map(|s| (s.id(), s.blob()));
         store::decode_blob(snapshot, key, sink_for)
     }
 
-    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E> {
-        let blob = self.latest()?.map(Snapshot::blob);
+    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R, E> {
+        let blob = self.latest()?.map(|s| s.blob());
         Ok(store::blob_keys(blob, f)?)
+    }
+
+    fn hold(&mut self) -> Result<Option<Arc<Held>>> {
+        ShmStore::hold(self)
+    }
+
+    fn holds_cheaply(&self) -> bool {
+        true
     }
 
     fn version(&mut self) -> Result<u64> {
@@ -440,6 +430,28 @@ impl Store for ShmStore {
 
     fn close(&mut self) -> Result<()> {
         ShmStore::close(self)
+    }
+}
+
+impl HeldSnapshot for Held {
+    fn id(&self) -> SnapshotId {
+        Held::id(self)
+    }
+
+    fn address(&self) -> *const u8 {
+        self.blob().as_ptr()
+    }
+
+    fn decode_with<S: SinkOf<V, E>, V, E: ReadError>(
+        &self,
+        key: Option<KeyRef<'_>>,
+        sink: &mut S,
+    ) -> Result<Option<V>, E> {
+        store::decode_held_blob(self.blob(), key, sink)
+    }
+
+    fn keys_with<R, E: ReadError>(&self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R, E> {
+        Ok(store::blob_keys(Some(self.blob()), f)?)
     }
 }
 

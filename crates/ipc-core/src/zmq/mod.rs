@@ -21,10 +21,11 @@ use std::time::Duration;
 pub use endpoint::Endpoints;
 pub use subscriber::{Waiter, STALE_AFTER};
 
+use crate::codec::KeyRef;
 use crate::error::{Error, Result};
 use crate::names;
 use crate::process::{self, Owner};
-use crate::store::{self, ReadError, SinkOf, SnapshotId, Store};
+use crate::store::{self, HeldSnapshot, ReadError, SinkOf, SnapshotId, Store};
 use crate::trust::Trust;
 use publisher::Publisher;
 use puller::Puller;
@@ -95,6 +96,30 @@ impl Frame {
             incarnation: self.incarnation,
             version: self.version,
         }
+    }
+}
+
+/// A held ZeroMQ snapshot is the received message: libzmq never reuses a message's
+/// buffer while a reference to it lives.
+impl HeldSnapshot for Frame {
+    fn id(&self) -> SnapshotId {
+        Frame::id(self)
+    }
+
+    fn address(&self) -> *const u8 {
+        self.blob().as_ptr()
+    }
+
+    fn decode_with<S: SinkOf<V, E>, V, E: ReadError>(
+        &self,
+        key: Option<KeyRef<'_>>,
+        sink: &mut S,
+    ) -> Result<Option<V>, E> {
+        store::decode_held_blob(self.blob(), key, sink)
+    }
+
+    fn keys_with<R, E: ReadError>(&self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R, E> {
+        Ok(store::blob_keys(Some(self.blob()), f)?)
     }
 }
 
@@ -343,6 +368,7 @@ impl ZmqStore {
 impl Store for ZmqStore {
     type Options = Options;
     type Waiter = Waiter;
+    type Held = Frame;
 
     fn open(name: &str, writer: bool, o: &Options) -> Result<Self> {
         let endpoint = o.endpoint.as_deref();
@@ -363,16 +389,24 @@ impl Store for ZmqStore {
 
     fn decode_with<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
         &mut self,
-        key: Option<&str>,
+        key: Option<KeyRef<'_>>,
         sink_for: impl FnOnce(SnapshotId) -> &'s mut S,
     ) -> Result<Option<V>, E> {
         let frame = self.latest()?;
         store::decode_blob(frame.as_ref().map(|f| (f.id(), f.blob())), key, sink_for)
     }
 
-    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[&str]) -> R) -> Result<R, E> {
+    fn keys_with<R, E: ReadError>(&mut self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R, E> {
         let frame = self.latest()?;
         Ok(store::blob_keys(frame.as_ref().map(Frame::blob), f)?)
+    }
+
+    fn hold(&mut self) -> Result<Option<Arc<Frame>>> {
+        Ok(self.latest()?.map(Arc::new))
+    }
+
+    fn holds_cheaply(&self) -> bool {
+        true
     }
 
     fn version(&mut self) -> Result<u64> {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ipc_core::codec::Encoder;
+use ipc_core::codec::{Encoder, KeyRef};
 use ipc_core::store::{Store, StoreSink};
 use ipc_core::{Doc, Value};
 
@@ -38,7 +38,7 @@ impl<S: Store> StoreBackend<S> {
         let store = self.store()?;
         let found = doc.decode_with(|sink| {
             let mut sink = StoreSink(sink);
-            store.decode_with(key, |_| &mut sink)
+            store.decode_with(key.map(KeyRef::Str), |_| &mut sink)
         });
         Ok(found?)
     }
