@@ -12,7 +12,8 @@ also tells every rank whether any rank failed, so all ranks take the same path:
    untimed and ``iterations`` timed reads.
    Message backends (``consumes_messages``): the writer is told to expect
    ``readers x (warmup + iterations)`` reads and does one timed write while the readers
-   read;
+   read. A message backend's timed reads of a large training payload may be capped
+   (``payloads.read_cap``);
 4. collect every rank's samples on rank 0 (after any failure too: what was measured is
    kept);
 5. clean up the readers, then the writer, wherever initialize was called (after any
@@ -34,15 +35,16 @@ from typing import Any, Callable
 from ..base import IPCBackend
 from ..registry import BackendSpec
 from .config import Config
+from . import payloads
 from .outcome import CaseOutcome, Failure, RankReport
 from .sync import Sync
-from .workload import Checker, VerificationError, random_keys
+from .workload import VerificationError, random_keys
 
 WRITER = 0
 
 
 class Case:
-    def __init__(self, sync: Sync, config: Config, spec: BackendSpec, size: int,
+    def __init__(self, sync: Sync, config: Config, spec: BackendSpec, size: float,
                  expected: dict[str, Any], store_name: str) -> None:
         self.sync = sync
         self.config = config
@@ -52,6 +54,11 @@ class Case:
         self.store_name = store_name
         self.is_writer = sync.rank == WRITER
         self.readers = sync.size - 1
+        #: "py-zmq, 10 MiB": how messages name the case.
+        self.label = f"{spec.name}, {size} {payloads.SIZE_UNITS[config.payload]}"
+        #: Timed reads per reader: ``config.iterations`` unless ``read_cap`` is set.
+        self.iterations = config.iterations
+        self.read_cap: payloads.ReadCap | None = None
         self.backend: IPCBackend | None = None
         self.initialized = False  # initialize was called on this rank
         self.report = RankReport()
@@ -79,7 +86,7 @@ class Case:
         self._step("cleanup readers", reader and opened, self._cleanup)
         self._step("cleanup writer", writer and opened, self._cleanup)
         self.backend = None
-        return CaseOutcome(self.failures, reports, display_name)
+        return CaseOutcome(self.failures, reports, display_name, self.read_cap)
 
     def _step(self, phase: str, mine: bool, action: Callable[[], None]) -> bool:
         """Run ``action`` if this rank takes part, then agree with every rank on the
@@ -92,9 +99,9 @@ class Case:
                 error = f"{type(e).__name__}: {e}"
                 # A backend's bug wants its traceback; a wrong read, the message only.
                 detail = error if isinstance(e, VerificationError) else traceback.format_exc()
-                print(f"ipc_benchmark: rank {self.sync.rank}: {self.spec.name}, {self.size} "
-                      f"entries: {phase} failed: {detail}", file=sys.stderr, flush=True)
-        label = f"{self.spec.name}, {self.size} entries: {phase}"
+                print(f"ipc_benchmark: rank {self.sync.rank}: {self.label}: {phase} "
+                      f"failed: {detail}", file=sys.stderr, flush=True)
+        label = f"{self.label}: {phase}"
         failures = self.sync.agree(label, error)
         self.failures.extend((phase, f) for f in failures)
         return not failures
@@ -105,6 +112,12 @@ class Case:
 
     def _construct(self) -> None:
         self.backend = self.spec.create(timeout=self.config.timeout / 2)
+        config = self.config
+        self.read_cap = payloads.read_cap(config.payload, self.size, self.readers,
+                                          config.warmup, config.iterations,
+                                          self.backend.consumes_messages)
+        if self.read_cap is not None:
+            self.iterations = self.read_cap.iterations
 
     def _initialize(self) -> None:
         self.initialized = True  # before the call: a failing initialize may leave things
@@ -137,7 +150,7 @@ class Case:
 
     def _write_serving_reads(self) -> None:
         backend, clock = self._backend(), time.perf_counter_ns
-        backend.expect_reads(self.readers, self.config.warmup + self.config.iterations)
+        backend.expect_reads(self.readers, self.config.warmup + self.iterations)
         start = clock()
         backend.write(self.expected)
         end = clock()
@@ -161,8 +174,8 @@ class Case:
 
     def _read_all(self) -> None:
         backend, clock = self._backend(), time.perf_counter_ns
-        warmup, total = self.config.warmup, self.config.warmup + self.config.iterations
-        checker = Checker(self.expected)
+        warmup, total = self.config.warmup, self.config.warmup + self.iterations
+        checker = payloads.checker(self.config.payload, self.expected)
         keys = None
         if self.config.workload == "get":
             keys = random_keys(self.expected, total, self.config.seed, self.sync.rank)
@@ -191,7 +204,7 @@ class Case:
             raise VerificationError(checker.first_mismatch)
 
     def _collect(self) -> list[RankReport] | None:
-        label = f"{self.spec.name}, {self.size} entries: collect"
+        label = f"{self.label}: collect"
         gathered = self.sync.gather(label, json.dumps(asdict(self.report)).encode())
         if gathered is None:
             return None

@@ -15,16 +15,20 @@ from typing import Any, NamedTuple, get_args
 from ..backends import Implementation
 from ..registry import BackendSpec
 from .config import Workload
+from .payloads import PAYLOADS, SIZE_UNITS, Payload, ReadCap
 from .stats import summarize
 
 #: The version of docs/results-schema.md that both harnesses write.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: The values of ``metadata.harness``, ``workload``, ``status`` and ``implementation``.
 HARNESSES = ("python", "rust")
 WORKLOADS: tuple[str, ...] = get_args(Workload)
 STATUSES = ("ok", "failed")
 IMPLEMENTATIONS: tuple[str, ...] = get_args(Implementation)
+#: The values of ``payload`` (also ``metadata.config.payload``) and ``size_unit``.
+PAYLOAD_NAMES: tuple[str, ...] = PAYLOADS
+SIZE_UNIT_NAMES: tuple[str, ...] = tuple(SIZE_UNITS.values())
 
 
 class Failure(NamedTuple):
@@ -48,11 +52,13 @@ class CaseOutcome:
     failures: list[tuple[str, Failure]]  # (phase, failure), in the order they happened
     reports: list[RankReport] | None  # by rank, on rank 0 only; None if nothing measured
     display_name: str
+    read_cap: ReadCap | None = None  # when the timed reads were capped
 
 
-def record(spec: BackendSpec, size: int, workload: str, outcome: CaseOutcome,
-           payload_bytes: int | None) -> dict[str, Any]:
-    """One entry of ``results``: the original's fields first, then ours."""
+def record(spec: BackendSpec, size: float, workload: str, outcome: CaseOutcome,
+           payload_bytes: int | None, payload: Payload = "seed") -> dict[str, Any]:
+    """One entry of ``results``: the original's fields first, then ours. ``size`` is in
+    the payload's unit: entries, or MiB of weights."""
     reports = outcome.reports or []
     write_ns = [ns for r in reports for ns in r.write_ns]
     read_ns = [ns for r in reports for ns in r.read_ns]
@@ -79,11 +85,14 @@ def record(spec: BackendSpec, size: int, workload: str, outcome: CaseOutcome,
         "implementation": spec.implementation,
         "reference": spec.reference,
         "workload": workload,
+        "payload": payload,
+        "size_unit": SIZE_UNITS[payload],
         "status": "ok" if ok else "failed",
         "error": error,
         "payload_bytes": payload_bytes,
         "write": write,
         "read": read,
+        "read_cap": None if outcome.read_cap is None else outcome.read_cap._asdict(),
         "aggregate_reads_per_s": aggregate,
         "verified": verified,
     }

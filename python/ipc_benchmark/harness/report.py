@@ -14,7 +14,7 @@ def _median(block: dict[str, Any] | None) -> float | None:
 
 def progress_line(step: int, total: int, rec: dict[str, Any]) -> str:
     head = (f"[{step:>{len(str(total))}}/{total}] {rec['backend']:<12} "
-            f"{rec['data_size']:>7} entries")
+            f"{rec['data_size']:>7} {rec['size_unit']}")
     if rec["status"] != "ok":
         return f"{head}  FAILED  {rec['error']}"
     return (f"{head}  ok  write {fmt_time(rec['write_time'])}  "
@@ -38,12 +38,12 @@ def _table(rows: list[list[str]]) -> str:
 
 def summary(records: list[dict[str, Any]], readers: int) -> str:
     """The median table, and Rust/reference ratios where both sides ran."""
-    rows = [["backend", "impl", "entries", "payload", "write median", "read median",
+    rows = [["backend", "impl", "size", "payload", "write median", "read median",
              "read p99", "reads/s (all readers)", "status"]]
     for r in records:
         ok = r["status"] == "ok"
         rows.append([
-            r["backend"], r["implementation"], str(r["data_size"]),
+            r["backend"], r["implementation"], f"{r['data_size']} {r['size_unit']}",
             fmt_bytes(r["payload_bytes"]),
             fmt_time(_median(r["write"]) if ok else None),
             fmt_time(_median(r["read"]) if ok else None),
@@ -56,11 +56,12 @@ def summary(records: list[dict[str, Any]], readers: int) -> str:
     ratios = ratio_rows(records)
     if ratios:
         text += ["", "Rust / reference, medians (below 1: Rust is faster):",
-                 _table([["backend", "vs", "entries", "write", "read"]] + ratios)]
+                 _table([["backend", "vs", "size", "write", "read"]] + ratios)]
     failed = [r for r in records if r["status"] != "ok"]
     if failed:
         text += ["", f"{len(failed)} of {len(records)} failed:"]
-        text += [f"  {r['backend']}, {r['data_size']} entries: {r['error']}" for r in failed]
+        text += [f"  {r['backend']}, {r['data_size']} {r['size_unit']}: {r['error']}"
+                 for r in failed]
     return "\n".join(text)
 
 

@@ -79,11 +79,13 @@ def metadata(config: Config, command_line: list[str], ranks: int, idle_wait: boo
         "versions": _distribution_versions(),
         "config": {
             "backends": [spec.name for spec in config.backends],
-            "sizes": config.sizes,
+            "sizes": config.data_sizes(),
             "iterations": config.iterations,
             "warmup": config.warmup,
             "repeat": config.repeat,
             "seed": config.seed,
             "workload": config.workload,
+            "payload": config.payload,
+            "array_mb": config.array_mb,
         },
     }

@@ -12,8 +12,7 @@ from typing import Any
 from mpi4py import MPI
 
 from ..registry import BackendSpec
-from ..utils import generate_test_dict
-from . import report, results
+from . import payloads, report, results
 from .case import WRITER, Case
 from .config import Config
 from .outcome import CaseOutcome, Failure, record, write_results
@@ -73,7 +72,7 @@ def _run(config: Config, command_line: list[str]) -> int:
     run_id = start.bcast_small("start", token).decode()
 
     records: list[dict[str, Any]] = []
-    current: tuple[BackendSpec, int] | None = None
+    current: tuple[BackendSpec, float] | None = None
 
     def save() -> bool:
         meta = results.metadata(config, command_line, ranks, idle_wait,
@@ -92,7 +91,8 @@ def _run(config: Config, command_line: list[str]) -> int:
             outcome = CaseOutcome([("abort", Failure(rank, f"TimeoutError: {message}; "
                                                             "the job was aborted"))],
                                   None, spec.display_name)
-            records.append(record(spec, size, config.workload, outcome, None))
+            records.append(record(spec, size, config.workload, outcome, None,
+                                  config.payload))
         save()
 
     if lead:
@@ -102,15 +102,17 @@ def _run(config: Config, command_line: list[str]) -> int:
                    f"{cores} cores, "
                    f"idle wait {'on' if idle_wait else 'off'}, workload {config.workload}\n"
                    f"  backends: {' '.join(spec.name for spec in config.backends)}\n"
-                   f"  sizes: {' '.join(map(str, config.sizes))}")
+                   f"  payload {config.payload}, sizes "
+                   f"({payloads.SIZE_UNITS[config.payload]}): "
+                   f"{' '.join(map(str, config.data_sizes()))}")
         for note in config.unavailable:
             report.say(f"  skipped (not available): {note}")
 
     failed = 0
-    total = len(config.sizes) * len(config.backends)
+    total = len(config.data_sizes()) * len(config.backends)
     step = 0
-    for size in config.sizes:
-        expected = generate_test_dict(size, config.seed)
+    for size in config.data_sizes():
+        expected = payloads.generate(config.payload, size, config.seed)
         for spec in config.backends:
             step += 1
             current = (spec, size)
@@ -118,7 +120,7 @@ def _run(config: Config, command_line: list[str]) -> int:
             failed += bool(outcome.failures)
             if lead:
                 rec = record(spec, size, config.workload, outcome,
-                                     spec.payload_bytes(expected))
+                             spec.payload_bytes(expected), config.payload)
                 records.append(rec)
                 report.say(report.progress_line(step, total, rec))
     current = None
