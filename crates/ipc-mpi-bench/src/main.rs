@@ -11,6 +11,7 @@ mod backend;
 mod coll;
 mod metadata;
 mod partial;
+mod payload;
 mod protocol;
 mod report;
 mod results;

@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::args::Args;
+use crate::payload::Payload;
 use crate::results::{Config, Metadata};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -43,12 +44,14 @@ pub fn collect(args: &Args, shape: &RunShape) -> Metadata {
         versions,
         config: Config {
             backends: args.backends.clone(),
-            sizes: args.sizes.clone(),
+            sizes: args.data_sizes(),
             iterations: args.iterations,
             warmup: args.warmup,
             repeat: args.repeat,
             seed: args.seed,
             workload: args.workload.as_str().to_owned(),
+            payload: args.payload.as_str(),
+            array_mb: (args.payload == Payload::Training).then(|| args.data_sizes()),
         },
     }
 }

@@ -13,37 +13,44 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use ipc_core::payload::{generate, SplitMix64};
+use ipc_core::payload::SplitMix64;
 use ipc_core::{Doc, Value};
 
 use crate::args::{Args, Workload};
 use crate::backend::{Backend, BoxError, Entry, Env};
 use crate::coll::Coll;
+use crate::payload::Size;
 use crate::report::{Phase, RankReport};
-use crate::verify::holds;
+use crate::verify::{holds, Expected};
 
-/// Runs one record on this rank and returns what it measured.
+/// Runs one record on this rank and returns what it measured. `iterations` is the
+/// timed reads per reader: `--iterations`, or fewer where `payload::read_cap` says so.
 pub fn run_record(
     coll: &Coll,
     env: &Env,
     entry: &Entry,
-    size: usize,
+    size: Size,
+    iterations: usize,
     store_name: &str,
     args: &Args,
 ) -> RankReport {
     let rank = coll.rank();
     let writer = rank == 0;
     let readers = coll.size() - 1;
-    let reads_each = args.warmup + args.iterations;
+    let reads_each = args.warmup + iterations;
     let mut rep = RankReport::new(rank);
-    // Every rank builds the same payload: the writer to write it, readers to check it.
-    let expected = generate(size, args.seed);
-    let plan = if writer {
-        rep.payload_bytes = expected.encode().ok().map(|blob| blob.len());
-        Vec::new()
+    // Every rank builds the same payload: the writer to write it, readers to check it
+    // (readers keep a digest of each array, not the array: verify.rs).
+    let value = size.generate(args.seed);
+    let (data, expected) = if writer {
+        rep.payload_bytes = value.encode().ok().map(|blob| blob.len());
+        (value, None)
     } else {
-        read_plan(&expected, args, rank, reads_each)
+        (Value::None, Some(Expected::new(value)))
     };
+    let plan = expected
+        .as_ref()
+        .map_or_else(Vec::new, |e| read_plan(e, args, rank, reads_each));
     let mut backend = entry.build(env);
     let push = backend.consumes_messages();
 
@@ -59,7 +66,7 @@ pub fn run_record(
     if ok && push {
         if writer {
             backend.expect_reads(readers, reads_each);
-            timed_writes(backend.as_mut(), &expected, 0, 1, &mut rep);
+            timed_writes(backend.as_mut(), &data, 0, 1, &mut rep);
         } else {
             read_all(backend.as_mut(), &plan, args, true, &mut rep);
         }
@@ -68,7 +75,7 @@ pub fn run_record(
         if writer {
             timed_writes(
                 backend.as_mut(),
-                &expected,
+                &data,
                 args.warmup,
                 args.repeat,
                 &mut rep,
@@ -120,19 +127,26 @@ fn timed_writes(
 /// One planned read: the key for `get` (None for a full read) and what must come back.
 struct PlannedRead<'a> {
     key: Option<&'a str>,
-    expected: &'a Value,
+    expected: &'a Expected,
 }
 
 /// What each of a reader's reads asks for, decided before any timing. `get` reads ask
 /// for random keys, a different sequence on each reader.
 fn read_plan<'a>(
-    expected: &'a Value,
+    expected: &'a Expected,
     args: &Args,
     rank: usize,
     reads: usize,
 ) -> Vec<PlannedRead<'a>> {
-    let entries = match (args.workload, expected) {
-        (Workload::Get, Value::Dict(entries)) if !entries.is_empty() => entries,
+    // `get` takes a str key: a root int key is never asked for.
+    let entries: Vec<(&str, &Expected)> = expected
+        .entries()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str()?, v)))
+        .collect();
+    let entries = match args.workload {
+        Workload::Get if !entries.is_empty() => entries,
         _ => {
             return (0..reads)
                 .map(|_| PlannedRead {
@@ -145,7 +159,7 @@ fn read_plan<'a>(
     let mut rng = SplitMix64::new(args.seed ^ (rank as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     (0..reads)
         .map(|_| {
-            let (k, v) = &entries[(rng.next_u64() % entries.len() as u64) as usize];
+            let (k, v) = entries[(rng.next_u64() % entries.len() as u64) as usize];
             PlannedRead {
                 key: Some(k),
                 expected: v,
@@ -164,7 +178,7 @@ fn read_all(
     push: bool,
     rep: &mut RankReport,
 ) {
-    rep.read_samples.reserve(args.iterations);
+    rep.read_samples.reserve(plan.len().saturating_sub(args.warmup));
     let mut doc = Doc::new();
     for (i, read) in plan.iter().enumerate() {
         let timed = i >= args.warmup;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::args::Workload;
 use crate::backend::Entry;
+use crate::payload::{ReadCap, Size};
 use crate::results::Record;
 use crate::stats::Stats;
 
@@ -84,10 +85,12 @@ impl RankReport {
 /// What a record needs besides the ranks' reports.
 pub struct RecordInfo<'a> {
     pub entry: &'a Entry,
-    pub data_size: usize,
+    pub data_size: Size,
     pub workload: Workload,
     /// Reads each reader makes, warm-up included: all must verify.
     pub reads_each: usize,
+    /// Set when the timed reads are fewer than `--iterations`.
+    pub read_cap: Option<ReadCap>,
 }
 
 /// The record of a case that never finished: failed, nothing measured. Its error is
@@ -144,11 +147,14 @@ pub fn merge(info: &RecordInfo<'_>, reports: &[RankReport]) -> Record {
         implementation: info.entry.facts().implementation.to_owned(),
         reference: info.entry.facts().reference.map(str::to_owned),
         workload: info.workload.as_str().to_owned(),
+        payload: info.data_size.payload().as_str(),
+        size_unit: info.data_size.payload().size_unit(),
         status: if ok { "ok" } else { "failed" }.to_owned(),
         error,
         payload_bytes: reports.iter().find_map(|r| r.payload_bytes),
         write,
         read,
+        read_cap: info.read_cap.clone(),
         aggregate_reads_per_s: aggregate,
         verified,
     }
@@ -162,9 +168,10 @@ mod tests {
     fn info() -> RecordInfo<'static> {
         RecordInfo {
             entry: backend::lookup("mpi-bcast").expect("registered"),
-            data_size: 10,
+            data_size: Size::Entries(10),
             workload: Workload::Full,
             reads_each: 3,
+            read_cap: None,
         }
     }
 
@@ -202,6 +209,24 @@ mod tests {
         assert_eq!(r.payload_bytes, Some(500));
         assert_eq!(r.display_name, "MPI broadcast (Rust)");
         assert_eq!(r.reference, None);
+        assert_eq!((r.payload, r.size_unit, &r.read_cap), ("seed", "entries", &None));
+    }
+
+    #[test]
+    fn a_training_record_says_its_unit_and_cap() {
+        let cap = ReadCap {
+            iterations: 8,
+            reason: "why".into(),
+        };
+        let training = RecordInfo {
+            data_size: Size::Mib(100.0),
+            read_cap: Some(cap.clone()),
+            ..info()
+        };
+        let r = merge(&training, &good());
+        assert_eq!((r.payload, r.size_unit), ("training", "MiB"));
+        assert_eq!(r.read_cap, Some(cap));
+        assert_eq!(r.data_size, Size::Mib(100.0));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The result file, exactly as docs/results-schema.md defines it (version 1).
+//! The result file, exactly as docs/results-schema.md defines it (version 2).
 //!
 //! Field order follows the schema, since serde writes struct fields in order.
 
@@ -8,9 +8,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::payload::{ReadCap, Size};
 use crate::stats::Stats;
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Serialize)]
 pub struct Document {
@@ -44,19 +45,23 @@ pub struct Metadata {
 #[derive(Debug, Serialize)]
 pub struct Config {
     pub backends: Vec<String>,
-    pub sizes: Vec<usize>,
+    /// The `data_size` of each case, in the payload's unit.
+    pub sizes: Vec<Size>,
     pub iterations: usize,
     pub warmup: usize,
     pub repeat: usize,
     pub seed: u64,
     pub workload: String,
+    pub payload: &'static str,
+    /// MiB of weights per case of the training payload; null for the seed payload.
+    pub array_mb: Option<Vec<Size>>,
 }
 
 /// One backend × size × workload. Options are `null` in the JSON.
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
     pub backend: String,
-    pub data_size: usize,
+    pub data_size: Size,
     pub write_time: Option<f64>,
     pub avg_read_time: Option<f64>,
     pub throughput: Option<f64>,
@@ -64,11 +69,15 @@ pub struct Record {
     pub implementation: String,
     pub reference: Option<String>,
     pub workload: String,
+    pub payload: &'static str,
+    pub size_unit: &'static str,
     pub status: String,
     pub error: Option<String>,
     pub payload_bytes: Option<usize>,
     pub write: Option<Stats>,
     pub read: Option<Stats>,
+    /// Set when the timed reads were fewer than `--iterations` (`payload::read_cap`).
+    pub read_cap: Option<ReadCap>,
     pub aggregate_reads_per_s: Option<f64>,
     pub verified: bool,
 }
@@ -93,7 +102,7 @@ mod tests {
     fn record() -> Record {
         Record {
             backend: "mpi-bcast".into(),
-            data_size: 10,
+            data_size: Size::Entries(10),
             write_time: None,
             avg_read_time: Some(0.25),
             throughput: Some(4.0),
@@ -101,11 +110,14 @@ mod tests {
             implementation: "rust".into(),
             reference: None,
             workload: "full".into(),
+            payload: "seed",
+            size_unit: "entries",
             status: "ok".into(),
             error: None,
             payload_bytes: Some(100),
             write: None,
             read: Stats::of(vec![0.25]),
+            read_cap: None,
             aggregate_reads_per_s: None,
             verified: true,
         }
@@ -132,11 +144,14 @@ mod tests {
             "implementation",
             "reference",
             "workload",
+            "payload",
+            "size_unit",
             "status",
             "error",
             "payload_bytes",
             "write",
             "read",
+            "read_cap",
             "aggregate_reads_per_s",
             "verified",
         ];
@@ -151,6 +166,7 @@ mod tests {
         expected.sort_unstable();
         assert_eq!(sorted_keys, expected);
         assert!(v["write_time"].is_null() && v["write"].is_null() && v["error"].is_null());
+        assert!(v["read_cap"].is_null());
         assert_eq!(v["read"]["p99"], 0.25);
         assert_eq!(v["read"]["samples"][0], 0.25);
     }
@@ -181,12 +197,14 @@ mod tests {
                 versions: BTreeMap::new(),
                 config: Config {
                     backends: vec!["mpi-bcast".into()],
-                    sizes: vec![10],
+                    sizes: vec![Size::Entries(10)],
                     iterations: 1,
                     warmup: 0,
                     repeat: 1,
                     seed: 0,
                     workload: "full".into(),
+                    payload: "seed",
+                    array_mb: None,
                 },
             },
             results: vec![record()],
@@ -195,7 +213,9 @@ mod tests {
         let back: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(&path).expect("reads")).expect("parses");
         fs::remove_dir_all(&dir).expect("cleans up");
-        assert_eq!(back["schema_version"], 1);
+        assert_eq!(back["schema_version"], 2);
+        assert_eq!(back["metadata"]["config"]["payload"], "seed");
+        assert!(back["metadata"]["config"]["array_mb"].is_null());
         assert_eq!(back["metadata"]["harness"], "rust");
         assert!(back["metadata"]["python"].is_null());
         assert_eq!(back["results"][0]["backend"], "mpi-bcast");

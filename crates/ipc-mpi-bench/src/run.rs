@@ -11,7 +11,7 @@ use crate::coll::{Coll, Waiter};
 use crate::metadata::{self, RunShape};
 use crate::report::{self, RankReport, RecordInfo};
 use crate::results::{self, Document, Record, SCHEMA_VERSION};
-use crate::{partial, protocol, summary};
+use crate::{partial, payload, protocol, summary};
 
 /// Runs the benchmark on this rank. Rank 0 writes the file and returns whether every
 /// record passed; the other ranks return true.
@@ -43,7 +43,9 @@ pub fn run(world: &SimpleCommunicator, args: &Args) -> Result<bool, String> {
     };
     // Store names must agree on every rank and differ between runs.
     let run_id = coll.broadcast_u64(u64::from(std::process::id()), "start-up");
-    let total = args.backends.len() * args.sizes.len();
+    let sizes = args.data_sizes();
+    let unit = args.payload.size_unit();
+    let total = args.backends.len() * sizes.len();
     if leader {
         let doc = Document {
             schema_version: SCHEMA_VERSION,
@@ -56,23 +58,39 @@ pub fn run(world: &SimpleCommunicator, args: &Args) -> Result<bool, String> {
     let mut step = 0;
     for name in &args.backends {
         let entry = backend::lookup(name).ok_or_else(|| format!("unknown backend {name:?}"))?;
-        for &size in &args.sizes {
+        let message_per_read = entry
+            .facts()
+            .properties
+            .as_ref()
+            .is_some_and(|p| p.message_per_read);
+        for &size in &sizes {
             step += 1;
+            let read_cap = payload::read_cap(
+                size,
+                ranks - 1,
+                args.warmup,
+                args.iterations,
+                message_per_read,
+            );
+            let iterations = read_cap.as_ref().map_or(args.iterations, |c| c.iterations);
             let info = RecordInfo {
                 entry,
                 data_size: size,
                 workload: args.workload,
-                reads_each: args.warmup + args.iterations,
+                reads_each: args.warmup + iterations,
+                read_cap,
             };
             if leader {
-                eprintln!("[{step}/{total}] {name}, {size} entries ...");
+                eprintln!("[{step}/{total}] {name}, {size} {unit} ...");
                 partial::begin_case(report::unfinished(&info));
             }
+            // Store names take no '.': a fractional size is written with '_'.
             let store = format!(
-                "b{run_id}_{}_{size}",
-                name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+                "b{run_id}_{}_{}",
+                name.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+                size.to_string().replace('.', "_")
             );
-            let rep = protocol::run_record(&coll, &env, entry, size, &store, args);
+            let rep = protocol::run_record(&coll, &env, entry, size, iterations, &store, args);
             let bytes = serde_json::to_vec(&rep).map_err(|e| format!("rank report: {e}"))?;
             let Some(parts) = coll.gather_bytes(&bytes, "the ranks' results")? else {
                 continue;
@@ -84,7 +102,7 @@ pub fn run(world: &SimpleCommunicator, args: &Args) -> Result<bool, String> {
                 .map_err(|e| format!("a rank's report does not parse: {e}"))?;
             let record = report::merge(&info, &reports);
             eprintln!(
-                "[{step}/{total}] {name}, {size} entries: {}",
+                "[{step}/{total}] {name}, {size} {unit}: {}",
                 outcome(&record)
             );
             partial::finish_case(record);

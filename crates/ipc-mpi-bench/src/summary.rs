@@ -4,7 +4,7 @@ use crate::results::Record;
 
 pub fn table(records: &[Record]) -> String {
     let mut out = format!(
-        "{:<12} {:>8} {:>12} {:>12} {:>12} {:>12}  {}\n",
+        "{:<12} {:>14} {:>12} {:>12} {:>12} {:>12}  {}\n",
         "backend", "size", "write med", "read med", "read p99", "reads/s", "status"
     );
     for r in records {
@@ -13,9 +13,9 @@ pub fn table(records: &[Record]) -> String {
             .as_ref()
             .map_or((None, None), |s| (Some(s.median), Some(s.p99)));
         out.push_str(&format!(
-            "{:<12} {:>8} {:>12} {:>12} {:>12} {:>12}  {}\n",
+            "{:<12} {:>14} {:>12} {:>12} {:>12} {:>12}  {}\n",
             r.backend,
-            r.data_size,
+            format!("{} {}", r.data_size, r.size_unit),
             seconds(r.write_time),
             seconds(read_med),
             seconds(read_p99),

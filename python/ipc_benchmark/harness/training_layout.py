@@ -29,7 +29,7 @@ def check_array_mb(array_mb: float) -> None:
     if float_count(array_mb) < MIN_FLOATS:
         raise ValueError(
             f"array size must hold at least {MIN_FLOATS} float32 values "
-            f"({MIN_FLOATS * 4 / MIB:.3g} MiB), got {array_mb} MiB"
+            f"({MIN_FLOATS * 4} bytes), got {array_mb} MiB"
         )
 
 
