@@ -42,7 +42,7 @@ wheel: setup
 # The native MPI harness, target/release/ipc-mpi-bench (tests run it under mpiexec).
 native: setup
 	cargo build --release -p ipc-mpi-bench
-	cargo build --release -p ipc-core --example peer
+	cargo build --release -p ipc-core --example peer --example payload
 
 lint: setup
 	cargo fmt --all --check
