@@ -47,7 +47,7 @@ pub fn generate(size: usize, seed: u64) -> Value {
                 ),
                 ("float".into(), Value::Float(v as f64 / 3.0)),
             ]);
-            (compact_str::format_compact!("key_{i}"), entry)
+            (compact_str::format_compact!("key_{i}").into(), entry)
         })
         .collect();
     Value::Dict(entries)

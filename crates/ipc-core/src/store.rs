@@ -11,7 +11,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::codec::{Blob, DecodeError, Sink};
+use crate::codec::{Blob, DecodeError, Dtype, KeyRef, Sink};
 use crate::error::{Error, Result};
 use crate::futex::{self, Notifier};
 
@@ -133,7 +133,21 @@ pub fn decode_blob<'s, S: SinkOf<V, E> + 's, V, E: ReadError>(
 pub fn blob_keys<R>(blob: Option<&[u8]>, f: impl FnOnce(&[&str]) -> R) -> Result<R, DecodeError> {
     match blob {
         None => Ok(f(&[])),
-        Some(blob) => Ok(f(&Blob::parse(blob)?.keys()?)),
+        Some(blob) => {
+            let keys = Blob::parse(blob)?.keys()?;
+            // Until the stores list int keys, a blob that holds one cannot be listed.
+            let strs = keys
+                .iter()
+                .map(|k| match k {
+                    KeyRef::Str(s) => Ok(*s),
+                    KeyRef::Int(i) => Err(DecodeError::new(
+                        0,
+                        format!("top-level key {i} is an int, which this store cannot list yet"),
+                    )),
+                })
+                .collect::<Result<Vec<&str>, DecodeError>>()?;
+            Ok(f(&strs))
+        }
     }
 }
 
@@ -220,6 +234,20 @@ impl<'a, S: Sink<'a, Error = DecodeError>> Sink<'a> for StoreSink<S> {
     fn bytes(&mut self, b: &'a [u8]) -> Result<S::Value, SinkError> {
         Ok(self.0.bytes(b)?)
     }
+    fn array(
+        &mut self,
+        dtype: Dtype,
+        shape: &[usize],
+        data: &'a [u8],
+    ) -> Result<S::Value, SinkError> {
+        Ok(self.0.array(dtype, shape, data)?)
+    }
+    fn scalar(&mut self, dtype: Dtype, le: &'a [u8]) -> Result<S::Value, SinkError> {
+        Ok(self.0.scalar(dtype, le)?)
+    }
+    fn pickle(&mut self, data: &'a [u8]) -> Result<S::Value, SinkError> {
+        Ok(self.0.pickle(data)?)
+    }
     fn cached_str(&mut self, id: u32) -> Option<S::Value> {
         self.0.cached_str(id)
     }
@@ -240,6 +268,12 @@ impl<'a, S: Sink<'a, Error = DecodeError>> Sink<'a> for StoreSink<S> {
     }
     fn key(&mut self, s: &'a str, ascii: bool, shared: Option<u32>) -> Result<S::Key, SinkError> {
         Ok(self.0.key(s, ascii, shared)?)
+    }
+    fn int_key(&mut self, v: i64) -> Result<S::Key, SinkError> {
+        Ok(self.0.int_key(v)?)
+    }
+    fn root_int_key(&mut self, index: usize, v: i64) -> Result<S::Key, SinkError> {
+        Ok(self.0.root_int_key(index, v)?)
     }
     fn root_key(&mut self, index: usize, s: &'a str, ascii: bool) -> Result<S::Key, SinkError> {
         Ok(self.0.root_key(index, s, ascii)?)

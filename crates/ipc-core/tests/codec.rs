@@ -2,7 +2,7 @@
 //! limits, and garbage that must fail cleanly.
 
 use ipc_core::codec::{
-    decode_value, Blob, EncodeErrorKind, Encoder, Skip, Table, Value, ValueSink, MAX_DEPTH,
+    decode_value, Blob, EncodeErrorKind, Encoder, Key, Skip, Table, Value, ValueSink, MAX_DEPTH,
 };
 use ipc_core::payload::{self, SplitMix64};
 
@@ -56,8 +56,30 @@ fn floats_keep_their_bits() {
 fn golden_bytes() {
     let blob = sample().encode().unwrap();
     let hex: String = blob.iter().map(|b| format!("{b:02x}")).collect();
-    let golden = include_str!("data/golden_v1.hex").trim();
+    let golden = include_str!("data/golden_v2.hex").trim();
     assert_eq!(hex, golden, "the encoding of the golden sample changed");
+    assert_eq!(Value::decode(&unhex(golden)).unwrap(), sample());
+}
+
+/// A blob of the previous version is refused, naming both versions, not misread.
+#[test]
+fn a_v1_blob_is_refused_saying_version_1() {
+    let v1 = unhex(include_str!("data/golden_v1.hex"));
+    let err = Value::decode(&v1).unwrap_err();
+    assert_eq!(err.offset(), 4);
+    assert!(
+        err.reason()
+            .contains("format version 1 (this build reads version 2)"),
+        "{err}"
+    );
+}
+
+fn unhex(hex: &str) -> Vec<u8> {
+    let hex = hex.trim();
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 #[test]
@@ -135,7 +157,8 @@ fn duplicate_keys_are_refused() {
         d(&[("n", d(&[("k", Value::None), ("k", Value::Int(1))]))]),
     ] {
         let e = v.encode().unwrap_err();
-        assert!(matches!(e.kind, EncodeErrorKind::DuplicateKey(ref k) if k == "a" || k == "k"));
+        // The key as Python's repr writes it.
+        assert!(matches!(e.kind, EncodeErrorKind::DuplicateKey(ref k) if k == "'a'" || k == "'k'"));
     }
 }
 
@@ -234,11 +257,11 @@ fn header_errors_name_the_problem() {
     bad[0] = b'X';
     assert!(Value::decode(&bad).unwrap_err().reason().contains("magic"));
     let mut bad = blob.clone();
-    bad[4] = 2;
+    bad[4] = 3;
     assert!(Value::decode(&bad)
         .unwrap_err()
         .reason()
-        .contains("format version 2"));
+        .contains("format version 3"));
     assert!(Value::decode(&blob[..10])
         .unwrap_err()
         .reason()
@@ -260,7 +283,7 @@ fn entries_decode_apart_from_their_blob() {
     let blob = v.encode().unwrap();
     let b = Blob::parse(&blob).unwrap();
     let table_bytes = b.table().as_bytes().to_vec();
-    let stored: Vec<(ipc_core::codec::Text, Vec<u8>)> = b
+    let stored: Vec<(ipc_core::codec::Key, Vec<u8>)> = b
         .entries()
         .unwrap()
         .iter()
@@ -293,10 +316,10 @@ fn entries_by_index_match_a_walk() {
     for v in [sample(), payload::generate(300, 5), d(&[])] {
         let blob = v.encode().unwrap();
         let b = Blob::parse(&blob).unwrap();
-        let located = |entries: Vec<ipc_core::codec::Entry<'_>>| -> Vec<(String, bool, Vec<u8>)> {
+        let located = |entries: Vec<ipc_core::codec::Entry<'_>>| -> Vec<(Key, bool, Vec<u8>)> {
             entries
                 .into_iter()
-                .map(|e| (e.key.to_owned(), e.ascii, e.value.to_vec()))
+                .map(|e| (e.key.to_key(), e.ascii, e.value.to_vec()))
                 .collect()
         };
         assert_eq!(

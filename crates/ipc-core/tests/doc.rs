@@ -1,7 +1,9 @@
 //! `Doc`, the flat reusable decode target, against `Value`, the tree the codec has always
 //! built: the same content (floats bit for bit), the same lookups, the same errors.
 
-use ipc_core::codec::{decode_value, Blob, Doc, Encoder, Item, Table, Value, ValueSink, MAX_DEPTH};
+use ipc_core::codec::{
+    decode_value, Blob, Doc, Encoder, Item, KeyRef, Table, Value, ValueSink, MAX_DEPTH,
+};
 use ipc_core::lmdb::{LmdbStore, Location, Options, SinkError, StoreSink};
 use ipc_core::payload::{self, SplitMix64};
 use ipc_core::store::Store;
@@ -165,7 +167,7 @@ fn views_read_what_was_decoded() {
     let Some(Item::Dict(cle)) = root.get("clé") else {
         panic!("clé is a dict")
     };
-    let keys: Vec<&str> = cle.iter().map(|(k, _)| k).collect();
+    let keys: Vec<KeyRef<'_>> = cle.iter().map(|(k, _)| k).collect();
     assert_eq!(keys, ["é", "ü"]);
     assert!(matches!(cle.get("ü"), Some(Item::Str("ö"))));
     let Some(Item::Dict(empty)) = root.get("empty dict") else {
@@ -174,7 +176,7 @@ fn views_read_what_was_decoded() {
     assert!(empty.is_empty() && empty.iter().next().is_none());
     // Reading in reverse reaches the same items.
     let last = root.iter().next_back().map(|(k, _)| k);
-    assert_eq!(last, Some("nested"));
+    assert_eq!(last, Some(KeyRef::Str("nested")));
     assert!(doc.nodes() > 0);
     assert!(format!("{doc:?}").contains("clé"));
 }
@@ -187,7 +189,8 @@ fn decode_key_finds_what_value_finds() {
         payload::generate(300, 5).encode().unwrap(),
     ] {
         let keys = Blob::parse(&blob).unwrap().keys().unwrap();
-        for key in keys.iter().copied().chain(["missing", "", "key_300"]) {
+        let absent = ["missing", "", "key_300"].map(KeyRef::Str);
+        for key in keys.iter().copied().chain(absent) {
             let expected = Value::decode_key(&blob, key).unwrap();
             let found = doc.decode_key(&blob, key).unwrap();
             assert_eq!(found, expected.is_some(), "{key}");
@@ -429,7 +432,7 @@ fn lmdb_reads_into_a_doc() {
             let found = doc
                 .decode_with(|sink| {
                     let mut sink = StoreSink(sink);
-                    r.decode_with(Some(k), |_| &mut sink)
+                    r.decode_with(k.as_str(), |_| &mut sink)
                 })
                 .map_err(|e: SinkError| e.into_error("LMDB snapshot"))
                 .unwrap();

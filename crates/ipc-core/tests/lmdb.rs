@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use heed::types::Bytes;
 use heed::{CommitOrAbort, EnvOpenOptions};
-use ipc_core::codec::Text;
+use ipc_core::codec::Key;
 use ipc_core::lmdb::{self, LmdbStore, Location, Options, Rewrite, WriteStats};
 use ipc_core::{payload, Error, Value};
 
@@ -132,7 +132,7 @@ fn only_changed_records_are_rewritten() {
     let Value::Dict(mut entries) = payload::generate(1000, 0) else {
         unreachable!()
     };
-    let publish = |w: &mut LmdbStore, entries: &[(Text, Value)]| {
+    let publish = |w: &mut LmdbStore, entries: &[(Key, Value)]| {
         w.publish(&Value::Dict(entries.to_vec()).encode().unwrap())
             .unwrap();
         w.last_write().unwrap()

@@ -8,6 +8,7 @@
 //! What a decoded value becomes is up to a [`Sink`]: a Rust [`Value`](super::Value),
 //! Python objects in the bindings, or nothing at all when only skipping.
 
+use super::array::KeyRef;
 use super::error::DecodeError;
 use super::format;
 use super::read::err;
@@ -33,6 +34,8 @@ pub struct Blob<'a> {
 
 /// Decodes one value stored apart from its blob (an LMDB record), against `table`. The
 /// value counts as nested one level, inside a root dict, and must fill `bytes` exactly.
+/// Its offsets are no longer the blob's, so the alignment of array data is not checked
+/// (the rest of each array is).
 pub fn decode_value<'a, S: Sink<'a>>(
     bytes: &'a [u8],
     table: Table<'a>,
@@ -40,6 +43,7 @@ pub fn decode_value<'a, S: Sink<'a>>(
 ) -> Result<S::Value, S::Error> {
     let mut r = Reader::new(bytes, table, sink, 0);
     r.depth = 1;
+    r.blob_offsets = false;
     let value = r.value()?;
     if r.pos != bytes.len() {
         return Err(DecodeError::new(r.pos, "unexpected bytes after the value").into());
@@ -49,7 +53,8 @@ pub fn decode_value<'a, S: Sink<'a>>(
 
 /// One root entry of an indexed blob, as found in place.
 pub struct Entry<'a> {
-    pub key: &'a str,
+    pub key: KeyRef<'a>,
+    /// Whether the key is ASCII text (false for an int key).
     pub ascii: bool,
     /// The encoded value, to be decoded with [`decode_value`] and the blob's table.
     pub value: &'a [u8],
@@ -131,13 +136,25 @@ impl<'a> Blob<'a> {
                     && n_slots > n_entries
                     && n_slots.saturating_mul(width) <= room
             };
-            if !slots_ok {
+            // The entries start at the next multiple of ALIGN; the bytes between are 0.
+            let entries_at = usize::try_from(n_slots)
+                .ok()
+                .and_then(|n| format::entries_offset(n, width as usize))
+                .filter(|&at| at <= table_at);
+            let Some(entries_at) = entries_at.filter(|_| slots_ok) else {
                 return err(
                     32,
                     format!("slot count {n_slots} does not fit {n_entries} entries"),
                 );
+            };
+            let slots_end = body_at + (n_slots * width) as usize;
+            if buf[slots_end..entries_at].iter().any(|&b| b != 0) {
+                return err(
+                    slots_end,
+                    "bytes between the slots and the entries are not 0",
+                );
             }
-            body_at += (n_slots * width) as usize;
+            body_at = entries_at;
         } else if n_entries != 0 || n_slots != 0 || wide_slots {
             return err(24, "entry or slot counts set on a blob without an index");
         }
@@ -188,7 +205,7 @@ impl<'a> Blob<'a> {
         r.depth = 1;
         let mut out = Vec::with_capacity(self.n_entries);
         for _ in 0..self.n_entries {
-            let (key, ascii) = r.raw_str()?;
+            let (key, ascii) = r.root_key()?;
             let start = r.pos;
             r.value()?;
             out.push(Entry {
@@ -261,7 +278,7 @@ impl<'a> Blob<'a> {
             let entry = &self.buf[..end];
             let mut r = Reader::new(entry, self.table, &mut skip, self.body_at + start as usize);
             // Two slots pointing at one entry leave it with no room for its value.
-            let (key, ascii) = r.raw_str()?;
+            let (key, ascii) = r.root_key()?;
             if r.pos >= end {
                 return err(r.pos, "entry without a value");
             }
@@ -288,16 +305,33 @@ impl<'a> Blob<'a> {
         Ok(value)
     }
 
-    /// Decodes only the value of root key `key`, found through the hash index.
-    /// Ok(None) when the key is absent; an error when the root is not an indexed dict.
-    pub fn get<S: Sink<'a>>(&self, key: &str, sink: &mut S) -> Result<Option<S::Value>, S::Error> {
+    /// Decodes only the value of root key `key` (a `&str`, an `i64` or a [`KeyRef`]),
+    /// found through the hash index. Ok(None) when the key is absent; an error when the
+    /// root is not an indexed dict.
+    pub fn get<'k, S: Sink<'a>>(
+        &self,
+        key: impl Into<KeyRef<'k>>,
+        sink: &mut S,
+    ) -> Result<Option<S::Value>, S::Error> {
+        self.get_ref(key.into(), sink)
+    }
+
+    fn get_ref<S: Sink<'a>>(
+        &self,
+        key: KeyRef<'_>,
+        sink: &mut S,
+    ) -> Result<Option<S::Value>, S::Error> {
         if !self.indexed {
             return Err(DecodeError::new(5, "the root is not an indexed dict").into());
         }
         if self.n_slots == 0 {
             return Ok(None);
         }
-        let mut slot = format::home_slot(format::key_hash(key.as_bytes()), self.n_slots as u64);
+        let hash = match key {
+            KeyRef::Str(s) => format::key_hash(s.as_bytes()),
+            KeyRef::Int(i) => format::int_key_hash(i),
+        };
+        let mut slot = format::home_slot(hash, self.n_slots as u64);
         let mut r = self.reader(sink, 0);
         r.depth = 1; // inside the root dict, as in a full decode
                      // At most one pass over the table, even if garbage filled every slot.
@@ -312,9 +346,7 @@ impl<'a> Blob<'a> {
                 return Err(DecodeError::new(at, "hash slot points past the entries").into());
             }
             r.pos = self.body_at + entry;
-            // Compare bytes without validating them: only a match matters, and a match
-            // equals `key`, which is valid UTF-8 already.
-            if r.key_bytes()? == key.as_bytes() {
+            if r.raw_key()?.is(key) {
                 return r.value().map(Some);
             }
             slot = (slot + 1) & (self.n_slots as u64 - 1);
@@ -343,7 +375,7 @@ impl<'a> Blob<'a> {
     }
 
     /// The root keys, in insertion order (values are walked, not built).
-    pub fn keys(&self) -> Result<Vec<&'a str>, DecodeError> {
+    pub fn keys(&self) -> Result<Vec<KeyRef<'a>>, DecodeError> {
         Ok(self.entries()?.into_iter().map(|e| e.key).collect())
     }
 }

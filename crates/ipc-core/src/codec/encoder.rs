@@ -4,6 +4,7 @@
 
 use rustc_hash::FxHashMap;
 
+use super::array::{array_nbytes, Dtype, KeyRef};
 use super::error::{EncodeError, EncodeErrorKind};
 use super::format::{self, tag};
 use crate::kept;
@@ -169,6 +170,57 @@ impl Encoder {
         self.buf.extend_from_slice(b);
     }
 
+    /// An array: `data` is C-ordered and little-endian, exactly
+    /// `product(shape) * dtype.itemsize()` bytes. Its data lands at a multiple of 64
+    /// bytes from the start of the blob, which the encoder knows: values are written
+    /// where they stay (see [`Encoder::complete`]).
+    pub fn array(&mut self, dtype: Dtype, shape: &[usize], data: &[u8]) -> Result<(), EncodeError> {
+        let nbytes = array_nbytes(dtype, shape).map_err(invalid_array)?;
+        if data.len() != nbytes {
+            return Err(invalid_array(format!(
+                "shape {shape:?} of {dtype} needs {nbytes} bytes, {} given",
+                data.len()
+            )));
+        }
+        self.buf
+            .reserve(3 + shape.len() * 10 + format::ALIGN + data.len());
+        self.buf
+            .extend_from_slice(&[tag::ARRAY, dtype.code(), shape.len() as u8]);
+        for &d in shape {
+            self.varint(d as u64);
+        }
+        // The pad count, then that many zeros, then the data on a multiple of ALIGN.
+        let data_at = format::align_up(self.buf.len() + 1);
+        let pad = data_at - self.buf.len() - 1;
+        self.buf.push(pad as u8);
+        self.buf.resize(data_at, 0);
+        self.buf.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// A NumPy scalar: `le` is its `dtype.itemsize()` little-endian bytes.
+    pub fn scalar(&mut self, dtype: Dtype, le: &[u8]) -> Result<(), EncodeError> {
+        if le.len() != dtype.itemsize() {
+            return Err(invalid_array(format!(
+                "a {dtype} scalar takes {} bytes, {} given",
+                dtype.itemsize(),
+                le.len()
+            )));
+        }
+        self.buf.extend_from_slice(&[tag::SCALAR, dtype.code()]);
+        self.buf.extend_from_slice(le);
+        Ok(())
+    }
+
+    /// An opaque pickle of a value the format does not carry. Only for a caller that
+    /// allowed pickling: the bytes are never looked into here, but whoever decodes them
+    /// may unpickle them.
+    pub fn pickle(&mut self, data: &[u8]) {
+        self.buf.push(tag::PICKLE);
+        self.varint(data.len() as u64);
+        self.buf.extend_from_slice(data);
+    }
+
     /// Starts a list of `len` values; the caller writes exactly that many next.
     #[inline]
     pub fn list(&mut self, len: usize) {
@@ -195,6 +247,13 @@ impl Encoder {
             Some(id) => self.shared_ref(id),
             None => self.str_known(s, ascii),
         }
+    }
+
+    /// An int key of a nested dict: an integer value, written as [`Encoder::int`] writes
+    /// it.
+    #[inline]
+    pub fn int_key(&mut self, v: i64) {
+        self.int(v);
     }
 
     /// The shared-table number for `s`, adding it if needed; None when `s` is too long
@@ -237,8 +296,10 @@ impl Encoder {
             self.index.is_none() && self.is_empty(),
             "begin_index must start the blob"
         );
-        let reserved = format::slot_count(len) * 4;
-        self.buf.resize(format::HEADER_LEN + reserved, 0);
+        let entries_at = format::entries_offset(format::slot_count(len), 4)
+            .expect("a slot table that fits in memory");
+        let reserved = entries_at - format::HEADER_LEN;
+        self.buf.resize(entries_at, 0);
         let mut entries = std::mem::take(&mut self.spare_entries);
         entries.clear();
         entries.reserve(len);
@@ -252,15 +313,32 @@ impl Encoder {
 
     /// Starts a root entry; its value follows.
     pub fn index_key(&mut self, key: &str, ascii: bool) {
+        self.index_entry(format::key_hash(key.as_bytes()));
+        self.str_known(key, ascii);
+    }
+
+    /// Starts a root entry whose key is an int; its value follows.
+    pub fn index_int_key(&mut self, key: i64) {
+        self.index_entry(format::int_key_hash(key));
+        self.int(key);
+    }
+
+    /// Starts a root entry with either kind of key.
+    pub fn index_key_ref(&mut self, key: KeyRef<'_>) {
+        match key {
+            KeyRef::Str(s) => self.index_key(s, s.is_ascii()),
+            KeyRef::Int(i) => self.index_int_key(i),
+        }
+    }
+
+    #[inline]
+    fn index_entry(&mut self, hash: u64) {
         let index = self
             .index
             .as_mut()
-            .expect("index_key needs begin_index first");
+            .expect("index keys need begin_index first");
         let offset = (self.buf.len() - index.entries_at) as u64;
-        index
-            .entries
-            .push((format::key_hash(key.as_bytes()), offset));
-        self.str_known(key, ascii);
+        index.entries.push((hash, offset));
     }
 
     /// Completes the blob: fills the hash slots, appends the shared table, writes the header.
@@ -288,14 +366,17 @@ impl Encoder {
             }
             let width = if wide { 8 } else { 4 };
             let slots = format::slot_count(index.entries.len());
-            let needed = slots * width;
+            let entries_at =
+                format::entries_offset(slots, width).expect("a slot table that fits in memory");
+            let needed = entries_at - index.slots_at;
             if needed != index.reserved {
                 // Only when the caller wrote more or fewer entries than announced, or the
                 // blob passed 4 GiB: move the entries to make room for the right table.
+                // Both sizes end on a multiple of ALIGN, so the move keeps array data
+                // aligned.
                 let range = index.slots_at..index.slots_at + index.reserved;
                 self.buf.splice(range, std::iter::repeat_n(0u8, needed));
             }
-            let entries_at = index.slots_at + needed;
             let filled = fill_slots(
                 &mut self.buf,
                 &mut self.table,
@@ -304,6 +385,9 @@ impl Encoder {
                 slots,
                 width,
             );
+            debug_assert!(self.buf[index.slots_at + slots * width..entries_at]
+                .iter()
+                .all(|&b| b == 0));
             n_entries = index.entries.len() as u64;
             n_slots = slots as u64;
             // Kept for the next blob, failed or not.
@@ -361,22 +445,42 @@ fn fill_slots(
                 let a = entry_key(buf, entries_at + (stored - 1) as usize);
                 let b = entry_key(buf, entries_at + offset as usize);
                 if a == b {
-                    let key = String::from_utf8_lossy(a).into_owned();
-                    return Err(EncodeError::new(EncodeErrorKind::DuplicateKey(key)));
+                    return Err(EncodeError::new(EncodeErrorKind::DuplicateKey(
+                        a.to_string(),
+                    )));
                 }
             }
             slot = (slot + 1) & (n_slots - 1);
         }
     }
-    let slots = &mut buf[entries_at - n_slots * width..entries_at];
+    let slots = &mut buf[index.slots_at..index.slots_at + n_slots * width];
     for (cell, &(_, value)) in slots.chunks_exact_mut(width).zip(table.iter()) {
         cell.copy_from_slice(&value.to_le_bytes()[..width]);
     }
     Ok(())
 }
 
-/// The key bytes of an entry this encoder wrote (trusted: tag, varint length, bytes).
-fn entry_key(buf: &[u8], at: usize) -> &[u8] {
+#[cold]
+fn invalid_array(why: String) -> EncodeError {
+    EncodeError::new(EncodeErrorKind::InvalidArray(why))
+}
+
+/// The key of an entry this encoder wrote (trusted: a string's tag, varint length and
+/// bytes, or an integer's tag and bytes).
+fn entry_key(buf: &[u8], at: usize) -> KeyRef<'_> {
+    let int = |n: usize| {
+        // Sign-extend the n little-endian bytes.
+        let mut b = [if buf[at + n] & 0x80 != 0 { 0xFF } else { 0 }; 8];
+        b[..n].copy_from_slice(&buf[at + 1..at + 1 + n]);
+        KeyRef::Int(i64::from_le_bytes(b))
+    };
+    match buf[at] {
+        tag::I8 => return int(1),
+        tag::I16 => return int(2),
+        tag::I32 => return int(4),
+        tag::I64 => return int(8),
+        _ => {}
+    }
     let (mut len, mut shift, mut pos) = (0u64, 0u32, at + 1);
     loop {
         let b = buf[pos];
@@ -387,5 +491,6 @@ fn entry_key(buf: &[u8], at: usize) -> &[u8] {
         }
         shift += 7;
     }
-    &buf[pos..pos + len as usize]
+    // The encoder wrote these bytes from a &str.
+    KeyRef::Str(std::str::from_utf8(&buf[pos..pos + len as usize]).unwrap_or(""))
 }

@@ -59,6 +59,8 @@ impl std::error::Error for DecodeError {}
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathSegment {
     Key(String),
+    /// An int dict key.
+    IntKey(i64),
     Index(usize),
 }
 
@@ -76,8 +78,12 @@ pub enum EncodeErrorKind {
     /// A container that contains itself; `first` is how many path segments lead to its
     /// first occurrence.
     Cycle { first: usize },
-    /// The same key twice in one dict (possible from Rust, not from a Python dict).
+    /// The same key twice in one dict (possible from Rust, not from a Python dict); the
+    /// key as Python's repr writes it.
     DuplicateKey(String),
+    /// An array or scalar whose bytes do not match its shape and dtype, or whose shape
+    /// NumPy could not hold (what is wrong).
+    InvalidArray(String),
 }
 
 /// An encoding failure and the path from the root to the value that caused it.
@@ -122,22 +128,30 @@ pub fn format_path(path: &[PathSegment]) -> String {
     for seg in path {
         match seg {
             PathSegment::Key(k) => {
-                out.push_str("['");
-                for c in k.chars() {
-                    match c {
-                        '\\' => out.push_str("\\\\"),
-                        '\'' => out.push_str("\\'"),
-                        '\n' => out.push_str("\\n"),
-                        c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
-                        c => out.push(c),
-                    }
-                }
-                out.push_str("']");
+                out.push('[');
+                write_py_str(&mut out, k);
+                out.push(']');
             }
+            PathSegment::IntKey(i) => out.push_str(&format!("[{i}]")),
             PathSegment::Index(i) => out.push_str(&format!("[{i}]")),
         }
     }
     out
+}
+
+/// `s` quoted as Python's repr would quote it, in single quotes.
+pub(super) fn write_py_str(out: &mut String, s: &str) {
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
 }
 
 impl fmt::Display for EncodeError {
@@ -163,7 +177,8 @@ impl fmt::Display for EncodeError {
                 "cycle: this container is {} itself",
                 format_path(&path[..(*first).min(path.len())])
             ),
-            EncodeErrorKind::DuplicateKey(k) => write!(f, "duplicate dict key {k:?}"),
+            EncodeErrorKind::DuplicateKey(k) => write!(f, "duplicate dict key {k}"),
+            EncodeErrorKind::InvalidArray(why) => write!(f, "invalid array: {why}"),
         }
     }
 }

@@ -4,7 +4,7 @@
 /// First four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"IPCB";
 /// Format version written by this build; the decoder accepts exactly this one.
-pub const FORMAT_VERSION: u8 = 1;
+pub const FORMAT_VERSION: u8 = 2;
 /// Size of the fixed header that precedes the slots or the root value.
 pub const HEADER_LEN: usize = 40;
 
@@ -39,6 +39,44 @@ pub mod tag {
     pub const LIST: u8 = 0x0D;
     pub const TUPLE: u8 = 0x0E;
     pub const DICT: u8 = 0x0F;
+    pub const ARRAY: u8 = 0x10;
+    pub const SCALAR: u8 = 0x11;
+    pub const PICKLE: u8 = 0x12;
+}
+
+/// Array data, and the entries of an indexed root, start at offsets from the start of
+/// the blob that are multiples of this: a cache line, and more than any dtype needs.
+pub const ALIGN: usize = 64;
+
+/// `at` rounded up to a multiple of [`ALIGN`] (`at` is a buffer offset, far from
+/// overflowing).
+#[inline]
+pub fn align_up(at: usize) -> usize {
+    at.next_multiple_of(ALIGN)
+}
+
+/// Where the entries of an indexed root start, after `n_slots` slots of `width` bytes:
+/// aligned, so that moving them (to resize the slots) keeps array data aligned.
+/// None when that does not fit in usize (only from a corrupt header).
+#[inline]
+pub fn entries_offset(n_slots: usize, width: usize) -> Option<usize> {
+    n_slots
+        .checked_mul(width)?
+        .checked_add(HEADER_LEN)?
+        .checked_next_multiple_of(ALIGN)
+}
+
+/// First byte of the hash input of an int key: a byte that never starts UTF-8 text, so
+/// no str key hashes the same bytes as an int key.
+pub const INT_KEY_MARK: u8 = 0xFF;
+
+/// The index hash of int key `v`: [`key_hash`] of [`INT_KEY_MARK`] and the 8 bytes of
+/// `v`, little-endian.
+#[inline]
+pub fn int_key_hash(v: i64) -> u64 {
+    let mut input = [INT_KEY_MARK; 9];
+    input[1..].copy_from_slice(&v.to_le_bytes());
+    key_hash(&input)
 }
 
 /// FNV-1a over the key, then MurmurHash3's 64-bit finaliser: stable across processes,

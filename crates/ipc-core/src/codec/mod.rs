@@ -5,6 +5,7 @@
 //! index lets a reader decode one key's value without touching the others.
 //! docs/format.md is the byte-level description.
 
+mod array;
 mod blob;
 mod doc;
 mod encoder;
@@ -17,11 +18,12 @@ mod skip;
 mod table;
 mod value;
 
+pub use array::{array_nbytes, Array, Dtype, Key, KeyRef, Scalar, MAX_NDIM};
 pub use blob::{decode_value, Blob, Entry};
-pub use doc::{Doc, DocSink, Item, Map, Node, OpenContainer, Seq};
+pub use doc::{ArrayItem, Doc, DocSink, Item, Map, Node, OpenContainer, Seq};
 pub use encoder::Encoder;
 pub use error::{format_path, DecodeError, EncodeError, EncodeErrorKind, PathSegment};
-pub use format::{FORMAT_VERSION, MAX_DEPTH};
+pub use format::{ALIGN, FORMAT_VERSION, MAX_DEPTH};
 pub use sink::Sink;
 pub use skip::Skip;
 pub use table::Table;

@@ -65,7 +65,7 @@ pub(super) fn take_array<const N: usize>(
 }
 
 #[inline(always)]
-fn varint(buf: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
+pub(super) fn varint(buf: &[u8], pos: &mut usize) -> Result<u64, DecodeError> {
     // Lengths and counts below 128 (nearly all of them) take one byte.
     match buf.get(*pos) {
         Some(&b) if b < 0x80 => {

@@ -1,9 +1,11 @@
 //! The cursor that walks encoded values and feeds them to a [`Sink`], checking the
 //! nesting depth and each shared-string reference on the way.
 
+use super::array::array_nbytes;
+use super::array::{Dtype, KeyRef, MAX_NDIM};
 use super::error::DecodeError;
 use super::format::{self, tag};
-use super::read::{byte, count, err, raw_str, shared_id, str_body, take, take_array};
+use super::read::{byte, count, err, raw_str, shared_id, str_body, take, take_array, varint};
 use super::sink::Sink;
 use super::table::Table;
 
@@ -26,7 +28,48 @@ pub(super) struct Reader<'a, 's, S> {
     /// Where reading goes on (at most `buf.len()`), between calls.
     pub(super) pos: usize,
     pub(super) depth: usize,
+    /// Whether `buf` starts where the blob does, so that array data must sit at a
+    /// multiple of [`format::ALIGN`] in it; not so for a value stored apart from its
+    /// blob ([`decode_value`](super::decode_value)).
+    pub(super) blob_offsets: bool,
     sink: &'s mut S,
+}
+
+/// A root key as found in place: the bytes of a string (unvalidated) or an integer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum RawKey<'a> {
+    Str(&'a [u8]),
+    Int(i64),
+}
+
+impl RawKey<'_> {
+    /// Whether this is `key`. A string's bytes are compared without validating them:
+    /// only a match matters, and a match equals `key`, which is valid UTF-8.
+    #[inline]
+    pub(super) fn is(self, key: KeyRef<'_>) -> bool {
+        match (self, key) {
+            (RawKey::Str(a), KeyRef::Str(b)) => a == b.as_bytes(),
+            (RawKey::Int(a), KeyRef::Int(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// An integer value whose tag `t` (one of I8..I64) was just read.
+#[inline]
+fn int_body(buf: &[u8], pos: &mut usize, t: u8) -> Result<Option<i64>, DecodeError> {
+    Ok(Some(match t {
+        tag::I8 => i64::from(take_array::<1>(buf, pos)?[0] as i8),
+        tag::I16 => i64::from(i16::from_le_bytes(take_array(buf, pos)?)),
+        tag::I32 => i64::from(i32::from_le_bytes(take_array(buf, pos)?)),
+        tag::I64 => i64::from_le_bytes(take_array(buf, pos)?),
+        _ => return Ok(None),
+    }))
+}
+
+#[cold]
+fn bad_key<T>(at: usize, t: u8) -> Result<T, DecodeError> {
+    err(at, format!("expected a dict key, found tag {t:#04x}"))
 }
 
 impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
@@ -38,6 +81,7 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
             validated: Vec::new(),
             pos,
             depth: 0,
+            blob_offsets: true,
             sink,
         }
     }
@@ -57,26 +101,42 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
         Ok(found)
     }
 
-    /// The bytes of an inline string, tag included, unvalidated.
+    /// A root key, tag included, a string's bytes unvalidated.
     #[inline]
-    pub(super) fn key_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+    pub(super) fn raw_key(&mut self) -> Result<RawKey<'a>, DecodeError> {
         let (buf, mut pos) = (self.buf, self.pos);
         let at = pos;
-        let bytes = match byte(buf, &mut pos)? {
+        let key = match byte(buf, &mut pos)? {
             tag::STR_ASCII | tag::STR_UTF8 => {
                 let n = count(buf, &mut pos, 1)?;
-                take(buf, &mut pos, n)?
+                RawKey::Str(take(buf, &mut pos, n)?)
             }
-            t => return err(at, format!("expected a string, found tag {t:#04x}")),
+            t => match int_body(buf, &mut pos, t)? {
+                Some(i) => RawKey::Int(i),
+                None => return bad_key(at, t),
+            },
         };
         self.pos = pos;
-        Ok(bytes)
+        Ok(key)
     }
 
-    /// An inline string, tag included, from `self.pos`: [`raw_str`] on the reader.
-    pub(super) fn raw_str(&mut self) -> Result<(&'a str, bool), DecodeError> {
+    /// A root key, tag included, from `self.pos`, validated: the key and whether it is
+    /// ASCII text.
+    pub(super) fn root_key(&mut self) -> Result<(KeyRef<'a>, bool), DecodeError> {
         let mut pos = self.pos;
-        let found = raw_str(self.buf, &mut pos)?;
+        let at = pos;
+        let found = match self.buf.get(pos) {
+            Some(&(tag::STR_ASCII | tag::STR_UTF8)) | None => {
+                raw_str(self.buf, &mut pos).map(|(s, ascii)| (KeyRef::Str(s), ascii))?
+            }
+            Some(&t) => {
+                pos += 1;
+                match int_body(self.buf, &mut pos, t)? {
+                    Some(i) => (KeyRef::Int(i), false),
+                    None => return bad_key(at, t),
+                }
+            }
+        };
         self.pos = pos;
         Ok(found)
     }
@@ -188,10 +248,72 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
                 self.sink.seq_end(seq)?
             }
             tag::DICT => self.dict_at(&mut pos, at)?,
+            tag::ARRAY => self.array(&mut pos, at)?,
+            tag::SCALAR => {
+                let dtype = dtype(buf, &mut pos)?;
+                let le = take(buf, &mut pos, dtype.itemsize())?;
+                self.sink.scalar(dtype, le)?
+            }
+            tag::PICKLE => {
+                let n = count(buf, &mut pos, 1)?;
+                let b = take(buf, &mut pos, n)?;
+                self.sink.pickle(b)?
+            }
             _ => return Err(DecodeError::new(at, format!("unknown value tag {t:#04x}")).into()),
         };
         self.pos = pos;
         Ok(v)
+    }
+
+    /// An array, from `*pos` just after its tag (at `at`): dtype, ndim, shape, pad, data.
+    /// Every field is checked before the data is handed over: the dtype code, ndim, the
+    /// shape's byte size (overflow included), the pad (count, zeros, and the alignment it
+    /// leads to) and that the data is all there.
+    fn array(&mut self, pos: &mut usize, at: usize) -> Result<S::Value, S::Error> {
+        let buf = self.buf;
+        let dtype = dtype(buf, pos)?;
+        let ndim_at = *pos;
+        let ndim = usize::from(byte(buf, pos)?);
+        if ndim > MAX_NDIM {
+            return Err(DecodeError::new(
+                ndim_at,
+                format!("array of {ndim} dimensions (at most {MAX_NDIM})"),
+            )
+            .into());
+        }
+        let mut shape = [0usize; MAX_NDIM];
+        for d in shape.iter_mut().take(ndim) {
+            let d_at = *pos;
+            *d = usize::try_from(varint(buf, pos)?)
+                .map_err(|_| DecodeError::new(d_at, "array dimension does not fit in memory"))?;
+        }
+        let shape = &shape[..ndim];
+        let nbytes = array_nbytes(dtype, shape).map_err(|why| DecodeError::new(at, why))?;
+        let pad_at = *pos;
+        let pad = usize::from(byte(buf, pos)?);
+        if pad >= format::ALIGN {
+            return Err(DecodeError::new(
+                pad_at,
+                format!("array pad of {pad} bytes (at most {})", format::ALIGN - 1),
+            )
+            .into());
+        }
+        if take(buf, pos, pad)?.iter().any(|&b| b != 0) {
+            return Err(DecodeError::new(pad_at, "array pad bytes are not zero").into());
+        }
+        if self.blob_offsets && *pos % format::ALIGN != 0 {
+            return Err(DecodeError::new(
+                pad_at,
+                format!(
+                    "array data at offset {} is not a multiple of {}",
+                    *pos,
+                    format::ALIGN
+                ),
+            )
+            .into());
+        }
+        let data = take(buf, pos, nbytes)?;
+        self.sink.array(dtype, shape, data)
     }
 
     #[inline]
@@ -206,6 +328,23 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
         Ok(())
     }
 
+    /// An int dict key, from `*pos` just after its tag `t` (at `at`), or the error for a
+    /// tag that starts no key. Apart from the string keys, which are most keys.
+    #[inline(never)]
+    fn int_key<const ROOT: bool>(
+        &mut self,
+        pos: &mut usize,
+        t: u8,
+        at: usize,
+        index: usize,
+    ) -> Result<S::Key, S::Error> {
+        match int_body(self.buf, pos, t)? {
+            Some(v) if ROOT => self.sink.root_int_key(index, v),
+            Some(v) => self.sink.int_key(v),
+            None => Ok(bad_key(at, t)?),
+        }
+    }
+
     /// The root dict's `n` entries, from `self.pos`: inline keys only.
     pub(super) fn entries(&mut self, n: usize) -> Result<S::Value, S::Error> {
         self.depth = 1;
@@ -215,8 +354,8 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
         Ok(v)
     }
 
-    /// `n` dict entries from `*pos`; those of the root dict (`ROOT`) have inline keys
-    /// only, and go through [`Sink::root_key`].
+    /// `n` dict entries from `*pos`; those of the root dict (`ROOT`) have no shared
+    /// keys, and go through [`Sink::root_key`] / [`Sink::root_int_key`].
     #[inline(always)]
     fn entries_at<const ROOT: bool>(
         &mut self,
@@ -247,17 +386,21 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
                         }
                     }
                 }
-                _ => {
-                    return Err(DecodeError::new(
-                        at,
-                        format!("expected a dict key, found tag {t:#04x}"),
-                    )
-                    .into())
-                }
+                _ => self.int_key::<ROOT>(pos, t, at, i)?,
             };
             let v = self.value_at::<ROOT>(pos)?;
             self.sink.map_insert(&mut map, k, v)?;
         }
         self.sink.map_end(map)
+    }
+}
+
+/// A dtype code, checked.
+fn dtype(buf: &[u8], pos: &mut usize) -> Result<Dtype, DecodeError> {
+    let at = *pos;
+    let code = byte(buf, pos)?;
+    match Dtype::from_code(code) {
+        Some(d) => Ok(d),
+        None => err(at, format!("unknown dtype code {code}")),
     }
 }

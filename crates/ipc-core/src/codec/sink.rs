@@ -3,6 +3,7 @@
 //! Python objects in the bindings, or nothing at all when only skipping
 //! ([`Skip`](super::Skip)).
 
+use super::array::Dtype;
 use super::error::DecodeError;
 
 /// Receives decoded nodes and builds whatever the caller wants from them.
@@ -28,6 +29,23 @@ pub trait Sink<'a> {
         shared: Option<u32>,
     ) -> Result<Self::Value, Self::Error>;
     fn bytes(&mut self, b: &'a [u8]) -> Result<Self::Value, Self::Error>;
+    /// An array: `data` is its C-ordered little-endian bytes, exactly
+    /// `product(shape) * dtype.itemsize()` of them, borrowed from the decoded buffer (a
+    /// sink that can keep the buffer alive may view them in place). In a whole blob they
+    /// start at a multiple of 64 bytes from the blob's start; whether `data.as_ptr()` is
+    /// aligned depends on where the caller placed the blob. `shape` has at most 64
+    /// dimensions and a byte size of at most `isize::MAX`.
+    fn array(
+        &mut self,
+        dtype: Dtype,
+        shape: &[usize],
+        data: &'a [u8],
+    ) -> Result<Self::Value, Self::Error>;
+    /// A NumPy scalar: `le` is its `dtype.itemsize()` little-endian bytes.
+    fn scalar(&mut self, dtype: Dtype, le: &'a [u8]) -> Result<Self::Value, Self::Error>;
+    /// An opaque pickle, written only for a caller that allowed pickling; the decoder
+    /// never looks inside (a sink decides whether to unpickle it).
+    fn pickle(&mut self, data: &'a [u8]) -> Result<Self::Value, Self::Error>;
     /// A shared string the sink has already built, asked before the decoder looks the
     /// string up and validates it again. Sinks that keep nothing answer None.
     #[inline]
@@ -55,6 +73,13 @@ pub trait Sink<'a> {
         ascii: bool,
         shared: Option<u32>,
     ) -> Result<Self::Key, Self::Error>;
+    /// An int dict key (nested dicts; the root's go through [`Sink::root_int_key`]).
+    fn int_key(&mut self, v: i64) -> Result<Self::Key, Self::Error>;
+    /// Key number `index` (in order) of the root dict, when it is an int.
+    #[inline]
+    fn root_int_key(&mut self, _index: usize, v: i64) -> Result<Self::Key, Self::Error> {
+        self.int_key(v)
+    }
     /// Key number `index` (in order) of the root dict. A state dict keeps its keys from
     /// one snapshot to the next, so a sink may hand back the key it built for the same
     /// position of an earlier blob, once it has checked that the text is the same.
@@ -115,6 +140,23 @@ impl<'a, S: Sink<'a> + ?Sized> Sink<'a> for &mut S {
         (**self).bytes(b)
     }
     #[inline(always)]
+    fn array(
+        &mut self,
+        dtype: Dtype,
+        shape: &[usize],
+        data: &'a [u8],
+    ) -> Result<S::Value, S::Error> {
+        (**self).array(dtype, shape, data)
+    }
+    #[inline(always)]
+    fn scalar(&mut self, dtype: Dtype, le: &'a [u8]) -> Result<S::Value, S::Error> {
+        (**self).scalar(dtype, le)
+    }
+    #[inline(always)]
+    fn pickle(&mut self, data: &'a [u8]) -> Result<S::Value, S::Error> {
+        (**self).pickle(data)
+    }
+    #[inline(always)]
     fn cached_str(&mut self, id: u32) -> Option<S::Value> {
         (**self).cached_str(id)
     }
@@ -141,6 +183,14 @@ impl<'a, S: Sink<'a> + ?Sized> Sink<'a> for &mut S {
     #[inline(always)]
     fn key(&mut self, s: &'a str, ascii: bool, shared: Option<u32>) -> Result<S::Key, S::Error> {
         (**self).key(s, ascii, shared)
+    }
+    #[inline(always)]
+    fn int_key(&mut self, v: i64) -> Result<S::Key, S::Error> {
+        (**self).int_key(v)
+    }
+    #[inline(always)]
+    fn root_int_key(&mut self, index: usize, v: i64) -> Result<S::Key, S::Error> {
+        (**self).root_int_key(index, v)
     }
     #[inline(always)]
     fn root_key(&mut self, index: usize, s: &'a str, ascii: bool) -> Result<S::Key, S::Error> {

@@ -1,5 +1,6 @@
 //! The sink that builds nothing.
 
+use super::array::Dtype;
 use super::error::DecodeError;
 use super::sink::Sink;
 
@@ -32,6 +33,18 @@ impl<'a> Sink<'a> for Skip {
         Ok(())
     }
     fn bytes(&mut self, _: &'a [u8]) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn array(&mut self, _: Dtype, _: &[usize], _: &'a [u8]) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn scalar(&mut self, _: Dtype, _: &'a [u8]) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn pickle(&mut self, _: &'a [u8]) -> Result<(), DecodeError> {
+        Ok(())
+    }
+    fn int_key(&mut self, _: i64) -> Result<(), DecodeError> {
         Ok(())
     }
     fn seq(&mut self, _: usize, _: bool) -> Result<(), DecodeError> {

@@ -1,5 +1,6 @@
 //! The Rust-side data model: what the native harness writes and reads, without Python.
 
+use super::array::{Array, Dtype, Key, KeyRef, Scalar};
 use super::blob::Blob;
 use super::encoder::Encoder;
 use super::error::{DecodeError, EncodeError, EncodeErrorKind, PathSegment};
@@ -23,7 +24,14 @@ pub enum Value {
     Bytes(Vec<u8>),
     List(Vec<Value>),
     Tuple(Vec<Value>),
-    Dict(Vec<(Text, Value)>),
+    /// Keys are strings or ints, in insertion order.
+    Dict(Vec<(Key, Value)>),
+    /// A NumPy array.
+    Array(Array),
+    /// A NumPy scalar.
+    Scalar(Scalar),
+    /// An opaque pickle (written only when the producer allowed pickling).
+    Pickle(Vec<u8>),
 }
 
 impl Value {
@@ -47,8 +55,11 @@ impl Value {
             Value::Dict(entries) => {
                 enc.begin_index(entries.len());
                 for (k, v) in entries {
-                    enc.index_key(k, k.is_ascii());
-                    write(enc, v, 1).map_err(|e| e.within(PathSegment::Key(k.to_string())))?;
+                    match k {
+                        Key::Str(s) => enc.index_key(s, s.is_ascii()),
+                        Key::Int(i) => enc.index_int_key(*i),
+                    }
+                    write(enc, v, 1).map_err(|e| e.within(segment(k)))?;
                 }
                 Ok(())
             }
@@ -74,13 +85,18 @@ impl Value {
                         .zip(y)
                         .all(|((kp, p), (kq, q))| kp == kq && p.identical(q))
             }
-            // No floats inside these: the derived equality is exact.
+            // No floats inside these (arrays and scalars hold bytes): the derived
+            // equality is exact.
             _ => self == other,
         }
     }
 
-    /// The value of one root key, decoding nothing else.
-    pub fn decode_key(buf: &[u8], key: &str) -> Result<Option<Value>, DecodeError> {
+    /// The value of one root key (a `&str`, an `i64` or a [`KeyRef`]), decoding nothing
+    /// else.
+    pub fn decode_key<'k>(
+        buf: &[u8],
+        key: impl Into<KeyRef<'k>>,
+    ) -> Result<Option<Value>, DecodeError> {
         Blob::parse(buf)?.get(key, &mut ValueSink::default())
     }
 }
@@ -101,6 +117,9 @@ fn write(enc: &mut Encoder, v: &Value, depth: usize) -> Result<(), EncodeError> 
         Value::Float(f) => enc.float(*f),
         Value::Str(s) => enc.str(s),
         Value::Bytes(b) => enc.bytes(b),
+        Value::Array(a) => enc.array(a.dtype, &a.shape, &a.data)?,
+        Value::Scalar(s) => enc.scalar(s.dtype, &s.le)?,
+        Value::Pickle(p) => enc.pickle(p),
         Value::List(items) | Value::Tuple(items) => {
             if depth >= MAX_DEPTH {
                 return Err(EncodeError::new(EncodeErrorKind::TooDeep));
@@ -125,17 +144,28 @@ fn write(enc: &mut Encoder, v: &Value, depth: usize) -> Result<(), EncodeError> 
                 )));
             }
             for (k, item) in entries {
-                enc.key(k, k.is_ascii());
-                write(enc, item, depth + 1)
-                    .map_err(|e| e.within(PathSegment::Key(k.to_string())))?;
+                match k {
+                    Key::Str(s) => enc.key(s, s.is_ascii()),
+                    Key::Int(i) => enc.int_key(*i),
+                }
+                write(enc, item, depth + 1).map_err(|e| e.within(segment(k)))?;
             }
         }
     }
     Ok(())
 }
 
+/// The path segment of dict key `k`.
+#[cold]
+fn segment(k: &Key) -> PathSegment {
+    match k {
+        Key::Str(s) => PathSegment::Key(s.to_string()),
+        Key::Int(i) => PathSegment::IntKey(*i),
+    }
+}
+
 /// A Vec of pairs can repeat a key, which a dict cannot hold.
-fn first_duplicate(entries: &[(Text, Value)]) -> Option<&Text> {
+fn first_duplicate(entries: &[(Key, Value)]) -> Option<&Key> {
     if entries.len() <= 8 {
         // Small dicts (the common case) are cheaper to scan than to hash.
         let mut keys = entries.iter().map(|(k, _)| k);
@@ -150,7 +180,7 @@ fn first_duplicate(entries: &[(Text, Value)]) -> Option<&Text> {
     entries
         .iter()
         .map(|(k, _)| k)
-        .find(|k| !seen.insert(k.as_str()))
+        .find(|k| !seen.insert(k.as_ref()))
 }
 
 /// Builds [`Value`]s.
@@ -161,11 +191,20 @@ pub struct ValueSink {
     keys: Vec<Option<Text>>,
 }
 
+#[cold]
+fn array_value(dtype: Dtype, shape: &[usize], data: &[u8]) -> Value {
+    Value::Array(Array {
+        dtype,
+        shape: shape.to_vec(),
+        data: data.to_vec(),
+    })
+}
+
 impl<'a> Sink<'a> for ValueSink {
     type Value = Value;
-    type Key = Text;
+    type Key = Key;
     type Seq = (Vec<Value>, bool);
-    type Map = Vec<(Text, Value)>;
+    type Map = Vec<(Key, Value)>;
     type Error = DecodeError;
 
     fn none(&mut self) -> Result<Value, DecodeError> {
@@ -189,6 +228,23 @@ impl<'a> Sink<'a> for ValueSink {
     fn bytes(&mut self, b: &'a [u8]) -> Result<Value, DecodeError> {
         Ok(Value::Bytes(b.to_vec()))
     }
+    fn array(
+        &mut self,
+        dtype: Dtype,
+        shape: &[usize],
+        data: &'a [u8],
+    ) -> Result<Value, DecodeError> {
+        Ok(array_value(dtype, shape, data))
+    }
+    fn scalar(&mut self, dtype: Dtype, le: &'a [u8]) -> Result<Value, DecodeError> {
+        Ok(Value::Scalar(Scalar {
+            dtype,
+            le: le.to_vec(),
+        }))
+    }
+    fn pickle(&mut self, data: &'a [u8]) -> Result<Value, DecodeError> {
+        Ok(Value::Pickle(data.to_vec()))
+    }
     fn seq(&mut self, len: usize, tuple: bool) -> Result<Self::Seq, DecodeError> {
         Ok((Vec::with_capacity(len), tuple))
     }
@@ -206,7 +262,10 @@ impl<'a> Sink<'a> for ValueSink {
     fn map(&mut self, len: usize) -> Result<Self::Map, DecodeError> {
         Ok(Vec::with_capacity(len))
     }
-    fn key(&mut self, s: &'a str, _: bool, shared: Option<u32>) -> Result<Text, DecodeError> {
+    fn int_key(&mut self, v: i64) -> Result<Key, DecodeError> {
+        Ok(Key::Int(v))
+    }
+    fn key(&mut self, s: &'a str, _: bool, shared: Option<u32>) -> Result<Key, DecodeError> {
         let key = Text::new(s);
         if let Some(id) = shared {
             // Ids are below the table's count, which the decoder checked.
@@ -216,13 +275,13 @@ impl<'a> Sink<'a> for ValueSink {
             }
             self.keys[id] = Some(key.clone());
         }
-        Ok(key)
+        Ok(Key::Str(key))
     }
     #[inline]
-    fn cached_key(&mut self, id: u32) -> Option<Text> {
-        self.keys.get(id as usize)?.clone()
+    fn cached_key(&mut self, id: u32) -> Option<Key> {
+        self.keys.get(id as usize)?.clone().map(Key::Str)
     }
-    fn map_insert(&mut self, map: &mut Self::Map, k: Text, v: Value) -> Result<(), DecodeError> {
+    fn map_insert(&mut self, map: &mut Self::Map, k: Key, v: Value) -> Result<(), DecodeError> {
         map.push((k, v));
         Ok(())
     }

@@ -120,19 +120,29 @@ pub fn prepare<'b>(
             entries.len()
         )));
     }
+    // Records are keyed by the key's UTF-8 text, which an int key does not have.
+    if let Some(e) = entries.iter().find(|e| e.key.as_str().is_none()) {
+        let key = e.key;
+        buffers.entries = recycle(entries);
+        return Err(Error::Usage(format!(
+            "{label}: top-level key {key} is an int; this store takes str keys only"
+        )));
+    }
     let mut records: Vec<NewRecord<'b>> = recycle(std::mem::take(&mut buffers.records));
     records.extend(entries.iter().map(|e| {
-        let escaped = layout::is_escaped(e.key, max_key);
-        let key = if escaped {
+        // Every key is a str, checked above.
+        let key = e.key.as_str().unwrap_or_default();
+        let escaped = layout::is_escaped(key, max_key);
+        let record_key = if escaped {
             let mut k = [0u8; ESCAPED_KEY_LEN];
-            k[..ESCAPED_KEY_LEN - 1].copy_from_slice(&layout::escaped_prefix(e.key));
+            k[..ESCAPED_KEY_LEN - 1].copy_from_slice(&layout::escaped_prefix(key));
             RecordKey::Escaped(k)
         } else {
-            RecordKey::Plain(e.key.as_bytes())
+            RecordKey::Plain(key.as_bytes())
         };
         NewRecord {
-            key,
-            escaped: escaped.then_some(e.key),
+            key: record_key,
+            escaped: escaped.then_some(key),
             value: e.value,
         }
     }));

@@ -2,7 +2,7 @@
 //! this module; not every one uses every helper).
 #![allow(dead_code)]
 
-use ipc_core::codec::Value;
+use ipc_core::codec::{Array, Dtype, Key, Scalar, Value};
 
 /// A dict from literal pairs, in their order.
 pub fn d(entries: &[(&str, Value)]) -> Value {
@@ -21,7 +21,7 @@ pub fn s(x: &str) -> Value {
 /// Every kind of value, nested, with shared keys and a few edge cases.
 /// codec.rs pins its bytes.
 pub fn sample() -> Value {
-    d(&[
+    let v1 = d(&[
         ("none", Value::None),
         (
             "flags",
@@ -62,5 +62,47 @@ pub fn sample() -> Value {
                 ("empty", d(&[])),
             ]),
         ),
-    ])
+    ]);
+    // Format 2's additions: arrays, NumPy scalars, a pickle, int keys (1 and "1" differ).
+    let Value::Dict(mut entries) = v1 else {
+        unreachable!()
+    };
+    let f32s: Vec<u8> = [1.5f32, -2.0, 0.25, 3.0, -0.0, 8.0]
+        .iter()
+        .flat_map(|f| f.to_le_bytes())
+        .collect();
+    let array = |dtype, shape: &[usize], data: Vec<u8>| {
+        Value::Array(Array::new(dtype, shape.to_vec(), data).unwrap())
+    };
+    entries.extend([
+        (
+            Key::from("arrays"),
+            Value::List(vec![
+                array(Dtype::F32, &[2, 3], f32s),
+                array(Dtype::I16, &[], vec![0x34, 0x12]),
+                array(Dtype::U8, &[0, 4], vec![]),
+            ]),
+        ),
+        (
+            Key::from("scalars"),
+            Value::List(vec![
+                Value::Scalar(Scalar::f32(0.5)),
+                Value::Scalar(Scalar::i64(-3)),
+                Value::Scalar(Scalar::bool(true)),
+            ]),
+        ),
+        // Opaque: the codec never looks inside.
+        (Key::from("pickle"), Value::Pickle(b"\x80\x05N.".to_vec())),
+        (Key::Int(7), s("int root key")),
+        (Key::Int(-300), Value::None),
+        (
+            Key::from("int keys"),
+            Value::Dict(vec![
+                (Key::Int(1), s("one")),
+                (Key::from("1"), s("str one")),
+                (Key::Int(i64::MIN), Value::Int(0)),
+            ]),
+        ),
+    ]);
+    Value::Dict(entries)
 }

@@ -13,7 +13,8 @@
 //!   after the ones already reserved. A container node holds where its slots start and
 //!   how many there are, as `u32`s.
 //! * a `String` arena for the text of every key and string, and a `Vec<u8>` arena for
-//!   bytes and big integers: nodes refer to them by `u32` start and length. A shared
+//!   bytes, big integers, pickles, scalars and arrays (an array's shape, then its data,
+//!   copied): nodes refer to them by `u32` start and length. A shared
 //!   string (the field names of nested dicts, `STR_SHARED` references: docs/format.md)
 //!   is copied into the arena once per blob, and every later reference to it is the same
 //!   span.
@@ -49,6 +50,7 @@ mod views;
 
 use std::fmt;
 
+use super::array::KeyRef;
 use super::blob::{decode_value, Blob};
 use super::error::DecodeError;
 use super::table::Table;
@@ -57,7 +59,7 @@ use super::value::Value;
 pub use sink::{DocSink, OpenContainer};
 pub use tape::Node;
 use tape::{Kind, Span};
-pub use views::{Item, Map, Seq};
+pub use views::{ArrayItem, Item, Map, Seq};
 
 /// A decoded snapshot: a flat tape of nodes and the arenas their text and bytes live in.
 /// See the [module documentation](self).
@@ -92,7 +94,12 @@ impl Doc {
     /// Replaces the content with the value of root key `key` of `blob`, found through
     /// the blob's index (as [`Blob::get`]). Ok(false), and an empty document, when the
     /// key is absent.
-    pub fn decode_key(&mut self, blob: &[u8], key: &str) -> Result<bool, DecodeError> {
+    pub fn decode_key<'k>(
+        &mut self,
+        blob: &[u8],
+        key: impl Into<KeyRef<'k>>,
+    ) -> Result<bool, DecodeError> {
+        let key = key.into();
         self.decode_with(|sink| Blob::parse(blob)?.get(key, sink))
     }
 
@@ -174,6 +181,16 @@ impl Doc {
                 let nodes = sink.tape.get(start..start + 2 * s.len as usize);
                 nodes.map(|nodes| Item::Dict(Map { doc: self, nodes }))
             }
+            Kind::Array { span, dtype, ndim } => sink
+                .bytes
+                .get(span.range())
+                .and_then(|b| b.split_at_checked(usize::from(ndim) * 8))
+                .map(|(shape, data)| Item::Array(ArrayItem { dtype, shape, data })),
+            Kind::Scalar { span, dtype } => sink
+                .bytes
+                .get(span.range())
+                .map(|le| Item::Scalar(dtype, le)),
+            Kind::Pickle(s) => sink.bytes.get(s.range()).map(Item::Pickle),
         };
         found.unwrap_or(Item::None)
     }
@@ -183,11 +200,12 @@ impl Doc {
         Some(Seq { doc: self, nodes })
     }
 
-    fn text_of(&self, key: Node) -> &str {
+    fn key_of(&self, key: Node) -> KeyRef<'_> {
         match key.kind() {
-            Kind::Str(s) => self.sink.text.get(s.range()).unwrap_or(""),
-            // Only the sink writes keys, always as Str.
-            _ => "",
+            Kind::Str(s) => KeyRef::Str(self.sink.text.get(s.range()).unwrap_or("")),
+            Kind::Int(i) => KeyRef::Int(i),
+            // Only the sink writes keys, always as Str or Int.
+            _ => KeyRef::Str(""),
         }
     }
 }

@@ -4,6 +4,7 @@
 use super::tape::{Kind, Node, Span, FILLER, LIMIT};
 use crate::codec::error::DecodeError;
 use crate::codec::sink::Sink;
+use crate::codec::Dtype;
 
 #[cold]
 fn over_limit(what: &str, limit: &str, have: usize, more: usize) -> DecodeError {
@@ -109,6 +110,21 @@ impl DocSink {
         Ok(span)
     }
 
+    /// An array's span in the bytes arena: its shape as little-endian u64s, then its
+    /// data (which is copied: a `Doc` outlives the bytes it decoded).
+    #[cold]
+    fn push_array(&mut self, shape: &[usize], data: &[u8]) -> Result<Span, DecodeError> {
+        let what = "bytes and big integers";
+        let len = data.len().saturating_add(shape.len() * 8);
+        let span = arena_span(self.bytes.len(), len, self.limits.bytes, what)?;
+        self.bytes.reserve(len);
+        for &d in shape {
+            self.bytes.extend_from_slice(&(d as u64).to_le_bytes());
+        }
+        self.bytes.extend_from_slice(data);
+        Ok(span)
+    }
+
     /// A string's span; a shared one is remembered for the later references to it.
     #[inline]
     fn str_span(&mut self, s: &str, shared: Option<u32>) -> Result<Span, DecodeError> {
@@ -182,6 +198,24 @@ impl<'a> Sink<'a> for DocSink {
     fn bytes(&mut self, b: &'a [u8]) -> Result<Node, DecodeError> {
         Ok(Node::new(Kind::Bytes(self.push_bytes(b)?)))
     }
+    fn array(
+        &mut self,
+        dtype: Dtype,
+        shape: &[usize],
+        data: &'a [u8],
+    ) -> Result<Node, DecodeError> {
+        let span = self.push_array(shape, data)?;
+        // The decoder allows at most MAX_NDIM (64) dimensions.
+        let ndim = shape.len() as u8;
+        Ok(Node::new(Kind::Array { span, dtype, ndim }))
+    }
+    fn scalar(&mut self, dtype: Dtype, le: &'a [u8]) -> Result<Node, DecodeError> {
+        let span = self.push_bytes(le)?;
+        Ok(Node::new(Kind::Scalar { span, dtype }))
+    }
+    fn pickle(&mut self, data: &'a [u8]) -> Result<Node, DecodeError> {
+        Ok(Node::new(Kind::Pickle(self.push_bytes(data)?)))
+    }
     #[inline]
     fn cached_str(&mut self, id: u32) -> Option<Node> {
         self.cached_key(id)
@@ -237,6 +271,9 @@ impl<'a> Sink<'a> for DocSink {
     #[inline]
     fn key(&mut self, s: &'a str, _: bool, shared: Option<u32>) -> Result<Node, DecodeError> {
         Ok(Node::new(Kind::Str(self.str_span(s, shared)?)))
+    }
+    fn int_key(&mut self, v: i64) -> Result<Node, DecodeError> {
+        Ok(Node::new(Kind::Int(v)))
     }
     #[inline]
     fn map_insert(&mut self, map: &mut OpenContainer, k: Node, v: Node) -> Result<(), DecodeError> {

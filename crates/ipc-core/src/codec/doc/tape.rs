@@ -1,6 +1,8 @@
 //! The tape of a [`Doc`](super::Doc): 16-byte nodes, and the spans they hold into the
 //! tape and the arenas (see the [module documentation](super)).
 
+use crate::codec::Dtype;
+
 /// A run of `len` items from `start`, in the tape or one of the arenas.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Span {
@@ -46,6 +48,14 @@ const BYTES: u32 = 6;
 const LIST: u32 = 7;
 const TUPLE: u32 = 8;
 const DICT: u32 = 9;
+const ARRAY: u32 = 10;
+const SCALAR: u32 = 11;
+const PICKLE: u32 = 12;
+
+/// Where a node's `b` keeps a dtype code and a dimension count, above a span's `u32`
+/// length.
+const DTYPE_SHIFT: u32 = 32;
+const NDIM_SHIFT: u32 = 40;
 
 impl Node {
     #[inline(always)]
@@ -61,6 +71,17 @@ impl Node {
             Kind::List(s) => (LIST, s.start, s.len as u64),
             Kind::Tuple(s) => (TUPLE, s.start, s.len as u64),
             Kind::Dict(s) => (DICT, s.start, s.len as u64),
+            Kind::Array { span, dtype, ndim } => (
+                ARRAY,
+                span.start,
+                span.len as u64 | (dtype as u64) << DTYPE_SHIFT | (ndim as u64) << NDIM_SHIFT,
+            ),
+            Kind::Scalar { span, dtype } => (
+                SCALAR,
+                span.start,
+                span.len as u64 | (dtype as u64) << DTYPE_SHIFT,
+            ),
+            Kind::Pickle(s) => (PICKLE, s.start, s.len as u64),
         };
         Node { tag, a, b }
     }
@@ -81,6 +102,19 @@ impl Node {
             LIST => Kind::List(span),
             TUPLE => Kind::Tuple(span),
             DICT => Kind::Dict(span),
+            ARRAY | SCALAR => {
+                // Only Node::new makes nodes, from a valid code; a None otherwise.
+                let Some(dtype) = Dtype::from_code((self.b >> DTYPE_SHIFT) as u8) else {
+                    return Kind::None;
+                };
+                if self.tag == SCALAR {
+                    Kind::Scalar { span, dtype }
+                } else {
+                    let ndim = (self.b >> NDIM_SHIFT) as u8;
+                    Kind::Array { span, dtype, ndim }
+                }
+            }
+            PICKLE => Kind::Pickle(span),
             // NONE; only Node::new makes nodes.
             _ => Kind::None,
         }
@@ -103,8 +137,22 @@ pub(super) enum Kind {
     /// `len` nodes on the tape.
     List(Span),
     Tuple(Span),
-    /// `len` entries: 2 * `len` nodes on the tape, each key (a `Str`) before its value.
+    /// `len` entries: 2 * `len` nodes on the tape, each key (a `Str` or an `Int`)
+    /// before its value.
     Dict(Span),
+    /// In the bytes arena: the shape, `ndim` little-endian u64s, then the data.
+    Array {
+        span: Span,
+        dtype: Dtype,
+        ndim: u8,
+    },
+    /// In the bytes arena: the scalar's little-endian bytes.
+    Scalar {
+        span: Span,
+        dtype: Dtype,
+    },
+    /// In the bytes arena.
+    Pickle(Span),
 }
 
 // Four to a cache line: the layout is the point of the design.

@@ -5,6 +5,7 @@ use std::fmt;
 
 use super::tape::Node;
 use super::Doc;
+use crate::codec::array::{Array, Dtype, Key, KeyRef, Scalar};
 use crate::codec::value::{Text, Value};
 
 /// A decoded value, borrowed from its [`Doc`].
@@ -21,6 +22,55 @@ pub enum Item<'d> {
     List(Seq<'d>),
     Tuple(Seq<'d>),
     Dict(Map<'d>),
+    Array(ArrayItem<'d>),
+    /// A NumPy scalar: its dtype and little-endian bytes.
+    Scalar(Dtype, &'d [u8]),
+    /// An opaque pickle.
+    Pickle(&'d [u8]),
+}
+
+/// An array in a [`Doc`]: its dtype, shape and C-ordered little-endian data.
+#[derive(Clone, Copy)]
+pub struct ArrayItem<'d> {
+    pub dtype: Dtype,
+    /// The shape, as little-endian u64s.
+    pub(super) shape: &'d [u8],
+    pub data: &'d [u8],
+}
+
+impl<'d> ArrayItem<'d> {
+    pub fn ndim(&self) -> usize {
+        self.shape.len() / 8
+    }
+
+    /// The dimensions, outermost first.
+    pub fn shape(&self) -> impl ExactSizeIterator<Item = usize> + 'd {
+        self.shape.chunks_exact(8).map(|d| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(d);
+            // Written from a usize by the sink.
+            u64::from_le_bytes(b) as usize
+        })
+    }
+
+    /// The same array, owned.
+    pub fn to_array(&self) -> Array {
+        Array {
+            dtype: self.dtype,
+            shape: self.shape().collect(),
+            data: self.data.to_vec(),
+        }
+    }
+}
+
+impl fmt::Debug for ArrayItem<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ArrayItem")
+            .field("dtype", &self.dtype)
+            .field("shape", &self.shape().collect::<Vec<_>>())
+            .field("bytes", &self.data.len())
+            .finish()
+    }
 }
 
 impl Item<'_> {
@@ -42,8 +92,17 @@ impl Item<'_> {
                 a.len() == b.len()
                     && a.iter()
                         .zip(b)
-                        .all(|((kp, p), (kq, q))| kp == kq.as_str() && p.identical(q))
+                        .all(|((kp, p), (kq, q))| kp == kq.as_ref() && p.identical(q))
             }
+            (Item::Array(a), Value::Array(b)) => {
+                a.dtype == b.dtype
+                    && a.data == b.data.as_slice()
+                    && a.shape().eq(b.shape.iter().copied())
+            }
+            (Item::Scalar(dtype, le), Value::Scalar(b)) => {
+                dtype == b.dtype && le == b.le.as_slice()
+            }
+            (Item::Pickle(a), Value::Pickle(b)) => a == b.as_slice(),
             _ => false,
         }
     }
@@ -62,9 +121,15 @@ impl Item<'_> {
             Item::Tuple(s) => Value::Tuple(s.iter().map(|i| i.to_value()).collect()),
             Item::Dict(m) => Value::Dict(
                 m.iter()
-                    .map(|(k, v)| (Text::new(k), v.to_value()))
+                    .map(|(k, v)| (Key::from(k), v.to_value()))
                     .collect(),
             ),
+            Item::Array(a) => Value::Array(a.to_array()),
+            Item::Scalar(dtype, le) => Value::Scalar(Scalar {
+                dtype,
+                le: le.to_vec(),
+            }),
+            Item::Pickle(p) => Value::Pickle(p.to_vec()),
         }
     }
 }
@@ -120,24 +185,25 @@ impl<'d> Map<'d> {
         self.nodes.is_empty()
     }
 
-    /// The value of `key`: a linear scan, in order, so O(len). A corrupt blob can hold a
-    /// key twice (the document keeps both, as [`Value`] does); this returns the first.
-    pub fn get(&self, key: &str) -> Option<Item<'d>> {
-        let doc = self.doc;
+    /// The value of `key` (a `&str`, an `i64` or a [`KeyRef`]): a linear scan, in
+    /// order, so O(len). A corrupt blob can hold a key twice (the document keeps both, as
+    /// [`Value`] does); this returns the first.
+    pub fn get<'k>(&self, key: impl Into<KeyRef<'k>>) -> Option<Item<'d>> {
+        let (doc, key) = (self.doc, key.into());
         self.nodes
             .chunks_exact(2)
-            .find(|kv| doc.text_of(kv[0]) == key)
+            .find(|kv| doc.key_of(kv[0]) == key)
             .map(|kv| doc.item(kv[1]))
     }
 
     /// (key, value) pairs, in order.
     pub fn iter(
         &self,
-    ) -> impl ExactSizeIterator<Item = (&'d str, Item<'d>)> + DoubleEndedIterator + 'd {
+    ) -> impl ExactSizeIterator<Item = (KeyRef<'d>, Item<'d>)> + DoubleEndedIterator + 'd {
         let doc = self.doc;
         self.nodes
             .chunks_exact(2)
-            .map(move |kv| (doc.text_of(kv[0]), doc.item(kv[1])))
+            .map(move |kv| (doc.key_of(kv[0]), doc.item(kv[1])))
     }
 }
 
