@@ -204,12 +204,24 @@ mod tests {
         let a = parse(&["--payload", "training", "--array-mb", "0.01,2"]).expect("parses");
         assert_eq!(a.data_sizes(), [Size::Mib(0.01), Size::Mib(2.0)]);
         for (argv, says) in [
-            (&["--payload", "training", "--sizes", "10"][..], "--sizes counts"),
+            (
+                &["--payload", "training", "--sizes", "10"][..],
+                "--sizes counts",
+            ),
             (&["--array-mb", "1"][..], "training only"),
-            (&["--payload", "training", "--array-mb", "0"][..], "at least"),
-            (&["--payload", "training", "--array-mb", "-1"][..], "at least"),
-            (&["--payload", "training", "--array-mb", "1e9"][..], "at most"),
-            (&["--payload", "training", "--array-mb", "nan"][..], "not a number"),
+            (
+                &["--payload", "training", "--array-mb", "0"][..],
+                "at least",
+            ),
+            (&["--payload", "training", "--array-mb=-1"][..], "at least"),
+            (
+                &["--payload", "training", "--array-mb", "1e9"][..],
+                "at most",
+            ),
+            (
+                &["--payload", "training", "--array-mb", "nan"][..],
+                "not a number",
+            ),
         ] {
             let e = parse(argv).expect_err("refused");
             assert!(e.contains(says), "{argv:?}: {e}");

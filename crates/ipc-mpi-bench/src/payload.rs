@@ -141,7 +141,10 @@ mod tests {
         assert_eq!(json(Size::Entries(10)), "10");
         assert_eq!(json(Size::Mib(100.0)), "100");
         assert_eq!(json(Size::Mib(0.01)), "0.01");
-        assert_eq!((Size::Mib(2.0).to_string(), Size::Mib(0.5).to_string()), ("2".into(), "0.5".into()));
+        assert_eq!(
+            (Size::Mib(2.0).to_string(), Size::Mib(0.5).to_string()),
+            ("2".into(), "0.5".into())
+        );
     }
 
     #[test]
@@ -151,7 +154,11 @@ mod tests {
         assert_eq!(cap.iterations, 8);
         assert!(cap.reason.contains("3 readers x 100 MiB"), "{}", cap.reason);
         assert_eq!(read_cap(Size::Mib(100.0), 3, 5, 100, false), None);
-        assert_eq!(read_cap(Size::Mib(10.0), 3, 5, 100, true), None, "136 reads fit");
+        assert_eq!(
+            read_cap(Size::Mib(10.0), 3, 5, 100, true),
+            None,
+            "136 reads fit"
+        );
         assert_eq!(read_cap(Size::Entries(10_000), 3, 5, 100, true), None);
         // Never fewer than the minimum, and never more than asked for.
         let cap = read_cap(Size::Mib(1000.0), 7, 5, 100, true).expect("capped");

@@ -209,7 +209,10 @@ mod tests {
         assert_eq!(r.payload_bytes, Some(500));
         assert_eq!(r.display_name, "MPI broadcast (Rust)");
         assert_eq!(r.reference, None);
-        assert_eq!((r.payload, r.size_unit, &r.read_cap), ("seed", "entries", &None));
+        assert_eq!(
+            (r.payload, r.size_unit, &r.read_cap),
+            ("seed", "entries", &None)
+        );
     }
 
     #[test]

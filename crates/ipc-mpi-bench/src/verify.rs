@@ -171,7 +171,10 @@ mod tests {
     fn a_doc_holds_what_was_written_and_nothing_else() {
         let p = generate(100, 3);
         let doc = decoded(&p);
-        assert!(!holds(&Doc::new(), &Expected::new(Value::None)), "an empty doc holds nothing");
+        assert!(
+            !holds(&Doc::new(), &Expected::new(Value::None)),
+            "an empty doc holds nothing"
+        );
         assert!(holds(&doc, &Expected::new(p)));
         assert!(!holds(&doc, &Expected::new(generate(100, 4))));
     }
@@ -183,10 +186,22 @@ mod tests {
         let expected = Expected::new(p);
         assert!(holds(&doc, &expected));
         let entries = expected.entries().expect("a root dict");
-        let weights = &entries.iter().find(|(k, _)| *k == "weights").expect("weights").1;
-        let Expected::Dict(arrays) = weights else { panic!("weights not split: {weights:?}") };
-        assert!(arrays.iter().all(|(_, a)| matches!(a, Expected::Array { .. })));
-        let config = &entries.iter().find(|(k, _)| *k == "config").expect("config").1;
+        let weights = &entries
+            .iter()
+            .find(|(k, _)| *k == "weights")
+            .expect("weights")
+            .1;
+        let Expected::Dict(arrays) = weights else {
+            panic!("weights not split: {weights:?}")
+        };
+        assert!(arrays
+            .iter()
+            .all(|(_, a)| matches!(a, Expected::Array { .. })));
+        let config = &entries
+            .iter()
+            .find(|(k, _)| *k == "config")
+            .expect("config")
+            .1;
         assert!(matches!(config, Expected::Exact(Value::Dict(_))));
         // Another seed: same layout, other bytes.
         assert!(!holds(&doc, &Expected::new(training::generate(0.01, 6))));

@@ -133,7 +133,10 @@ pub fn generate(array_mb: f64, seed: u64) -> Value {
         ("weight_decay".into(), Value::Float(0.01)),
         ("batch_size".into(), Value::Int(256)),
         ("epochs".into(), Value::Int(EPOCHS as i64)),
-        ("milestones".into(), Value::List(vec![Value::Int(1), Value::Int(2)])),
+        (
+            "milestones".into(),
+            Value::List(vec![Value::Int(1), Value::Int(2)]),
+        ),
         ("mixed_precision".into(), Value::Bool(true)),
         ("grad_clip".into(), Value::None),
     ]);
@@ -154,9 +157,10 @@ mod tests {
     use super::*;
 
     fn weights(v: &Value) -> &[(Key, Value)] {
-        let Value::Dict(top) = v else { panic!("not a dict") };
-        let Some((_, Value::Dict(w))) = top.iter().find(|(k, _)| *k == Key::from("weights"))
-        else {
+        let Value::Dict(top) = v else {
+            panic!("not a dict")
+        };
+        let Some((_, Value::Dict(w))) = top.iter().find(|(k, _)| *k == "weights") else {
             panic!("no weights")
         };
         w
@@ -167,7 +171,10 @@ mod tests {
         for mb in [1.0, 10.0, 100.0] {
             let floats = float_count(mb);
             let arrays = layout(floats);
-            let total: usize = arrays.iter().map(|(_, s)| s.iter().product::<usize>()).sum();
+            let total: usize = arrays
+                .iter()
+                .map(|(_, s)| s.iter().product::<usize>())
+                .sum();
             assert_eq!(total * 4, (mb * MIB) as usize, "{mb} MiB");
             assert!(arrays.iter().all(|(n, _)| n != "tail"), "{mb} MiB");
             assert_eq!(arrays.len(), 1 + 2 * BLOCKS);
@@ -181,7 +188,10 @@ mod tests {
         let floats = float_count(0.01);
         assert_eq!(floats, 2621);
         let arrays = layout(floats);
-        let total: usize = arrays.iter().map(|(_, s)| s.iter().product::<usize>()).sum();
+        let total: usize = arrays
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>())
+            .sum();
         assert_eq!(total, floats);
         assert_eq!(arrays.last().map(|(n, _)| n.as_str()), Some("tail"));
         assert_eq!(layout(MIN_FLOATS)[0].1, [0, 1], "the smallest: blocks only");
@@ -202,7 +212,9 @@ mod tests {
         let mut rng = SplitMix64::new(42);
         let mut seen = 0;
         for (_, array) in weights(&v) {
-            let Value::Array(a) = array else { panic!("not an array") };
+            let Value::Array(a) = array else {
+                panic!("not an array")
+            };
             assert_eq!(a.dtype, Dtype::F32);
             for chunk in a.data.chunks_exact(4) {
                 let w = f32::from_le_bytes(chunk.try_into().expect("4 bytes"));
