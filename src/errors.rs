@@ -69,6 +69,13 @@ static USAGE: Dual = Dual {
     doc: "A backend used the wrong way: writing from a reader, using it after cleanup().",
     cell: PyOnceLock::new(),
 };
+/// Derives from UsageError only.
+static PICKLE_FALLBACK: Dual = Dual {
+    name: "PickleFallbackError",
+    doc: "A blob holds a pickled value and the reader did not opt in to unpickling \
+          (pickle_fallback=True): unpickling runs code chosen by whoever wrote it.",
+    cell: PyOnceLock::new(),
+};
 /// Derives from IPCOSError (what such refusals raised before) and PermissionError.
 static UNTRUSTED: Dual = Dual {
     name: "UntrustedStoreError",
@@ -80,6 +87,26 @@ static UNTRUSTED: Dual = Dual {
 fn untrusted_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
     let os_error = OS_ERROR.get(py, py.get_type::<PyOSError>())?.clone();
     UNTRUSTED.get_under(py, os_error, py.get_type::<PyPermissionError>())
+}
+
+fn pickle_fallback_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    let usage = USAGE.get(py, py.get_type::<PyRuntimeError>())?.clone();
+    PICKLE_FALLBACK.make(py, (usage,))
+}
+
+/// The error for a pickled value met by a reader that does not unpickle; `path` says
+/// where (`data['a'][2]`).
+#[cold]
+pub fn pickle_refused(py: Python<'_>, path: &str) -> PyErr {
+    let msg = format!(
+        "{path}: this value was stored as a pickle, and unpickling is off: pass \
+         pickle_fallback=True to read it, if you trust every process that can write this \
+         data (unpickling runs code of the writer's choosing)"
+    );
+    match pickle_fallback_type(py).and_then(|t| t.call1((msg,))) {
+        Ok(instance) => PyErr::from_value(instance),
+        Err(e) => e,
+    }
 }
 
 impl Dual {
@@ -98,12 +125,20 @@ impl Dual {
         ours: Bound<'py, PyType>,
         builtin: Bound<'py, PyType>,
     ) -> PyResult<&Bound<'py, PyType>> {
+        self.make(py, (ours, builtin))
+    }
+
+    /// The class, made the first time with `bases` (a tuple of classes).
+    fn make<'py, B: IntoPyObject<'py>>(
+        &self,
+        py: Python<'py>,
+        bases: B,
+    ) -> PyResult<&Bound<'py, PyType>> {
         self.cell
             .get_or_try_init(py, || {
                 let attrs = PyDict::new(py);
                 attrs.set_item("__module__", "ipc_benchmark")?;
                 attrs.set_item("__doc__", self.doc)?;
-                let bases = (ours, builtin);
                 let t = py.get_type::<PyType>().call1((self.name, bases, attrs))?;
                 Ok::<_, PyErr>(t.cast_into::<PyType>()?.unbind())
             })
@@ -147,6 +182,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         USAGE.get(py, py.get_type::<PyRuntimeError>())?,
     )?;
     m.add("UntrustedStoreError", untrusted_type(py)?)?;
+    m.add("PickleFallbackError", pickle_fallback_type(py)?)?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
 use pyo3::types::PyDict;
 
-use crate::codec::{encode_into, with_gc_paused, PySink, SharedCache};
+use crate::codec::{encode_into, with_gc_paused, Options, PySink, SharedCache};
 use crate::errors::CoreError;
 
 /// Per-store state of the conversion: the writer's encoder, and the field names already
@@ -53,7 +53,9 @@ impl Converter {
             }
         };
         enc.reset();
-        with_gc_paused(data.py(), || encode_into(dict.as_any(), enc))?;
+        with_gc_paused(data.py(), || {
+            encode_into(dict.as_any(), enc, Options::default())
+        })?;
         publish(enc.complete().map_err(CoreError::from)?)
     }
 

@@ -3,19 +3,40 @@
 
 use std::sync::Mutex;
 
-use ipc_core::codec::{Blob, DecodeError, Dtype, Sink};
+use ipc_core::codec::{format_path, Blob, DecodeError, Dtype, Key, KeyRef, PathSegment, Sink};
+use pyo3::exceptions::PyModuleNotFoundError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyInt, PyString};
 
-use crate::errors::CoreError;
+use super::{numpy, Options};
+use crate::errors::{pickle_refused, CoreError};
 
-/// Builds Python objects; the blob's bytes are only borrowed for the duration.
+/// Builds Python objects; the blob's bytes are only borrowed for the duration, unless
+/// an owner keeps them (see [`PySink::set_owner`]).
 pub struct PySink<'py> {
     py: Python<'py>,
     /// Shared strings already built, by id.
     shared: Vec<Option<Py<PyAny>>>,
     root: RootKeys,
+    /// Keeps the decoded bytes mapped and unchanged: arrays then view them in place.
+    owner: Option<Py<PyAny>>,
+    options: Options,
+    /// The containers being filled, innermost last: only read to name the path in an
+    /// error, and cheap to keep (a push per container, a store per key).
+    open: Vec<Open>,
+    /// The root key a lookup decodes the value of, for those paths.
+    lookup: Option<Key>,
+}
+
+/// A container being filled.
+#[derive(Clone, Copy)]
+enum Open {
+    /// A dict, and the key of the entry being decoded (NULL before the first). The
+    /// decoder holds that key until it inserts the entry.
+    Map(*mut ffi::PyObject),
+    /// A list or tuple: the entry being decoded is its first empty slot.
+    Seq(*mut ffi::PyObject),
 }
 
 /// The root keys of earlier decodes, by position. A state dict has the same keys in the
@@ -103,37 +124,110 @@ impl SharedCache {
             self.snapshot = snapshot;
             self.strings.clear();
         }
-        PySink {
+        PySink::with_parts(
             py,
-            shared: std::mem::take(&mut self.strings),
-            root: self
-                .root
+            std::mem::take(&mut self.strings),
+            self.root
                 .take()
                 .unwrap_or_else(|| RootKeys::new(STORE_ROOT_KEYS)),
-        }
+        )
     }
 
-    /// Keeps what `sink` built, for the next call.
+    /// Keeps what `sink` built, for the next call (its strings and root keys, never its
+    /// owner: that would pin the snapshot's memory past the read).
     pub fn keep(&mut self, mut sink: PySink<'_>) {
         sink.root.finish();
-        self.strings = sink.shared;
-        self.root = Some(sink.root);
+        self.strings = std::mem::take(&mut sink.shared);
+        self.root = Some(std::mem::take(&mut sink.root));
     }
 }
 
 impl<'py> PySink<'py> {
+    /// A sink that copies arrays and refuses pickles (see the setters).
     pub fn new(py: Python<'py>, root: RootKeys) -> Self {
+        Self::with_parts(py, Vec::new(), root)
+    }
+
+    fn with_parts(py: Python<'py>, shared: Vec<Option<Py<PyAny>>>, root: RootKeys) -> Self {
         PySink {
             py,
-            shared: Vec::new(),
+            shared,
             root,
+            owner: None,
+            options: Options::default(),
+            open: Vec::new(),
+            lookup: None,
         }
+    }
+
+    /// Makes arrays views of the decoded bytes instead of copies: each array's `base` is
+    /// `owner`, which keeps the bytes alive. An array whose data is not aligned to its
+    /// item size is copied all the same. Without an owner (the default) every array is a
+    /// fresh copy; read-only either way.
+    ///
+    /// # Safety
+    /// For as long as `owner` lives, the bytes this sink decodes (every `&'a [u8]` the
+    /// decoder hands it) stay mapped at the same address and are never written again.
+    pub unsafe fn set_owner(&mut self, owner: Py<PyAny>) {
+        self.owner = Some(owner);
+    }
+
+    /// Whether pickled values are unpickled (true) or refused with
+    /// `PickleFallbackError` (false, the default). Unpickling runs code chosen by
+    /// whoever wrote the blob.
+    pub fn set_options(&mut self, options: Options) {
+        self.options = options;
+    }
+
+    /// Says that this sink decodes the value of root key `key` alone (a lookup), so that
+    /// error paths start with it.
+    pub fn set_lookup(&mut self, key: KeyRef<'_>) {
+        self.lookup = Some(key.to_key());
     }
 
     /// The root keys this sink kept, for the next decode.
     pub fn into_root_keys(mut self) -> RootKeys {
         self.root.finish();
-        self.root
+        std::mem::take(&mut self.root)
+    }
+
+    /// Notes the key of the entry the decoder reads next.
+    #[inline(always)]
+    fn at_key(&mut self, key: &Bound<'py, PyAny>) {
+        if let Some(Open::Map(k)) = self.open.last_mut() {
+            *k = key.as_ptr();
+        }
+    }
+
+    /// Where the decoder is now, as Python would index it (`data['a'][3]`).
+    #[cold]
+    fn path(&self) -> String {
+        let mut path = Vec::with_capacity(self.open.len() + 1);
+        if let Some(key) = &self.lookup {
+            path.push(segment(key.as_ref()));
+        }
+        for open in &self.open {
+            // SAFETY: every pointer in `open` is alive while the decoder is inside the
+            // container: the containers and the current keys are held by its frames.
+            unsafe {
+                match *open {
+                    Open::Map(k) if k.is_null() => {}
+                    Open::Map(k) => path.push(key_segment(k)),
+                    Open::Seq(seq) => path.push(PathSegment::Index(first_empty(seq))),
+                }
+            }
+        }
+        format_path(&path)
+    }
+
+    /// The error for an array or scalar when NumPy cannot be loaded, with the path.
+    #[cold]
+    fn without_numpy(&self, e: PyErr, what: String) -> CoreError {
+        if e.is_instance_of::<PyModuleNotFoundError>(self.py) {
+            let msg = format!("{}: {what}: {}", self.path(), e.value(self.py));
+            return PyModuleNotFoundError::new_err(msg).into();
+        }
+        e.into()
     }
 
     #[inline]
@@ -188,15 +282,49 @@ impl<'py> PySink<'py> {
     }
 }
 
-/// The error for a value these bindings cannot build yet.
-#[cold]
-fn not_yet(what: &str) -> DecodeError {
-    DecodeError::new(0, format!("{what} cannot be decoded into Python yet"))
+fn segment(key: KeyRef<'_>) -> PathSegment {
+    match key {
+        KeyRef::Str(s) => PathSegment::Key(s.to_owned()),
+        KeyRef::Int(i) => PathSegment::IntKey(i),
+    }
 }
 
+/// The path segment of a dict key this sink built (a str or an int).
 #[cold]
-fn not_yet_py(what: &str) -> CoreError {
-    not_yet(what).into()
+unsafe fn key_segment(k: *mut ffi::PyObject) -> PathSegment {
+    if ffi::PyUnicode_Check(k) != 0 {
+        let mut len = 0;
+        let data = ffi::PyUnicode_AsUTF8AndSize(k, &mut len);
+        if !data.is_null() {
+            let bytes = std::slice::from_raw_parts(data as *const u8, len as usize);
+            return PathSegment::Key(String::from_utf8_lossy(bytes).into_owned());
+        }
+        ffi::PyErr_Clear();
+    } else {
+        let v = ffi::PyLong_AsLongLong(k);
+        if ffi::PyErr_Occurred().is_null() {
+            return PathSegment::IntKey(v);
+        }
+        ffi::PyErr_Clear();
+    }
+    PathSegment::Key("?".to_owned())
+}
+
+/// The index of the first slot not yet filled of a list or tuple being decoded.
+#[cold]
+unsafe fn first_empty(seq: *mut ffi::PyObject) -> usize {
+    let tuple = ffi::PyTuple_Check(seq) != 0;
+    let n = ffi::Py_SIZE(seq);
+    (0..n)
+        .find(|&i| {
+            let item = if tuple {
+                ffi::PyTuple_GET_ITEM(seq, i)
+            } else {
+                ffi::PyList_GET_ITEM(seq, i)
+            };
+            item.is_null()
+        })
+        .unwrap_or(n) as usize
 }
 
 /// A list or tuple being filled in place.
@@ -258,28 +386,40 @@ impl<'a, 'py> Sink<'a> for PySink<'py> {
     }
     #[inline]
     fn cached_key(&mut self, id: u32) -> Option<Self::Key> {
-        self.cached_str(id)
+        let key = self.cached_str(id)?;
+        self.at_key(&key);
+        Some(key)
     }
     fn bytes(&mut self, b: &'a [u8]) -> Result<Self::Value, CoreError> {
         Ok(PyBytes::new(self.py, b).into_any())
     }
-    // Placeholders until the bindings read format 2's new values (branch codec-py).
     fn array(
         &mut self,
         dtype: Dtype,
-        _shape: &[usize],
-        _data: &'a [u8],
+        shape: &[usize],
+        data: &'a [u8],
     ) -> Result<Self::Value, CoreError> {
-        Err(not_yet_py(&format!("a {dtype} array")))
+        // SAFETY: an owner was set only by a caller that promised it keeps `data` (part
+        // of what this sink decodes) mapped and unchanged while it lives.
+        unsafe { numpy::array(self.py, dtype, shape, data, self.owner.as_ref()) }.map_err(|e| {
+            self.without_numpy(e, format!("reading a {dtype} array of shape {shape:?}"))
+        })
     }
-    fn scalar(&mut self, dtype: Dtype, _le: &'a [u8]) -> Result<Self::Value, CoreError> {
-        Err(not_yet_py(&format!("a {dtype} scalar")))
+    fn scalar(&mut self, dtype: Dtype, le: &'a [u8]) -> Result<Self::Value, CoreError> {
+        numpy::scalar(self.py, dtype, le)
+            .map_err(|e| self.without_numpy(e, format!("reading a numpy.{dtype} scalar")))
     }
-    fn pickle(&mut self, _data: &'a [u8]) -> Result<Self::Value, CoreError> {
-        Err(not_yet_py("a pickled value"))
-    }
-    fn int_key(&mut self, v: i64) -> Result<Self::Key, CoreError> {
-        Err(not_yet_py(&format!("int dict key {v}")))
+    #[cold]
+    fn pickle(&mut self, data: &'a [u8]) -> Result<Self::Value, CoreError> {
+        if !self.options.pickle_fallback {
+            return Err(pickle_refused(self.py, &self.path()).into());
+        }
+        let py = self.py;
+        // A copy: what unpickling keeps must not point into the blob.
+        let bytes = PyBytes::new(py, data);
+        Ok(py
+            .import(pyo3::intern!(py, "pickle"))?
+            .call_method1(pyo3::intern!(py, "loads"), (bytes,))?)
     }
     #[inline]
     fn seq(&mut self, len: usize, tuple: bool) -> Result<Self::Seq, CoreError> {
@@ -294,6 +434,7 @@ impl<'a, 'py> Sink<'a> for PySink<'py> {
                 ffi::PyList_New(n)
             }
         })?;
+        self.open.push(Open::Seq(obj.as_ptr()));
         Ok(Seq { obj, tuple })
     }
     #[inline]
@@ -310,14 +451,18 @@ impl<'a, 'py> Sink<'a> for PySink<'py> {
         }
         Ok(())
     }
+    #[inline]
     fn seq_end(&mut self, seq: Self::Seq) -> Result<Self::Value, CoreError> {
+        self.open.pop();
         Ok(seq.obj)
     }
     #[inline]
     fn map(&mut self, len: usize) -> Result<Self::Map, CoreError> {
         // SAFETY: a new reference or NULL. Sizing the table up front saves the rehashing
         // a large dict would otherwise go through as it grows.
-        self.owned(unsafe { new_dict(len) })
+        let map = self.owned(unsafe { new_dict(len) })?;
+        self.open.push(Open::Map(std::ptr::null_mut()));
+        Ok(map)
     }
     #[inline]
     fn key(
@@ -326,18 +471,31 @@ impl<'a, 'py> Sink<'a> for PySink<'py> {
         ascii: bool,
         shared: Option<u32>,
     ) -> Result<Self::Key, CoreError> {
-        self.text(s, ascii, shared)
+        let key = self.text(s, ascii, shared)?;
+        self.at_key(&key);
+        Ok(key)
+    }
+    fn int_key(&mut self, v: i64) -> Result<Self::Key, CoreError> {
+        let key = self.int(v)?;
+        self.at_key(&key);
+        Ok(key)
+    }
+    fn root_int_key(&mut self, index: usize, v: i64) -> Result<Self::Key, CoreError> {
+        self.root.seen = index + 1;
+        self.int_key(v)
     }
     #[inline]
     fn root_key(&mut self, index: usize, s: &'a str, ascii: bool) -> Result<Self::Key, CoreError> {
         self.root.seen = index + 1;
         if let Some(key) = self.root.reuse(self.py, index, s) {
+            self.at_key(&key);
             return Ok(key);
         }
         let key = self.string(s, ascii)?;
         if ascii && s.len() <= MAX_ROOT_KEY {
             self.root.keep(index, &key);
         }
+        self.at_key(&key);
         Ok(key)
     }
     #[inline]
@@ -353,7 +511,9 @@ impl<'a, 'py> Sink<'a> for PySink<'py> {
         }
         Ok(())
     }
+    #[inline]
     fn map_end(&mut self, map: Self::Map) -> Result<Self::Value, CoreError> {
+        self.open.pop();
         Ok(map)
     }
 }
@@ -380,17 +540,22 @@ static DESERIALIZE_ROOT_KEYS: Mutex<Option<RootKeys>> = Mutex::new(None);
 /// (at most this many short strings).
 const DESERIALIZE_ROOT_LIMIT: usize = 1 << 17;
 
-/// Decodes a whole blob.
-pub fn decode<'py>(py: Python<'py>, buf: &[u8]) -> Result<Bound<'py, PyAny>, CoreError> {
+/// Decodes a whole blob; arrays come back as copies.
+pub fn decode<'py>(
+    py: Python<'py>,
+    buf: &[u8],
+    options: Options,
+) -> Result<Bound<'py, PyAny>, CoreError> {
     let blob = Blob::parse(buf)?;
-    // Never waits: the GIL is held, and a decode runs no Python code that could come
-    // back here; if the lock is taken all the same, decode without the cache.
+    // Never waits: if the lock is taken (a decode in progress on this thread, which
+    // unpickling or importing NumPy may start again), decode without the cache.
     let mut kept = DESERIALIZE_ROOT_KEYS.try_lock().ok();
     let root = kept
         .as_mut()
         .and_then(|k| k.take())
         .unwrap_or_else(|| RootKeys::new(DESERIALIZE_ROOT_LIMIT));
     let mut sink = PySink::new(py, root);
+    sink.set_options(options);
     let value = blob.decode(&mut sink);
     if let Some(kept) = kept.as_mut() {
         **kept = Some(sink.into_root_keys());
@@ -402,18 +567,38 @@ pub fn decode<'py>(py: Python<'py>, buf: &[u8]) -> Result<Bound<'py, PyAny>, Cor
 pub fn decode_key<'py>(
     py: Python<'py>,
     buf: &[u8],
-    key: &str,
+    key: KeyRef<'_>,
+    options: Options,
 ) -> Result<Option<Bound<'py, PyAny>>, CoreError> {
     let blob = Blob::parse(buf)?;
-    blob.get(key, &mut PySink::new(py, RootKeys::default()))
+    let mut sink = PySink::new(py, RootKeys::default());
+    sink.set_options(options);
+    sink.set_lookup(key);
+    blob.get(key, &mut sink)
 }
 
 /// The root keys, in order.
-pub fn keys(buf: &[u8]) -> Result<Vec<&str>, DecodeError> {
-    // Placeholder until the bindings return int keys (branch codec-py).
-    Blob::parse(buf)?
-        .keys()?
-        .into_iter()
-        .map(|k| k.as_str().ok_or_else(|| not_yet(&format!("int key {k}"))))
-        .collect()
+pub fn keys(buf: &[u8]) -> Result<Vec<KeyRef<'_>>, DecodeError> {
+    Blob::parse(buf)?.keys()
+}
+
+/// A Python key (str or int) as a lookup key; None for any other type, which no blob
+/// holds. A bool is no key either (the encoder refuses them).
+pub fn key_ref<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<Option<KeyRef<'a>>> {
+    if let Ok(s) = key.cast::<PyString>() {
+        return Ok(Some(KeyRef::Str(s.to_str()?)));
+    }
+    if key.is_instance_of::<pyo3::types::PyBool>() || !key.is_instance_of::<PyInt>() {
+        return Ok(None);
+    }
+    // An int outside i64 is in no blob either.
+    Ok(key.extract::<i64>().ok().map(KeyRef::Int))
+}
+
+/// The root keys as Python objects (str or int).
+pub fn key_object<'py>(py: Python<'py>, key: KeyRef<'_>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match key {
+        KeyRef::Str(s) => PyString::new(py, s).into_any(),
+        KeyRef::Int(i) => i.into_pyobject(py)?.into_any(),
+    })
 }

@@ -1,9 +1,10 @@
 //! `serialize`, `deserialize` and friends: the codec as Python sees it.
 
 mod from_blob;
+mod numpy;
 mod to_blob;
 
-pub use from_blob::{decode, decode_key, keys, PySink, SharedCache};
+pub use from_blob::{decode, decode_key, key_object, key_ref, keys, PySink, SharedCache};
 pub use to_blob::{encode, encode_into};
 
 use pyo3::buffer::PyBuffer;
@@ -12,6 +13,15 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 use crate::errors::CoreError;
+
+/// What a conversion may do beyond the types the format carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Write values of other types as pickles, and unpickle them on reading. Off by
+    /// default: a reader that unpickles runs code chosen by whoever can write the blob
+    /// (the store), so both sides must opt in.
+    pub pickle_fallback: bool,
+}
 
 /// Runs `f` with the cyclic garbage collector paused. Decoding creates many containers
 /// and none of them can form a cycle, so collections triggered meanwhile are pure cost;
@@ -52,43 +62,74 @@ pub fn with_buffer<T>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> T) -> PyR
     Ok(with_gc_paused(py, || f(bytes)))
 }
 
-/// serialize(obj) -> bytes
+/// serialize(obj, pickle_fallback=False) -> bytes
 #[pyfunction]
-fn serialize<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+#[pyo3(signature = (obj, pickle_fallback=false))]
+fn serialize<'py>(obj: &Bound<'py, PyAny>, pickle_fallback: bool) -> PyResult<Bound<'py, PyBytes>> {
     let py = obj.py();
-    let blob = with_gc_paused(py, || encode(obj, 4096))?;
+    let blob = with_gc_paused(py, || encode(obj, 4096, Options { pickle_fallback }))?;
     Ok(PyBytes::new(py, &blob))
 }
 
-/// deserialize(buf) -> object
+/// deserialize(buf, pickle_fallback=False) -> object
 #[pyfunction]
-fn deserialize<'py>(buf: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+#[pyo3(signature = (buf, pickle_fallback=false))]
+fn deserialize<'py>(buf: &Bound<'py, PyAny>, pickle_fallback: bool) -> PyResult<Bound<'py, PyAny>> {
     let py = buf.py();
-    with_buffer(buf, |bytes| decode(py, bytes))?.map_err(PyErr::from)
+    with_buffer(buf, |bytes| decode(py, bytes, Options { pickle_fallback }))?.map_err(PyErr::from)
 }
 
-/// decode_key(buf, key, default=None) -> object: one root key's value, decoding nothing else.
+/// _deserialize_view(buf: bytes, skip=0) -> object: as deserialize of `buf[skip:]`, but
+/// arrays view `buf` (which they keep alive) instead of copying it; sound because bytes
+/// never change. For tests: it takes the path the stores' zero-copy reads take, and
+/// `skip` places the blob at an address of the test's choosing.
 #[pyfunction]
-#[pyo3(name = "decode_key", signature = (buf, key, default=None))]
+#[pyo3(signature = (buf, skip=0))]
+fn _deserialize_view<'py>(buf: &Bound<'py, PyBytes>, skip: usize) -> PyResult<Bound<'py, PyAny>> {
+    let py = buf.py();
+    let bytes = buf.as_bytes().get(skip..).unwrap_or_default();
+    let blob = ipc_core::codec::Blob::parse(bytes).map_err(CoreError::from)?;
+    let mut sink = PySink::new(py, Default::default());
+    // SAFETY: a bytes object's contents never change and stay where they are for as
+    // long as the object lives.
+    unsafe { sink.set_owner(buf.clone().into_any().unbind()) };
+    Ok(with_gc_paused(py, || blob.decode(&mut sink))?)
+}
+
+/// decode_key(buf, key, default=None, pickle_fallback=False) -> object: one root key's
+/// value, decoding nothing else.
+#[pyfunction]
+#[pyo3(name = "decode_key", signature = (buf, key, default=None, pickle_fallback=false))]
 fn decode_key_py<'py>(
     buf: &Bound<'py, PyAny>,
-    key: &str,
+    key: &Bound<'py, PyAny>,
     default: Option<Bound<'py, PyAny>>,
+    pickle_fallback: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = buf.py();
-    let found = with_buffer(buf, |bytes| decode_key(py, bytes, key))??;
-    Ok(found
-        .or(default)
-        .unwrap_or_else(|| py.None().into_bound(py)))
+    let missing = || default.clone().unwrap_or_else(|| py.None().into_bound(py));
+    let Some(key) = key_ref(key)? else {
+        // Neither a str nor an int that fits: no blob has such a key. Still check that
+        // `buf` is a blob, as a lookup would.
+        with_buffer(buf, |bytes| keys(bytes).map(drop))?.map_err(CoreError::from)?;
+        return Ok(missing());
+    };
+    let options = Options { pickle_fallback };
+    let found = with_buffer(buf, |bytes| decode_key(py, bytes, key, options))??;
+    Ok(found.unwrap_or_else(missing))
 }
 
-/// blob_keys(buf) -> list[str]: the root keys in order.
+/// blob_keys(buf) -> list[str | int]: the root keys in order.
 #[pyfunction]
 fn blob_keys<'py>(buf: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
     let py = buf.py();
     with_buffer(buf, |bytes| {
         let keys = keys(bytes).map_err(CoreError::from)?;
-        PyList::new(py, keys)
+        let list = PyList::empty(py);
+        for key in keys {
+            list.append(key_object(py, key)?)?;
+        }
+        Ok(list)
     })?
 }
 
@@ -107,6 +148,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(serialize, m)?)?;
     m.add_function(wrap_pyfunction!(deserialize, m)?)?;
     m.add_function(wrap_pyfunction!(decode_key_py, m)?)?;
+    m.add_function(wrap_pyfunction!(_deserialize_view, m)?)?;
     m.add_function(wrap_pyfunction!(blob_keys, m)?)?;
     m.add_function(wrap_pyfunction!(generate_payload_blob, m)?)?;
     Ok(())
