@@ -110,6 +110,7 @@ def test_only_large_training_payloads_of_message_backends_are_capped() -> None:
     cap = payloads.read_cap("training", 100, 3, 5, 100, True)
     assert cap is not None and cap.iterations == 8
     assert "3 readers x 100 MiB" in cap.reason
+    assert payloads.read_cap("training", 100, 3, 5, 100, True, budget_mb=100_000) is None
     assert payloads.read_cap("training", 100, 3, 5, 100, False) is None
     assert payloads.read_cap("training", 10, 3, 5, 100, True) is None  # 136 reads fit
     assert payloads.read_cap("seed", 10_000, 3, 5, 100, True) is None

@@ -7,7 +7,7 @@ use clap::{Parser, ValueEnum};
 use ipc_core::payload::training;
 
 use crate::backend;
-use crate::payload::{Payload, Size};
+use crate::payload::{self, Payload, Size};
 
 const DEFAULT_SIZES: [usize; 4] = [10, 100, 1000, 10000];
 const DEFAULT_ARRAY_MB: [f64; 3] = [1.0, 10.0, 100.0];
@@ -56,6 +56,11 @@ pub struct Args {
     /// allowed [default: 1,10,100].
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     pub array_mb: Vec<f64>,
+
+    /// --payload training: MiB of messages one case of a message-per-read backend may
+    /// send before its timed reads are capped.
+    #[arg(long, default_value_t = payload::MESSAGE_BUDGET_MB)]
+    pub message_budget_mb: u64,
 
     /// Timed reads per reader.
     #[arg(long, default_value_t = 100)]
@@ -135,8 +140,8 @@ impl Args {
                 }
             }
         }
-        if self.iterations == 0 || self.repeat == 0 {
-            return Err("--iterations and --repeat must be at least 1".into());
+        if self.iterations == 0 || self.repeat == 0 || self.message_budget_mb == 0 {
+            return Err("--iterations, --repeat and --message-budget-mb must be at least 1".into());
         }
         if !(self.timeout.is_finite() && self.timeout > 0.0) {
             return Err("--timeout must be a positive number of seconds".into());

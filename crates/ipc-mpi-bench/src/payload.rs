@@ -82,9 +82,9 @@ impl fmt::Display for Size {
     }
 }
 
-/// Bytes the messages of one case may carry, all readers together, before the timed
-/// reads of a message-per-read backend are capped (see [`read_cap`]).
-pub const MESSAGE_BUDGET: u64 = 4 << 30;
+/// MiB the messages of one case may carry, all readers together, before the timed reads
+/// of a message-per-read backend are capped (see [`read_cap`]); `--message-budget-mb`.
+pub const MESSAGE_BUDGET_MB: u64 = 4096;
 /// Timed reads per reader that a capped case still makes.
 pub const MIN_CAPPED_READS: usize = 5;
 
@@ -100,8 +100,8 @@ pub struct ReadCap {
 ///
 /// A message-per-read backend moves one whole payload per read, so 100 MiB x 3 readers
 /// x 105 reads would take minutes. Such a case of the training payload makes at most as
-/// many reads (warm-up included) as [`MESSAGE_BUDGET`] bytes of weights allow over all
-/// readers, and never fewer than [`MIN_CAPPED_READS`] timed ones. Every message-per-read
+/// many reads (warm-up included) as `budget_mb` MiB of weights allow over all readers,
+/// and never fewer than [`MIN_CAPPED_READS`] timed ones. Every message-per-read
 /// backend gets the same rule, in both harnesses, so a Rust backend and its reference
 /// make the same number of reads. The seed payload is never capped.
 pub fn read_cap(
@@ -110,13 +110,14 @@ pub fn read_cap(
     warmup: usize,
     iterations: usize,
     message_per_read: bool,
+    budget_mb: u64,
 ) -> Option<ReadCap> {
     let Size::Mib(mb) = size else { return None };
     if !message_per_read || readers == 0 {
         return None;
     }
     let weight_bytes = training::float_count(mb) as u64 * 4;
-    let reads_each = MESSAGE_BUDGET / (readers as u64 * weight_bytes);
+    let reads_each = budget_mb.saturating_mul(1 << 20) / (readers as u64 * weight_bytes);
     let capped = usize::try_from(reads_each)
         .unwrap_or(usize::MAX)
         .saturating_sub(warmup)
@@ -124,9 +125,9 @@ pub fn read_cap(
     (capped < iterations).then(|| ReadCap {
         iterations: capped,
         reason: format!(
-            "one message per read: {readers} readers x {size} MiB per message, capped to {} \
-             GiB of messages per case (at least {MIN_CAPPED_READS} timed reads)",
-            MESSAGE_BUDGET >> 30
+            "one message per read: {readers} readers x {size} MiB per message, capped to \
+             {budget_mb} MiB of messages per case (at least {MIN_CAPPED_READS} timed reads; \
+             --message-budget-mb)"
         ),
     })
 }
@@ -150,19 +151,21 @@ mod tests {
     #[test]
     fn only_large_training_payloads_of_message_backends_are_capped() {
         // 100 MiB to 3 readers: 4 GiB carries 13 reads each, 5 of them warm-up.
-        let cap = read_cap(Size::Mib(100.0), 3, 5, 100, true).expect("capped");
+        let budget = MESSAGE_BUDGET_MB;
+        let cap = read_cap(Size::Mib(100.0), 3, 5, 100, true, budget).expect("capped");
         assert_eq!(cap.iterations, 8);
         assert!(cap.reason.contains("3 readers x 100 MiB"), "{}", cap.reason);
-        assert_eq!(read_cap(Size::Mib(100.0), 3, 5, 100, false), None);
+        assert_eq!(read_cap(Size::Mib(100.0), 3, 5, 100, true, 100_000), None);
+        assert_eq!(read_cap(Size::Mib(100.0), 3, 5, 100, false, budget), None);
+        let fits = read_cap(Size::Mib(10.0), 3, 5, 100, true, budget);
+        assert_eq!(fits, None, "136 reads fit");
         assert_eq!(
-            read_cap(Size::Mib(10.0), 3, 5, 100, true),
-            None,
-            "136 reads fit"
+            read_cap(Size::Entries(10_000), 3, 5, 100, true, budget),
+            None
         );
-        assert_eq!(read_cap(Size::Entries(10_000), 3, 5, 100, true), None);
         // Never fewer than the minimum, and never more than asked for.
-        let cap = read_cap(Size::Mib(1000.0), 7, 5, 100, true).expect("capped");
+        let cap = read_cap(Size::Mib(1000.0), 7, 5, 100, true, budget).expect("capped");
         assert_eq!(cap.iterations, MIN_CAPPED_READS);
-        assert_eq!(read_cap(Size::Mib(1000.0), 7, 5, 3, true), None);
+        assert_eq!(read_cap(Size::Mib(1000.0), 7, 5, 3, true, budget), None);
     }
 }

@@ -71,6 +71,7 @@ pub fn run(world: &SimpleCommunicator, args: &Args) -> Result<bool, String> {
                 args.warmup,
                 args.iterations,
                 message_per_read,
+                args.message_budget_mb,
             );
             let iterations = read_cap.as_ref().map_or(args.iterations, |c| c.iterations);
             let info = RecordInfo {

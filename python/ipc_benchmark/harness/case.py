@@ -115,7 +115,8 @@ class Case:
         config = self.config
         self.read_cap = payloads.read_cap(config.payload, self.size, self.readers,
                                           config.warmup, config.iterations,
-                                          self.backend.consumes_messages)
+                                          self.backend.consumes_messages,
+                                          config.message_budget_mb)
         if self.read_cap is not None:
             self.iterations = self.read_cap.iterations
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..registry import BUILTIN, default_backends, resolve, user_spec
 from .config import Config
-from .payloads import PAYLOADS
+from .payloads import MESSAGE_BUDGET_MB, PAYLOADS
 from .training_layout import check_array_mb
 
 DESCRIPTION = """\
@@ -95,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--array-mb", nargs="+", type=_mibs, metavar="MIB",
                    help="--payload training: MiB of weights per case, space- or "
                         "comma-separated, fractions allowed (default: 1 10 100)")
+    p.add_argument("--message-budget-mb", type=_positive, default=MESSAGE_BUDGET_MB,
+                   metavar="MIB",
+                   help="--payload training: MiB of messages one case of a message-per-read "
+                        "backend may send before its timed reads are capped "
+                        f"(default: {MESSAGE_BUDGET_MB})")
     p.add_argument("--iterations", type=_positive, default=100,
                    help="timed reads per reader (default: 100)")
     p.add_argument("--warmup", type=_non_negative, default=5,
@@ -168,6 +173,7 @@ def parse_args(argv: list[str]) -> Config:
         timeout=args.timeout,
         payload=args.payload,
         array_mb=array_mb,
+        message_budget_mb=args.message_budget_mb,
         unavailable=tuple(unavailable),
     )
 

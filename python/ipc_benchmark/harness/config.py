@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..registry import BackendSpec
-from .payloads import Payload
+from .payloads import MESSAGE_BUDGET_MB, Payload
 
 Workload = Literal["full", "get"]
 
@@ -27,6 +27,8 @@ class Config:
     payload: Payload = "seed"
     #: MiB of weights of each training case; None for the seed payload.
     array_mb: list[float] | None = None
+    #: MiB of messages per case before message backends' reads are capped.
+    message_budget_mb: int = MESSAGE_BUDGET_MB
     #: Notes for the log: default backends that are not available here, and why.
     unavailable: tuple[str, ...] = ()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal, NamedTuple, Protocol
 
 from ..utils import generate_test_dict
-from .training_layout import float_count
+from .training_layout import MIB, float_count
 from .workload import Checker
 
 Payload = Literal["seed", "training"]
@@ -20,9 +20,9 @@ PAYLOADS: tuple[Payload, ...] = ("seed", "training")
 #: The record's ``size_unit`` for each payload: what ``data_size`` counts.
 SIZE_UNITS: dict[str, str] = {"seed": "entries", "training": "MiB"}
 
-#: Bytes the messages of one case may carry, all readers together, before the timed
-#: reads of a message-per-read backend are capped (see ``read_cap``).
-MESSAGE_BUDGET = 4 << 30
+#: MiB the messages of one case may carry, all readers together, before the timed reads
+#: of a message-per-read backend are capped (see ``read_cap``); ``--message-budget-mb``.
+MESSAGE_BUDGET_MB = 4096
 #: Timed reads per reader that a capped case still makes.
 MIN_CAPPED_READS = 5
 
@@ -66,24 +66,24 @@ class ReadCap(NamedTuple):
 
 
 def read_cap(payload: Payload, size: float, readers: int, warmup: int, iterations: int,
-             message_per_read: bool) -> ReadCap | None:
+             message_per_read: bool, budget_mb: int = MESSAGE_BUDGET_MB) -> ReadCap | None:
     """The cap on the timed reads of a case, or None when it is not capped.
 
     A message-per-read backend moves one whole payload per read (``py-zmq`` also pickles
     each one), so 100 MiB x 3 readers x 105 reads would take minutes and, with unbounded
     queues, many GiB. Such a case of the training payload makes at most as many reads
-    (warm-up included) as ``MESSAGE_BUDGET`` bytes of weights allow over all readers,
+    (warm-up included) as ``budget_mb`` MiB of weights allow over all readers,
     and never fewer than ``MIN_CAPPED_READS`` timed ones. Both harnesses apply the same
     rule to every message-per-read backend, so a Rust backend and its reference still
     make the same number of reads. The seed payload is never capped.
     """
-    if payload != "training" or not message_per_read:
+    if payload != "training" or not message_per_read or readers < 1:
         return None
     weight_bytes = float_count(size) * 4
-    reads_each = MESSAGE_BUDGET // (readers * weight_bytes)
+    reads_each = budget_mb * MIB // (readers * weight_bytes)
     capped = max(MIN_CAPPED_READS, reads_each - warmup)
     if capped >= iterations:
         return None
     return ReadCap(capped, f"one message per read: {readers} readers x {size} MiB per "
-                           f"message, capped to {MESSAGE_BUDGET >> 30} GiB of messages per "
-                           f"case (at least {MIN_CAPPED_READS} timed reads)")
+                           f"message, capped to {budget_mb} MiB of messages per case (at "
+                           f"least {MIN_CAPPED_READS} timed reads; --message-budget-mb)")
