@@ -315,9 +315,9 @@ def test_not_a_result_file(tmp_path: Path, content: str) -> None:
 
 
 def test_other_schema_version(files: Runs, tmp_path: Path) -> None:
-    v2 = edited(files.full, tmp_path / "v2.json", lambda d: d.update(schema_version=2))
-    err = refused(files.get, v2)
-    assert "v2.json: schema_version 2; this analysis reads version 1" in err
+    v99 = edited(files.full, tmp_path / "v99.json", lambda d: d.update(schema_version=99))
+    err = refused(files.get, v99)
+    assert "v99.json: schema_version 99; this analysis reads version 2" in err
     assert "get.json" not in err  # the good file is not blamed
 
 
