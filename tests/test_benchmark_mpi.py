@@ -75,7 +75,7 @@ def consumes(backend: str) -> bool:
 
 
 def check_ok_record(r: dict[str, Any], readers: int, iterations: int, writes: int,
-                    seed: int = 0) -> None:
+                    seed: int = 0, repeat: int = 2) -> None:
     """Every field of a successful record, against the schema and against each other."""
     assert r["status"] == "ok" and r["error"] is None and r["verified"] is True, r
     cap = r["read_cap"]
@@ -108,6 +108,10 @@ def check_ok_record(r: dict[str, Any], readers: int, iterations: int, writes: in
     elif r["implementation"] == "rust":
         assert r["payload_bytes"] == len(serialize(data))
     assert r["size_unit"] == {"seed": "entries", "training": "MiB"}[r["payload"]]
+    if r["payload"] == "training":  # the copy baseline: --repeat copies, timed
+        assert len(r["memcpy"]["samples"]) == repeat and r["memcpy"]["min"] > 0
+    else:
+        assert r["memcpy"] is None
 
 
 @pytest.mark.parametrize("ranks", [2, 3])

@@ -83,7 +83,8 @@ def test_mpi_bcast_run_writes_the_schema(ranks: int, tmp_path: Path) -> None:
         assert r["status"] == "ok" and r["error"] is None, r["error"]
         assert r["verified"] is True
         assert (r["implementation"], r["reference"], r["workload"]) == ("rust", None, "full")
-        assert (r["payload"], r["size_unit"], r["read_cap"]) == ("seed", "entries", None)
+        assert (r["payload"], r["size_unit"], r["read_cap"], r["memcpy"]) == (
+            "seed", "entries", None, None)
         # The same payload as Python's, byte for byte, so the same encoded size.
         assert r["payload_bytes"] == len(serialize(generate_test_dict(r["data_size"])))
         # A push backend: one timed write serves every read.
@@ -135,6 +136,7 @@ def test_the_training_payload_runs_on_every_backend(workload: str, tmp_path: Pat
     for r in doc["results"]:
         assert (r["status"], r["verified"], r["workload"]) == ("ok", True, workload), r["error"]
         assert (r["payload"], r["size_unit"], r["read_cap"]) == ("training", "MiB", None)
+        check_stats(r["memcpy"], 2)  # the copy baseline: --repeat copies
         # The Python harness's payload, byte for byte: the same encoded size.
         payload = training.generate(r["data_size"], 3)
         assert r["payload_bytes"] == len(serialize(payload))

@@ -3,8 +3,10 @@
 //! `harness/payloads.py`.
 
 use std::fmt;
+use std::time::Instant;
 
 use clap::ValueEnum;
+use ipc_core::codec::Key;
 use ipc_core::payload::{generate as seed_payload, training};
 use ipc_core::Value;
 use serde::{Serialize, Serializer};
@@ -132,6 +134,53 @@ pub fn read_cap(
     })
 }
 
+/// The record's `memcpy` samples (seconds): each copies every weight array into one fresh
+/// anonymous mapping, page faults included, as a store that writes or a reader that
+/// copies must. The yardstick of a read or write of the arrays; empty for the seed
+/// payload. `warmup` untimed copies first.
+pub fn copy_baseline(
+    value: &Value,
+    warmup: usize,
+    repeat: usize,
+) -> Result<Vec<f64>, std::io::Error> {
+    let arrays: Vec<&[u8]> = weights(value)
+        .iter()
+        .filter_map(|(_, v)| match v {
+            Value::Array(a) => Some(a.data.as_slice()),
+            _ => None,
+        })
+        .collect();
+    if arrays.is_empty() {
+        return Ok(Vec::new());
+    }
+    let total = arrays.iter().map(|a| a.len()).sum();
+    let mut samples = Vec::with_capacity(repeat);
+    for i in 0..warmup + repeat {
+        let t0 = Instant::now();
+        let mut fresh = memmap2::MmapMut::map_anon(total)?;
+        let mut at = 0;
+        for a in &arrays {
+            fresh[at..at + a.len()].copy_from_slice(a);
+            at += a.len();
+        }
+        let elapsed = t0.elapsed().as_secs_f64();
+        drop(fresh);
+        if i >= warmup {
+            samples.push(elapsed);
+        }
+    }
+    Ok(samples)
+}
+
+/// The entries of the payload's `weights` dict; none for the seed payload.
+fn weights(value: &Value) -> &[(Key, Value)] {
+    let Value::Dict(top) = value else { return &[] };
+    match top.iter().find(|(k, _)| *k == "weights") {
+        Some((_, Value::Dict(w))) => w,
+        _ => &[],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +195,15 @@ mod tests {
             (Size::Mib(2.0).to_string(), Size::Mib(0.5).to_string()),
             ("2".into(), "0.5".into())
         );
+    }
+
+    #[test]
+    fn the_copy_baseline_times_the_weights_only() {
+        let samples = copy_baseline(&Size::Mib(0.25).generate(1), 1, 3).expect("maps");
+        assert_eq!(samples.len(), 3);
+        assert!(samples.iter().all(|&s| s > 0.0));
+        let seed = copy_baseline(&Size::Entries(10).generate(1), 1, 3).expect("maps");
+        assert!(seed.is_empty());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use ipc_core::{Doc, Value};
 use crate::args::{Args, Workload};
 use crate::backend::{Backend, BoxError, Entry, Env};
 use crate::coll::Coll;
-use crate::payload::Size;
+use crate::payload::{self, Size};
 use crate::report::{Phase, RankReport};
 use crate::verify::{holds, Expected};
 
@@ -44,6 +44,11 @@ pub fn run_record(
     let value = size.generate(args.seed);
     let (data, expected) = if writer {
         rep.payload_bytes = value.encode().ok().map(|blob| blob.len());
+        // The yardstick, timed while the readers wait for the writer at the first barrier.
+        match payload::copy_baseline(&value, 1, args.repeat) {
+            Ok(samples) => rep.memcpy_samples = samples,
+            Err(e) => rep.fail(Phase::Setup, format!("the copy baseline: {e}")),
+        }
         (value, None)
     } else {
         (Value::None, Some(Expected::new(value)))

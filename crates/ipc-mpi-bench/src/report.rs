@@ -45,6 +45,8 @@ pub struct RankReport {
     pub payload_bytes: Option<usize>,
     pub write_samples: Vec<f64>,
     pub read_samples: Vec<f64>,
+    /// The writer's copies of the training payload's weights (`payload::copy_baseline`).
+    pub memcpy_samples: Vec<f64>,
     /// Wall clock (ns since the Unix epoch), comparable across ranks, unlike Instant:
     /// when this reader's first timed read started and its last one ended.
     pub first_read_start_ns: Option<u64>,
@@ -155,6 +157,13 @@ pub fn merge(info: &RecordInfo<'_>, reports: &[RankReport]) -> Record {
         write,
         read,
         read_cap: info.read_cap.clone(),
+        memcpy: Stats::of(
+            reports
+                .iter()
+                .filter(|r| r.rank == 0)
+                .flat_map(|r| r.memcpy_samples.iter().copied())
+                .collect(),
+        ),
         aggregate_reads_per_s: aggregate,
         verified,
     }
@@ -226,8 +235,14 @@ mod tests {
             read_cap: Some(cap.clone()),
             ..info()
         };
-        let r = merge(&training, &good());
+        let mut reports = good();
+        reports[0].memcpy_samples = vec![0.03, 0.01, 0.02];
+        reports[1].memcpy_samples = vec![9.0]; // only the writer's count
+        let r = merge(&training, &reports);
         assert_eq!((r.payload, r.size_unit), ("training", "MiB"));
+        let memcpy = r.memcpy.expect("the writer's copies");
+        assert_eq!((memcpy.median, memcpy.samples.len()), (0.02, 3));
+        assert!(merge(&info(), &good()).memcpy.is_none());
         assert_eq!(r.read_cap, Some(cap));
         assert_eq!(r.data_size, Size::Mib(100.0));
     }

@@ -78,6 +78,9 @@ pub struct Record {
     pub read: Option<Stats>,
     /// Set when the timed reads were fewer than `--iterations` (`payload::read_cap`).
     pub read_cap: Option<ReadCap>,
+    /// Training payload: copies of the weights into fresh memory, the reads' and
+    /// writes' yardstick (`payload::copy_baseline`); null for the seed payload.
+    pub memcpy: Option<Stats>,
     pub aggregate_reads_per_s: Option<f64>,
     pub verified: bool,
 }
@@ -118,6 +121,7 @@ mod tests {
             write: None,
             read: Stats::of(vec![0.25]),
             read_cap: None,
+            memcpy: None,
             aggregate_reads_per_s: None,
             verified: true,
         }
@@ -152,6 +156,7 @@ mod tests {
             "write",
             "read",
             "read_cap",
+            "memcpy",
             "aggregate_reads_per_s",
             "verified",
         ];

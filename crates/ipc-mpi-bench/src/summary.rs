@@ -26,6 +26,22 @@ pub fn table(records: &[Record]) -> String {
                 .map_or(r.status.clone(), |e| format!("{}: {e}", r.status)),
         ));
     }
+    // The copy baseline of the training payload: the first record of each size has it.
+    let mut copies: Vec<String> = Vec::new();
+    for r in records {
+        let size = format!("{} {}", r.data_size, r.size_unit);
+        if let Some(m) = &r.memcpy {
+            if !copies.iter().any(|c| c.starts_with(&format!("{size} "))) {
+                copies.push(format!("{size} {}", seconds(Some(m.median))));
+            }
+        }
+    }
+    if !copies.is_empty() {
+        out.push_str(&format!(
+            "One copy of the weights into fresh memory (memcpy, median of the writer's): {}\n",
+            copies.join(", ")
+        ));
+    }
     out
 }
 

@@ -56,7 +56,8 @@ class CaseOutcome:
 
 
 def record(spec: BackendSpec, size: float, workload: str, outcome: CaseOutcome,
-           payload_bytes: int | None, payload: Payload = "seed") -> dict[str, Any]:
+           payload_bytes: int | None, payload: Payload = "seed",
+           memcpy_ns: list[int] | None = None) -> dict[str, Any]:
     """One entry of ``results``: the original's fields first, then ours. ``size`` is in
     the payload's unit: entries, or MiB of weights."""
     reports = outcome.reports or []
@@ -93,6 +94,7 @@ def record(spec: BackendSpec, size: float, workload: str, outcome: CaseOutcome,
         "write": write,
         "read": read,
         "read_cap": None if outcome.read_cap is None else outcome.read_cap._asdict(),
+        "memcpy": summarize(memcpy_ns or []),
         "aggregate_reads_per_s": aggregate,
         "verified": verified,
     }

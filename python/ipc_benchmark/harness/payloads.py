@@ -8,6 +8,8 @@ which needs NumPy; imported only for that payload).
 
 from __future__ import annotations
 
+import mmap
+import time
 from typing import Any, Literal, NamedTuple, Protocol
 
 from ..utils import generate_test_dict
@@ -87,3 +89,32 @@ def read_cap(payload: Payload, size: float, readers: int, warmup: int, iteration
     return ReadCap(capped, f"one message per read: {readers} readers x {size} MiB per "
                            f"message, capped to {budget_mb} MiB of messages per case (at "
                            f"least {MIN_CAPPED_READS} timed reads; --message-budget-mb)")
+
+
+def copy_baseline(payload: Payload, expected: dict[str, Any], warmup: int,
+                  repeat: int) -> list[int] | None:
+    """The record's ``memcpy`` samples (ns): each copies every weight array into one
+    fresh anonymous mapping, page faults included, as a store that writes or a reader
+    that copies must. The yardstick of a read or write of the arrays; None for the seed
+    payload. ``warmup`` untimed copies first."""
+    if payload != "training":
+        return None
+    import numpy as np
+
+    arrays = [a.reshape(-1).view(np.uint8) for a in expected["weights"].values()]
+    total = sum(a.size for a in arrays)
+    samples = []
+    for i in range(warmup + repeat):
+        start = time.perf_counter_ns()
+        fresh = mmap.mmap(-1, total)
+        dst = np.frombuffer(fresh, dtype=np.uint8)
+        at = 0
+        for a in arrays:
+            dst[at:at + a.size] = a
+            at += a.size
+        end = time.perf_counter_ns()
+        del dst  # the mapping cannot close while a view exports it
+        fresh.close()
+        if i >= warmup:
+            samples.append(end - start)
+    return samples

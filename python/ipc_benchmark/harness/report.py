@@ -53,6 +53,12 @@ def summary(records: list[dict[str, Any]], readers: int) -> str:
         ])
     plural = "s" if readers > 1 else ""
     text = [f"Medians, 1 writer + {readers} reader{plural}:", _table(rows)]
+    copies = {f"{r['data_size']} {r['size_unit']}": _median(r["memcpy"])
+              for r in records if r.get("memcpy")}
+    if copies:
+        text.append("One copy of the weights into fresh memory (memcpy, median of the "
+                    "writer's): " + ", ".join(f"{size} {fmt_time(t)}"
+                                              for size, t in copies.items()))
     ratios = ratio_rows(records)
     if ratios:
         text += ["", "Rust / reference, medians (below 1: Rust is faster):",

@@ -116,11 +116,15 @@ def _run(config: Config, command_line: list[str]) -> int:
         for spec in config.backends:
             step += 1
             current = (spec, size)
+            # The writer times the copy the case is measured against while the readers
+            # wait for it in the case's first barrier.
+            memcpy_ns = (payloads.copy_baseline(config.payload, expected, 1, config.repeat)
+                         if lead else None)
             outcome = Case(sync, config, spec, size, expected, f"b{run_id}_{step}").run()
             failed += bool(outcome.failures)
             if lead:
                 rec = record(spec, size, config.workload, outcome,
-                             spec.payload_bytes(expected), config.payload)
+                             spec.payload_bytes(expected), config.payload, memcpy_ns)
                 records.append(rec)
                 report.say(report.progress_line(step, total, rec))
     current = None
