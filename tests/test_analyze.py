@@ -33,13 +33,14 @@ TINY = ["--sizes", "10", "40", "--iterations", "3", "--warmup", "1"]
 FAILING = "tests.user_backends:FailingReadBackend"
 #: Every output of a run given both harnesses' files.
 OUTPUTS = ["write_performance.png", "read_performance.png", "throughput.png",
-           "write_summary.csv", "read_summary.csv", "speedup.png",
+           "write_summary.csv", "read_summary.csv", "memory_summary.csv", "speedup.png",
            "harness_comparison.png", "latency_distribution.png", "report.md"]
+#: Figures drawn only from what schema 2 added: record field -> figure.
+V2_FIGURES = {"memory": "memory.png", "update_latency": "update_latency.png"}
 #: The facts the recommendation's properties table must encode, stated independently.
 PERSISTENT = {"lmdb", "py-lmdb"}
-ACROSS_MACHINES = {"zmq", "zmq-push", "mpi-bcast"}
+ACROSS_MACHINES = {"zmq", "zmq-push", "py-zmq", "mpi-bcast"}
 
-pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec (install the mpi extra)")
 
 
 def bench(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -72,6 +73,9 @@ class Runs:
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    # Only the tests of real runs need MPI; those of made-up files (results_v2) do not.
+    if MPIEXEC is None:
+        pytest.skip("no mpiexec (install the mpi extra)")
     tmp = tmp_path_factory.mktemp("results")
     available = {spec.name for spec in default_backends()[0]}
     wanted = ["shm", "py-shm", "lmdb", "py-lmdb", "zmq", "py-zmq", "mpi-bcast"]
@@ -137,6 +141,11 @@ def test_every_output_is_written(analyzed: tuple[Any, Path],
     proc, out = analyzed
     expected = OUTPUTS if files.native is not None else [
         o for o in OUTPUTS if o != "harness_comparison.png"]
+    # The runs have one reader count (no scaling.png); memory and update latency once
+    # the harness records them (schema 2).
+    primary = doc(files.full)["results"]
+    expected = expected + [name for key, name in V2_FIGURES.items()
+                           if any(r.get(key) for r in primary)]
     assert sorted(p.name for p in out.iterdir()) == sorted(expected)
     for name in expected:
         if name.endswith(".png"):
@@ -228,7 +237,9 @@ def test_a_failed_backend_is_shown_failed_and_left_out(
     note = "Not plotted (Python harness, full workload): FailingReadBackend (user) failed " \
            "at 10, 40 entries."
     figures = report.split("## Figures", 1)[1].split("\n## ", 1)[0]
-    assert figures.count(note) == 3  # write, read and throughput
+    # write, read and throughput, and the memory and update-latency figures drawn
+    drawn = sum((out / name).exists() for name in V2_FIGURES.values())
+    assert figures.count(note) == 3 + drawn
 
 
 def test_harness_comparison(analyzed: tuple[Any, Path],
@@ -315,9 +326,9 @@ def test_not_a_result_file(tmp_path: Path, content: str) -> None:
 
 
 def test_other_schema_version(files: Runs, tmp_path: Path) -> None:
-    v99 = edited(files.full, tmp_path / "v99.json", lambda d: d.update(schema_version=99))
-    err = refused(files.get, v99)
-    assert "v99.json: schema_version 99; this analysis reads version 2" in err
+    v3 = edited(files.full, tmp_path / "v3.json", lambda d: d.update(schema_version=3))
+    err = refused(files.get, v3)
+    assert "v3.json: schema_version 3; this analysis reads versions 1 and 2" in err
     assert "get.json" not in err  # the good file is not blamed
 
 
@@ -362,10 +373,22 @@ def test_missing_backend_at_a_size_is_a_warning(files: Runs,
 def test_duplicate_records_and_different_settings_are_warnings(
         files: Runs, tmp_path: Path) -> None:
     more = edited(files.full, tmp_path / "more.json",
-                  lambda d: d["metadata"].update(readers=7))
+                  lambda d: d["metadata"].update(cpu_cores=99))
     dataset = build([load(files.full), load(more)])
     assert any("is in" in w and "using" in w and "more.json" in w for w in dataset.warnings)
+    assert any(w.startswith("the files differ in cpu_cores") for w in dataset.warnings)
+    # Another reader count is another case (a point of the scaling curve), not a
+    # duplicate; the settings still differ.
+    def seven_readers(d: dict[str, Any]) -> None:
+        d["metadata"].update(readers=7)
+        for r in d["results"]:
+            r["readers"] = 7
+
+    other = edited(files.full, tmp_path / "other.json", seven_readers)
+    dataset = build([load(files.full), load(other)])
+    assert not any("is in" in w and "using" in w for w in dataset.warnings)
     assert any(w.startswith("the files differ in readers") for w in dataset.warnings)
+    assert {r.readers for r in dataset.records} == {doc(files.full)["metadata"]["readers"], 7}
 
 
 def test_no_records_at_all(files: Runs, tmp_path: Path) -> None:
@@ -386,3 +409,315 @@ def test_figures_wrap_panels_into_rows() -> None:
         assert len({round(b.y0, 3) for b in boxes}) == 3
     finally:
         plt.close(fig)
+
+
+# ---- schema 2: payloads, reader counts, memory, update latency, peers --------------
+#
+# Made-up files (tests/results_v2.py), analysed in process or by the script: no MPI.
+
+from tests import results_v2 as v2  # noqa: E402  (kept beside the tests that use it)
+
+#: The figures drawn once per payload; the training payload's get a "_training" suffix.
+PER_PAYLOAD = ["write_performance.png", "read_performance.png", "throughput.png",
+               "speedup.png", "latency_distribution.png", "memory.png",
+               "update_latency.png", "scaling.png"]
+EVERY_BACKEND_HEADER = ["backend", "impl", "status", "verified", "read median", "read p99",
+                        "write median", "write p99", "update median", "update p99",
+                        "reads/s (all readers)", "peak RSS per reader"]
+
+
+def write_doc(path: Path, document: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(document))
+    return path
+
+
+@pytest.fixture(scope="module")
+def v2_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("v2")
+    return (write_doc(tmp / "seed.json", v2.document("seed")),
+            write_doc(tmp / "training.json", v2.document("training")))
+
+
+@pytest.fixture(scope="module")
+def v2_analyzed(v2_files: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+                ) -> tuple[subprocess.CompletedProcess[str], Path]:
+    out = tmp_path_factory.mktemp("v2plots")
+    proc = analyze(*v2_files, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    return proc, out
+
+
+def section(report: str, title: str) -> str:
+    return report.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
+
+
+def table_after(text: str, caption: str) -> list[list[str]]:
+    """The Markdown table that follows the line ``caption``, as rows of cells (header
+    first, alignment row dropped)."""
+    lines = text.split(caption + "\n\n", 1)[1].splitlines()
+    rows = []
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip("|").split(" | ")])
+    return [rows[0]] + rows[2:]
+
+
+def test_v2_every_figure_of_both_payloads(v2_analyzed: tuple[Any, Path]) -> None:
+    proc, out = v2_analyzed
+    figures = PER_PAYLOAD + [n.replace(".png", "_training.png") for n in PER_PAYLOAD]
+    expected = figures + ["write_summary.csv", "read_summary.csv", "memory_summary.csv",
+                          "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(expected)
+    for name in figures:
+        data = (out / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, name
+    report = (out / "report.md").read_text()
+    for name in figures:
+        assert f"![{name}]({name})" in report
+    # One harness only: the comparison is skipped, and says so.
+    assert "harness_comparison.png: skipped" in proc.stdout
+
+
+def test_v2_tables_name_the_payload(v2_analyzed: tuple[Any, Path],
+                                    v2_files: tuple[Path, Path]) -> None:
+    _, out = v2_analyzed
+    report = (out / "report.md").read_text()
+    for title in ("Write time (median)", "Read time (median / p99)",
+                  "Update latency (median / p99)", "Memory per reader"):
+        body = section(report, title)
+        assert "full workload, seed payload, 1 writer + 3 readers:" in body, title
+        assert "full workload, training payload, 1 writer + 3 readers:" in body, title
+        # Sizes in each payload's own unit.
+        assert "| 10000 entries |" in body and "| 100 MiB |" in body, title
+    with open(out / "read_summary.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    records = [r for p in v2_files for r in doc(p)["results"]]
+    assert len(rows) == len(records)
+    assert {(r["payload"], r["size_unit"]) for r in rows} == {("seed", "entries"),
+                                                              ("training", "MiB")}
+    assert {int(r["readers"]) for r in rows} == set(v2.READER_COUNTS)
+    capped = [r for r in rows if r["read_cap_iterations"]]
+    assert [(r["backend"], r["payload"], int(r["data_size"]), int(r["read_cap_iterations"]))
+            for r in capped] == [v2.CAPPED[:4]] * len(v2.READER_COUNTS)
+    no_latency = [r for r in rows if r["update_latency_note"]]
+    assert {r["backend"] for r in no_latency} == {v2.NO_LATENCY[0]}
+    assert all(r["update_latency_median_s"] == "" for r in no_latency)
+
+
+def test_v2_memory_csv_has_every_rank(v2_analyzed: tuple[Any, Path],
+                                      v2_files: tuple[Path, Path]) -> None:
+    _, out = v2_analyzed
+    with open(out / "memory_summary.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    expected = []
+    for p in v2_files:
+        for r in doc(p)["results"]:
+            if r["status"] == "ok":
+                mem = r["memory"]
+                expected.append((r["payload"], r["backend"], r["data_size"], r["readers"],
+                                 "writer", "", mem["writer"]["peak_rss"],
+                                 mem["writer"]["rss_growth"]))
+                expected += [(r["payload"], r["backend"], r["data_size"], r["readers"],
+                              "reader", str(m["rank"]), m["peak_rss"], m["rss_growth"])
+                             for m in mem["readers"]]
+    got = [(r["payload"], r["backend"], int(r["data_size"]), int(r["readers"]), r["role"],
+            r["rank"], int(r["peak_rss_bytes"]), int(r["rss_growth_bytes"])) for r in rows]
+    assert sorted(got) == sorted(expected)
+    assert any(g < 0 for *_, g in got)  # a negative growth survives as such
+
+
+def test_v2_every_backend_table(v2_analyzed: tuple[Any, Path],
+                                v2_files: tuple[Path, Path]) -> None:
+    _, out = v2_analyzed
+    body = section((out / "report.md").read_text(), "Every backend")
+    for path in v2_files:
+        d = doc(path)
+        payload = d["metadata"]["config"]["payload"]
+        unit = "MiB" if payload == "training" else "entries"
+        for size in d["metadata"]["config"]["sizes"]:
+            caption = (f"Python harness, full workload, {payload} payload, {size} {unit}, "
+                       "1 writer + 3 readers:")
+            table = table_after(body, caption)
+            assert table[0] == EVERY_BACKEND_HEADER
+            at = {r["backend"]: r for r in d["results"]
+                  if r["data_size"] == size and r["readers"] == 3}
+            rows = {row[0].strip("`"): row for row in table[1:]}
+            assert set(rows) == set(v2.BACKENDS) == set(at)
+            for backend, row in rows.items():
+                r = at[backend]
+                assert row[1] == r["implementation"]
+                if r["status"] != "ok":
+                    assert row[2].startswith(f"{r['status']}: {r['error'][:30]}")
+                    assert row[4:] == ["-"] * 8
+                    continue
+                assert row[3] == "yes"
+                assert all(c != "-" for c in row[4:8] + row[10:])
+                if r["update_latency"] is None:
+                    assert row[8:10] == ["-", "-"]
+                if r["read_cap"] is not None:
+                    assert row[2] == f"ok, reads capped at {r['read_cap']['iterations']}"
+    assert f"`{v2.NO_LATENCY[0]}`: {v2.NO_LATENCY[1]}" in body
+
+
+def our_best_and_peer_wins(document: dict[str, Any]) -> set[str]:
+    """Peers whose read median beats every Rust backend's at some size (3 readers),
+    computed here from the JSON."""
+    winners = set()
+    ok = [r for r in document["results"] if r["status"] == "ok" and r["readers"] == 3]
+    for size in {r["data_size"] for r in ok}:
+        at = [r for r in ok if r["data_size"] == size]
+        ours = min(r["read"]["median"] for r in at if r["implementation"] == "rust")
+        winners |= {r["backend"] for r in at
+                    if r["implementation"] == "peer" and r["read"]["median"] < ours}
+    return winners
+
+
+@pytest.mark.parametrize("peer_wins", [True, False])
+def test_v2_recommendation_says_where_a_peer_wins(tmp_path: Path, peer_wins: bool) -> None:
+    document = v2.document("seed", peer_wins=peer_wins)
+    winners = our_best_and_peer_wins(document)
+    assert bool(winners) == peer_wins  # the fixture does what it says
+    dataset = load_all([write_doc(tmp_path / "seed.json", document)])
+    recommendation = section(render(dataset, recommend(dataset), []), "Recommendation")
+    found = re.findall(r"^- Python harness, full workload, 1 writer \+ 3 readers: "
+                       r"peer `([^`]+)` beats every Rust backend on full read at",
+                       recommendation, re.M)
+    assert set(found) == winners
+    if peer_wins:
+        # What it loses, from the data: the replica costs update latency and memory.
+        line = next(line for line in recommendation.splitlines() if "`ultradict` beats" in line)
+        losses = line.split("it loses on", 1)[1]
+        assert "update latency (" in losses and "peak RSS per reader (" in losses
+        assert answer(recommendation, "Fastest full read") == "ultradict"
+    else:
+        assert "No peer beats our best Rust backend on any measure" in recommendation
+        assert "beats every Rust backend" not in recommendation
+
+
+def test_v2_peers_get_their_own_comparison(tmp_path: Path) -> None:
+    dataset = load_all([write_doc(tmp_path / "seed.json", v2.document("seed"))])
+    report = render(dataset, recommend(dataset), [])
+    peers = section(report, "Rust backends against the peers")
+    # A seed-only dataset: the labels do not name the payload, as before schema 2.
+    table = table_after(peers, "Python harness, full workload, 1 writer + 2 readers:")
+    assert table[0] == ["backend", "vs peer", "entries", "read speedup", "write speedup",
+                        "update latency speedup", "peer RSS / ours"]
+    pairs = {(row[0].strip("`"), row[1].strip("`"), int(row[2])) for row in table[1:]}
+    # Every Rust backend against every peer at every size both succeeded at.
+    want = {(b, p, s) for b in ("shm", "lmdb", "zmq") for p in v2.PEERS
+            for s in v2.SEED_SIZES if (p, "seed", s) != v2.FAILED[:3]}
+    assert pairs == want
+    # The reference comparison is unchanged: no peer in it.
+    assert "`redis`" not in section(report, "Rust backends against their references")
+
+
+def test_v2_scaling_table_and_skip(tmp_path: Path) -> None:
+    dataset = load_all([write_doc(tmp_path / "seed.json", v2.document("seed"))])
+    body = section(render(dataset, recommend(dataset), []), "Reader scaling")
+    table = table_after(body, "Python harness, full workload, 10000 entries, "
+                              "write median / reads per second of all readers together:")
+    assert table[0] == ["backend", "1 reader", "2 readers", "3 readers"]
+    rows = {row[0].strip("`"): row[1:] for row in table[1:]}
+    assert rows[v2.FAILED[0]] == ["FAILED"] * 3  # failed at 10000 entries, every count
+    assert all(cell.count(" / ") == 1 for cell in rows["shm"])
+    one = load_all([write_doc(tmp_path / "one.json", v2.document("seed", readers=[3]))])
+    assert "One reader count only" in section(render(one, recommend(one), []),
+                                              "Reader scaling")
+
+
+def test_v2_skipped_and_capped_are_noted(v2_files: tuple[Path, Path]) -> None:
+    dataset = load_all(list(v2_files))
+    backend, payload, size, reason = v2.SKIPPED
+    assert any(f"{backend} was skipped at {size} MiB ({reason})" in w
+               for w in dataset.warnings)
+    assert any(f"{v2.CAPPED[0]} at {v2.CAPPED[2]} MiB: timed reads capped at "
+               f"{v2.CAPPED[3]}" in w for w in dataset.warnings)
+    failures = section(render(dataset, recommend(dataset), []), "Failures and skipped cases")
+    assert f"`{backend}`, {size} MiB" in failures and f"skipped: {reason}" in failures
+
+
+def test_v2_unknown_peer_backend_is_grouped_by_implementation(tmp_path: Path) -> None:
+    """A peer that backends.json does not list still loads, and counts as a peer."""
+    document = v2.document("seed", backends=["shm", "ultradict"])
+    for r in document["results"]:
+        if r["backend"] == "ultradict":
+            r["backend"] = "some-new-peer"
+    dataset = load_all([write_doc(tmp_path / "new.json", document)])
+    recommendation = section(render(dataset, recommend(dataset), []), "Recommendation")
+    assert "peer `some-new-peer` beats every Rust backend" in recommendation
+    assert "| `some-new-peer` | unknown | unknown | unknown | not a built-in backend |" \
+        in recommendation
+
+
+def test_v2_bad_fields_are_named(tmp_path: Path) -> None:
+    def broken(change: Any) -> str:
+        document = v2.document("seed", backends=["shm"], readers=[1])
+        change(document["results"][0])
+        return refused(write_doc(tmp_path / "bad.json", document))
+
+    assert "results[0] (shm).payload: expected 'seed' or 'training', got 'video'" in broken(
+        lambda r: r.update(payload="video"))
+    assert "results[0] (shm, 100 entries).size_unit: expected 'entries'" in broken(
+        lambda r: r.update(size_unit="MiB"))
+    assert "results[0] (shm, 100 entries).readers: expected an integer >= 1" in broken(
+        lambda r: r.update(readers=0))
+    assert "results[0] (shm, 100 entries).memory.readers[0].peak_rss: expected an " \
+           "integer >= 0" in broken(lambda r: r["memory"]["readers"][0].update(peak_rss=-1))
+    assert "results[0] (shm, 100 entries).update_latency.p99: expected a non-negative " \
+           "number" in broken(lambda r: r["update_latency"].update(p99=None))
+    assert "results[0] (shm, 100 entries).read_cap.iterations: expected an integer >= 1" \
+        in broken(lambda r: r.update(read_cap={"iterations": 0, "reason": "x"}))
+
+
+def test_schema_1_files_still_load_and_analyze(tmp_path: Path) -> None:
+    old = write_doc(tmp_path / "v1.json", v2.as_version_1(v2.document("seed")))
+    dataset = load_all([old])
+    assert {r.payload for r in dataset.records} == {"seed"}
+    assert {r.readers for r in dataset.records} == {3}  # metadata.readers
+    assert all(r.memory is None and r.update_latency is None for r in dataset.records)
+    out = tmp_path / "plots"
+    proc = analyze(old, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    produced = {p.name for p in out.iterdir()}
+    assert {"write_performance.png", "read_performance.png", "throughput.png",
+            "speedup.png", "latency_distribution.png", "write_summary.csv",
+            "read_summary.csv", "memory_summary.csv", "report.md"} <= produced
+    assert not produced & {"memory.png", "update_latency.png", "scaling.png"}
+    assert not any(name.endswith("_training.png") for name in produced)
+    report = (out / "report.md").read_text()
+    assert "**memory.png**: skipped: no record with memory measured" in report
+    assert "**scaling.png**: skipped: one reader count only (3)" in report
+    # The seed's tables as they were: no payload in the labels of a seed-only dataset.
+    assert "Python harness, full workload, 1 writer + 3 readers:" in section(
+        report, "Write time (median)")
+    assert "seed payload" not in report.split("## Recommendation", 1)[1]
+
+
+def test_stale_figures_of_an_absent_payload_are_removed(v2_files: tuple[Path, Path],
+                                                        tmp_path: Path) -> None:
+    (tmp_path / "memory_training.png").write_bytes(b"stale")
+    proc = analyze(v2_files[0], "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "memory_training.png").exists()
+    assert (tmp_path / "memory.png").exists()
+
+
+def test_v2_harness_comparison_of_both_payloads(tmp_path: Path) -> None:
+    ours = ["shm", "lmdb", "zmq"]
+    inputs = [write_doc(tmp_path / f"{h}-{p}.json",
+                        v2.document(p, backends=ours if h == "rust" else None, harness=h))
+              for h in ("python", "rust") for p in ("seed", "training")]
+    out = tmp_path / "plots"
+    proc = analyze(*inputs, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "harness_comparison.png").exists()
+    body = section((out / "report.md").read_text(),
+                   "Python harness against the native harness")
+    table = table_after("lead\n\n" + body.strip(), "lead")
+    assert table[0][:3] == ["backend", "workload", "size"]
+    got = {(row[0].strip("`"), row[1], row[2]) for row in table[1:]}
+    want = {(b, f"full, {p}", f"{s} {unit}") for b in ours
+            for p, sizes, unit in (("seed", v2.SEED_SIZES, "entries"),
+                                   ("training", v2.ARRAY_MB, "MiB")) for s in sizes}
+    assert got == want

@@ -25,7 +25,9 @@ def test_the_file_is_well_formed() -> None:
         for h in b.harnesses:
             assert (h, b.name) not in seen, f"{b.name} twice for the {h} harness"
             seen[h, b.name] = 1
-        assert b.implementation in ("rust", "reference"), b.name
+        assert b.implementation in ("rust", "reference", "peer"), b.name
+        if b.implementation == "peer":  # run for comparison, by the Python harness
+            assert (b.harnesses, b.reference) == (("python",), None), b.name
         assert b.encoding in ("pickle", "codec", None), b.name
         assert b.reference != b.name, f"{b.name} names itself as its reference"
         assert (b.properties is None) == b.self_test, b.name

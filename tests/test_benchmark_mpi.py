@@ -42,14 +42,17 @@ def left_by(stderr: str) -> list[Path]:
             for p in base.glob(f"{PREFIX}*_b{found[1]}_*")]
 
 
-def bench(ranks: int, *args: str, tmp: Path, timeout: float = 90
+def bench(ranks: int, *args: str, tmp: Path, timeout: float = 90,
+          env: dict[str, str] | None = None
           ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any] | None]:
-    """Run benchmark_mpi.py under mpiexec; the process and the result file, if any."""
+    """Run benchmark_mpi.py under mpiexec (with ``env`` added to the environment); the
+    process and the result file, if any."""
     output = tmp / f"results_{ranks}.json"
     proc = subprocess.run(
         [str(MPIEXEC), "-n", str(ranks), sys.executable, "benchmark_mpi.py",
          "--output", str(output), *args],
         cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        env=None if env is None else {**os.environ, **env},
     )
     if "ipc_benchmark: run " in proc.stderr:  # it got as far as creating anything
         assert left_by(proc.stderr) == [], f"the run left OS objects behind\n{proc.stderr}"
@@ -132,7 +135,11 @@ def test_every_backend_runs_and_is_verified(ranks: int, tmp_path: Path) -> None:
     assert meta["command_line"][0] == "benchmark_mpi.py"
     assert meta["config"] == {"backends": available, "sizes": [10, 40], "iterations": 4,
                               "warmup": 1, "repeat": 2, "seed": 0, "workload": "full",
-                              "payload": "seed", "array_mb": None}
+                              "payload": "seed", "array_mb": None,
+                              "reader_counts": [ranks - 1], "updates": 20,
+                              "nodes": {"count": 1, "rank_node": [0] * ranks,
+                                        "forced": False},
+                              "zmq_host": None}
     assert {"mpi4py", "lmdb", "pyzmq", "ipc-core"} <= set(meta["versions"])
 
     records = by_backend(doc)
@@ -264,7 +271,7 @@ def test_a_stuck_backend_aborts_the_job_and_keeps_the_results(tmp_path: Path) ->
                       timeout=60)
     assert proc.returncode != 0
     assert "timed out after 3 s waiting for the other ranks in " \
-           "'tests.user_backends:HangingBackend, 10 entries: settle'" in proc.stderr
+           "'tests.user_backends:HangingBackend, 10 entries, 2 readers: settle'" in proc.stderr
     assert doc is not None, "rank 0 should save the results before aborting"
     lmdb, hung = doc["results"]
     assert lmdb["status"] == "ok"

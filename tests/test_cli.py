@@ -180,15 +180,20 @@ def test_clean_removes_leftovers_and_nothing_else(
     directory = tmp / f"{PREFIX}lmdb_crashed"
     directory.mkdir()
     (directory / "data.mdb").write_bytes(b"x")
+    # shared-memory-dict puts "sm_" before the names of its segments.
+    smd_segment = shm / f"sm_{PREFIX}smd_crashed"
+    smd_segment.write_bytes(b"x")
     # Names that merely contain the prefix, or are another program's, stay.
-    keep = [shm / f"other_{PREFIX}shm", shm / "psm_1234", tmp / f"x{PREFIX}", tmp / "ipcb"]
+    keep = [shm / f"other_{PREFIX}shm", shm / "psm_1234", tmp / f"x{PREFIX}", tmp / "ipcb",
+            shm / "sm_tokens", shm / f"xsm_{PREFIX}"]
     for path in keep:
         path.write_bytes(b"keep")
 
     assert cli.main(["clean"]) == 0
     out = capsys.readouterr().out
     assert f"removed {segment}" in out and f"removed {directory}" in out
-    assert not segment.exists() and not directory.exists()
+    assert f"removed {smd_segment}" in out
+    assert not segment.exists() and not directory.exists() and not smd_segment.exists()
     assert all(path.read_bytes() == b"keep" for path in keep)
 
     assert cli.main(["clean"]) == 0

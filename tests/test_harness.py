@@ -43,7 +43,7 @@ def outcome(failures: list[tuple[str, Failure]] | None = None) -> CaseOutcome:
     readers = [RankReport(read_ns=[100, 300], first_ns=10_000, last_ns=10_900, verified=True),
                RankReport(read_ns=[200], first_ns=10_100, last_ns=11_000,
                           verified=not failures)]
-    return CaseOutcome(failures or [], [writer, *readers], "SharedMemory (pickle)")
+    return CaseOutcome(failures or [], [writer, *readers], "SharedMemory (pickle)", 2)
 
 
 def test_record_of_a_successful_case() -> None:
@@ -71,9 +71,10 @@ def test_summary_shows_ratios_of_rust_to_reference() -> None:
     ref = record(BUILTIN["py-shm"], 10, "full", outcome(), 521)
     rust = record(BUILTIN["shm"], 10, "full", CaseOutcome([], [
         RankReport(write_ns=[500]),
-        RankReport(read_ns=[50], first_ns=0, last_ns=50, verified=True)], "x"), 400)
+        RankReport(read_ns=[50], first_ns=0, last_ns=50, verified=True),
+        RankReport(read_ns=[50], first_ns=0, last_ns=50, verified=True)], "x", 2), 400)
     text = summary([rust, ref], readers=2)
-    assert re.search(r"^shm +py-shm +10 +0\.25x +0\.25x$", text, re.MULTILINE), text
+    assert re.search(r"^shm +py-shm +10 +2 +0\.25x +0\.25x$", text, re.MULTILINE), text
 
 
 def test_fmt_time_units() -> None:
@@ -111,6 +112,13 @@ def test_command_line_defaults() -> None:
     assert len(names) + len(config.unavailable) == len(BUILTIN)
 
 
+def test_reader_counts_and_measurement_options() -> None:
+    config = parse_args(["--readers", "1,3", "2", "--updates", "0", "--zmq-host", "10.0.0.1"])
+    assert (config.reader_counts, config.updates, config.zmq_host) == ([1, 3, 2], 0, "10.0.0.1")
+    default = parse_args([])
+    assert (default.reader_counts, default.updates, default.zmq_host) == (None, 20, None)
+
+
 def test_user_backends_are_added_to_the_list() -> None:
     config = parse_args(["--backends", "py-shm", "--backend", "tests.user_backends:FileBackend"])
     assert [s.name for s in config.backends] == ["py-shm", "tests.user_backends:FileBackend"]
@@ -136,6 +144,10 @@ def test_lists_take_spaces_or_commas(args: list[str]) -> None:
     (["--backends", "py-shm,"], "empty item in 'py-shm,'"),
     (["--timeout", "0"], "must be > 0 seconds"),
     (["--seed", str(1 << 64)], "64 unsigned bits"),
+    (["--readers", "1,2,1"], "--readers lists a count twice: 1, 2, 1"),
+    (["--readers", "0"], "must be >= 1"),
+    (["--readers", "two"], "reader counts are whole numbers"),
+    (["--zmq-host", "a", "--zmq-interface", "b"], "not allowed with argument"),
 ])
 def test_bad_command_lines_say_what_is_wrong(args: list[str], message: str,
                                              capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -73,6 +74,8 @@ def test_mpi_bcast_run_writes_the_schema(ranks: int, tmp_path: Path) -> None:
         "backends": ["mpi-bcast"], "sizes": SIZES, "iterations": ITERATIONS,
         "warmup": WARMUP, "repeat": 2, "seed": 0, "workload": "full",
         "payload": "seed", "array_mb": None,
+        "reader_counts": [ranks - 1], "updates": 20,
+        "nodes": {"count": 1, "rank_node": [0] * ranks, "forced": False}, "zmq_host": None,
     }
 
     results = doc["results"]
@@ -201,3 +204,113 @@ def test_a_wait_that_times_out_aborts_the_job(tmp_path: Path) -> None:
     assert (last["status"], last["verified"]) == ("failed", False)
     assert last["error"].startswith("rank 0: timed out after")
     assert last["error"].endswith("the job was aborted")
+
+
+def run_with_env(ranks: int, out: Path, env: dict[str, str], *extra: str
+                 ) -> subprocess.CompletedProcess[str]:
+    cmd = [str(MPIEXEC), "-n", str(ranks), str(BINARY), "--output", str(out),
+           "--timeout", "30", *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=90, cwd=ROOT,
+                          env={**os.environ, **env})
+
+
+SMALL = ["--sizes", "10", "--iterations", "3", "--warmup", "1", "--repeat", "2"]
+
+
+def test_memory_update_latency_and_reader_counts(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = run_harness(3, out, *SMALL, "--readers", "1,2", "--updates", "4",
+                       "--backends", "shm,lmdb,mpi-bcast")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["metadata"]["config"]["reader_counts"] == [1, 2]
+    got = {(r["backend"], r["readers"]): r for r in doc["results"]}
+    assert sorted(got) == sorted((b, k) for b in ("shm", "lmdb", "mpi-bcast") for k in (1, 2))
+    for (name, k), r in got.items():
+        assert (r["status"], r["verified"], r["cross_node"]) == ("ok", True, False)
+        check_stats(r["read"], k * 3)
+        memory = r["memory"]
+        assert memory["peak_scope"] == "case"
+        assert [m["rank"] for m in memory["readers"]] == list(range(1, k + 1))
+        for m in [memory["writer"], *memory["readers"]]:
+            assert isinstance(m["peak_rss"], int) and m["peak_rss"] > 0
+            assert isinstance(m["rss_growth"], int)
+        latency = r["update_latency"]
+        if name == "mpi-bcast":
+            assert latency is None and "consumes a message" in r["update_latency_note"]
+        else:
+            assert r["update_latency_note"] is None
+            assert len(latency["samples"]) == 4 * k and all(s > 0 for s in latency["samples"])
+            assert 0 < latency["median"] <= latency["p99"] <= max(latency["samples"])
+            assert (latency["wait"], latency["failed_polls"]) == ("wait_for_update", 0)
+
+
+def test_a_reader_count_above_the_readers_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = run_harness(3, out, "--readers", "3", "--backends", "mpi-bcast")
+    assert proc.returncode == 2
+    assert "--readers 3: 3 ranks have at most 2 readers" in proc.stderr
+    assert not out.exists()
+
+
+def test_readers_on_other_nodes(tmp_path: Path) -> None:
+    """As the Python harness's test: a temp dir too deep for ipc:// sockets, so ZeroMQ
+    works only over tcp, which it uses only for the case whose reader is on node 1. The
+    address comes from the loopback interface here (--zmq-interface lo)."""
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir()
+    out = tmp_path / "results.json"
+    proc = run_with_env(3, out, {"IPCB_NODE_OF_RANK": "0,0,1", "TMPDIR": str(deep)},
+                        *SMALL, "--readers", "1,2", "--zmq-interface", "lo",
+                        "--backends", "shm,zmq,zmq-push,mpi-bcast")
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(out.read_text())
+    config = doc["metadata"]["config"]
+    assert config["nodes"] == {"count": 2, "rank_node": [0, 0, 1], "forced": True}
+    assert config["zmq_host"] == "127.0.0.1"
+    got = {(r["backend"], r["readers"]): r for r in doc["results"]}
+    skipped = got[("shm", 2)]
+    assert (skipped["status"], skipped["cross_node"]) == ("skipped", True)
+    assert "works on one host only" in skipped["error"]
+    for name in ("zmq", "zmq-push"):
+        assert got[(name, 1)]["status"] == "failed" and "107" in got[(name, 1)]["error"]
+    for name in ("zmq", "zmq-push", "mpi-bcast"):
+        r = got[(name, 2)]
+        assert (r["status"], r["verified"], r["cross_node"]) == ("ok", True, True), r["error"]
+        assert r["update_latency"] is None
+    assert "CLOCK_MONOTONIC" in got[("zmq", 2)]["update_latency_note"]
+    assert list(deep.iterdir()) == []
+
+
+def test_a_bad_node_override_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = run_with_env(2, out, {"IPCB_NODE_OF_RANK": "0,0,1"}, "--backends", "mpi-bcast")
+    assert proc.returncode == 2
+    assert 'IPCB_NODE_OF_RANK="0,0,1": expected 2 node numbers' in proc.stderr
+    assert not out.exists()
+
+
+def shape(value: Any) -> Any:
+    """The keys and value types of a record, samples and lists of numbers aside."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items() if k != "samples"}
+    if isinstance(value, list):
+        return [shape(value[0])] if value and isinstance(value[0], dict) else "list"
+    return "number" if isinstance(value, (int, float)) else type(value).__name__
+
+
+def test_both_harnesses_write_the_same_shape(tmp_path: Path) -> None:
+    env = {"IPCB_NODE_OF_RANK": "0,0,1"}
+    args = [*SMALL, "--readers", "1,2", "--updates", "2", "--zmq-host", "127.0.0.1",
+            "--backends", "shm,zmq,mpi-bcast"]
+    native, python = tmp_path / "native.json", tmp_path / "python.json"
+    assert run_with_env(3, native, env, *args).returncode == 0
+    proc = subprocess.run([str(MPIEXEC), "-n", "3", sys.executable, "benchmark_mpi.py",
+                           "--output", str(python), *args], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT, env={**os.environ, **env})
+    assert proc.returncode == 0, proc.stderr
+    ours, theirs = json.loads(native.read_text()), json.loads(python.read_text())
+    assert shape(ours["metadata"]["config"]) == shape(theirs["metadata"]["config"])
+    pairs = {(r["backend"], r["readers"]): r for r in theirs["results"]}
+    for r in ours["results"]:
+        assert shape(r) == shape(pairs[(r["backend"], r["readers"])]), r["backend"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import socket
 import subprocess
 import sys
 import tempfile
@@ -254,6 +255,29 @@ def test_zmq_more_messages_than_the_high_water_mark(unique_name: str) -> None:
     finally:
         reader.kill()
         w.cleanup()
+
+
+def test_zmq_over_tcp(unique_name: str) -> None:
+    """For readers on other machines: the writer binds the tcp endpoint, readers connect
+    to it, and no socket file is made."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    endpoint = f"tcp://127.0.0.1:{port}"
+    w = PickleZeroMQBackend(timeout=30, endpoint=endpoint)
+    r = PickleZeroMQBackend(timeout=30, endpoint=endpoint)
+    w.initialize(unique_name, True)
+    try:
+        r.initialize(unique_name, False)
+        w.expect_reads(1, 2)
+        w.write({"over": "tcp"})  # waits until the reader is connected
+        assert [r.read(), r.read()] == [{"over": "tcp"}] * 2
+    finally:
+        r.cleanup()
+        w.cleanup()
+    assert not (TMP / f"{PREFIX}pyzmq_{unique_name}.sock").exists()
+    with pytest.raises(ValueError, match="give tcp://host:port"):
+        PickleZeroMQBackend(endpoint="ipc:///tmp/x")
 
 
 def test_zmq_writer_without_readers_times_out_clearly(unique_name: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ipc_benchmark import IPCBackend
@@ -22,7 +24,9 @@ def test_the_table_of_the_schema() -> None:
         "shm": ("rust", "py-shm"), "lmdb": ("rust", "py-lmdb"), "zmq": ("rust", "py-zmq"),
         "zmq-push": ("rust", "py-zmq"), "py-shm": ("reference", None),
         "py-lmdb": ("reference", None), "py-zmq": ("reference", None),
-        "mpi-bcast": ("reference", None),
+        "mpi-bcast": ("reference", None), "redis": ("peer", None),
+        "manager": ("peer", None), "ultradict": ("peer", None),
+        "shared-memory-dict": ("peer", None),
     }
 
 
@@ -35,6 +39,20 @@ def test_reference_backends_are_available_and_built() -> None:
         assert isinstance(backend, IPCBackend)
         assert backend.get_name() == BUILTIN[name].display_name
     assert BUILTIN["py-zmq"].create(timeout=5).timeout == 5  # type: ignore[attr-defined]
+
+
+def test_options_reach_the_builtins_that_take_them() -> None:
+    """The harness hands every backend the case's communicator and ZeroMQ endpoint; each
+    built-in class gets those its constructor takes, a user's class none."""
+    tcp = "tcp://127.0.0.1:5555"
+    ours: Any = BUILTIN["zmq"].create(timeout=5, endpoint=tcp, comm=None)
+    reference: Any = BUILTIN["py-zmq"].create(timeout=5, endpoint=tcp)
+    assert (ours.endpoint, reference._tcp) == (tcp, tcp)
+    default: Any = BUILTIN["zmq"].create(timeout=5, endpoint=None)
+    assert default.endpoint is None
+    assert isinstance(BUILTIN["py-shm"].create(timeout=5, endpoint=tcp), IPCBackend)
+    user = user_spec("tests.user_backends:FileBackend")
+    assert isinstance(user.create(timeout=5, endpoint=tcp), IPCBackend)
 
 
 def test_a_missing_rust_class_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:

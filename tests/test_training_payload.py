@@ -123,11 +123,11 @@ def test_a_capped_training_record_says_so() -> None:
     cap = payloads.ReadCap(8, "why")
     outcome = CaseOutcome([], [RankReport(write_ns=[5]),
                                RankReport(read_ns=[1], first_ns=0, last_ns=1, verified=True)],
-                          "ZeroMQ (pickle)", cap)
+                          "ZeroMQ (pickle)", 1, read_cap=cap)
     r = record(BUILTIN["py-zmq"], 100, "full", outcome, 10, "training")
     assert (r["payload"], r["size_unit"], r["data_size"]) == ("training", "MiB", 100)
     assert r["read_cap"] == {"iterations": 8, "reason": "why"}
-    seed = record(BUILTIN["py-zmq"], 10, "full", CaseOutcome([], [], "x"), None)
+    seed = record(BUILTIN["py-zmq"], 10, "full", CaseOutcome([], [], "x", 1), None)
     assert (seed["payload"], seed["size_unit"], seed["read_cap"]) == ("seed", "entries", None)
 
 

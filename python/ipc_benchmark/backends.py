@@ -15,7 +15,8 @@ from importlib import resources
 from typing import Any, Literal, cast
 
 Harness = Literal["python", "rust"]
-Implementation = Literal["rust", "reference", "user"]
+#: "peer": a tool people already use (python/ipc_benchmark/peers/), run for comparison.
+Implementation = Literal["rust", "reference", "user", "peer"]
 #: "pickle": the stored/sent bytes are a pickle (protocol 5); "codec": our blob format.
 Encoding = Literal["pickle", "codec"]
 

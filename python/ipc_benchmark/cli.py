@@ -150,8 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "clean",
         help=f"remove what a crashed run left ({PREFIX}* in /dev/shm and the temp dir)",
-        description=f"Remove every entry whose name starts with {PREFIX!r} from /dev/shm "
-                    "and the temp dir: what a crashed run or test left behind. Nothing "
+        description=f"Remove every entry whose name starts with {PREFIX!r} (or "
+                    f"'sm_{PREFIX}', shared-memory-dict's segments) from /dev/shm and the "
+                    "temp dir: what a crashed run or test left behind, stopping the Redis "
+                    "server a peer's directory names if it still runs. Nothing "
                     "else is touched. Live stores have such names too, so run it only "
                     "when no benchmark or program using the backends is running.",
     )

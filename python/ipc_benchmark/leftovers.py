@@ -1,7 +1,11 @@
 """Find and remove what this project left in /dev/shm and the temp dir.
 
 Every OS object the project creates (shared-memory segments, LMDB temp dirs, socket
-files) has a name starting with ``PREFIX``, so this touches nothing else.
+files, the private directories of the redis and manager peers) has a name starting with
+``PREFIX``, so this touches nothing else. The one exception is shared-memory-dict, which
+puts ``sm_`` before the names it is given: ``sm_<PREFIX>...`` in /dev/shm is ours too.
+A peer's directory that names a server process still running (a crashed writer's Redis
+server) gets that process stopped before the directory goes.
 
     python -m ipc_benchmark.leftovers [--check | --remove]
 """
@@ -15,16 +19,20 @@ import tempfile
 from pathlib import Path
 
 from ._core import PREFIX
+from .peers import SMD_SEGMENT_PREFIX
+from .peers._private import stop_leftover_server
 
 SHM_DIR = Path("/dev/shm")
+#: What our names may start with: ours, and shared-memory-dict's segments of ours.
+PREFIXES = (PREFIX, SMD_SEGMENT_PREFIX + PREFIX)
 
 
 def find_leftovers() -> list[Path]:
-    """Every path under /dev/shm or the temp dir whose name starts with PREFIX."""
+    """Every path under /dev/shm or the temp dir whose name starts with one of PREFIXES."""
     found: list[Path] = []
     for base in (SHM_DIR, Path(tempfile.gettempdir())):
         if base.is_dir():
-            found.extend(sorted(p for p in base.iterdir() if p.name.startswith(PREFIX)))
+            found.extend(sorted(p for p in base.iterdir() if p.name.startswith(PREFIXES)))
     return found
 
 
@@ -34,6 +42,9 @@ def remove_leftovers() -> list[Path]:
     for path in find_leftovers():
         try:
             if path.is_dir() and not path.is_symlink():
+                pid = stop_leftover_server(path)
+                if pid is not None:
+                    print(f"stopped server process {pid} of {path}", file=sys.stderr)
                 shutil.rmtree(path)
             else:
                 path.unlink()

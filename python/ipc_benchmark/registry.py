@@ -1,7 +1,7 @@
 """Every backend the harness can run, by name.
 
 A ``BackendSpec`` says how to build a backend and what it is: its implementation
-(``rust``, ``reference`` or ``user``), display name, and the reference backend it replaces,
+(``rust``, ``reference``, ``peer`` or ``user``), display name, and the reference backend it replaces,
 as backends.json describes each built-in one (backends.py). Nothing is imported until a
 backend is used, so a missing optional package (or a Rust class not built yet) makes that
 one backend unavailable, with the reason, and breaks nothing else.
@@ -68,17 +68,22 @@ class BackendSpec:
             return str(e)
         return None
 
-    def create(self, timeout: float) -> IPCBackend:
+    def create(self, timeout: float, **options: Any) -> IPCBackend:
         """A new, uninitialized instance.
 
         A built-in class that takes ``timeout`` (seconds one blocking operation may wait)
         gets the one given, so that a stuck operation raises before the harness gives up
-        on the whole phase. A user's class is built with no arguments.
+        on the whole phase; it also gets each of ``options`` that is not None and that
+        its constructor takes (the harness passes ``comm``, the communicator of a case's
+        ranks, and ``endpoint``, a ZeroMQ address). A user's class is built with no
+        arguments.
         """
         cls = self.load()
         kwargs = dict(self.kwargs)
-        if self.implementation != "user" and "timeout" in inspect.signature(cls).parameters:
-            kwargs["timeout"] = timeout
+        if self.implementation != "user":
+            params = inspect.signature(cls).parameters
+            given = {"timeout": timeout, **options}
+            kwargs.update({k: v for k, v in given.items() if k in params and v is not None})
         return cls(**kwargs)
 
     def payload_bytes(self, data: dict[str, Any]) -> int | None:

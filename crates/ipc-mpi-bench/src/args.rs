@@ -98,6 +98,24 @@ pub struct Args {
     /// Seconds any one wait for other ranks may take before the job is aborted.
     #[arg(long, default_value_t = 300.0)]
     pub timeout: f64,
+
+    /// Run each case with the first K readers, for each K given, comma- or
+    /// space-separated (each at most ranks - 1; default: every rank but the writer).
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub readers: Vec<usize>,
+
+    /// Writes of the update-latency phase after the timed reads (0: no such phase).
+    #[arg(long, default_value_t = 20)]
+    pub updates: usize,
+
+    /// When readers are on other nodes, the ZeroMQ backends bind tcp:// on this address
+    /// of the writer's node (default: the address its host name resolves to).
+    #[arg(long, value_name = "ADDRESS", conflicts_with = "zmq_interface")]
+    pub zmq_host: Option<String>,
+
+    /// The same, as the IPv4 address of this network interface.
+    #[arg(long, value_name = "NAME")]
+    pub zmq_interface: Option<String>,
 }
 
 impl Args {
@@ -146,7 +164,41 @@ impl Args {
         if !(self.timeout.is_finite() && self.timeout > 0.0) {
             return Err("--timeout must be a positive number of seconds".into());
         }
+        if self.readers.contains(&0) {
+            return Err("--readers must list counts of at least 1 reader".into());
+        }
+        let mut seen = self.readers.clone();
+        seen.sort_unstable();
+        if seen.windows(2).any(|w| w[0] == w[1]) {
+            let list: Vec<String> = self.readers.iter().map(|k| k.to_string()).collect();
+            return Err(format!(
+                "--readers lists a count twice: {}",
+                list.join(", ")
+            ));
+        }
         Ok(self)
+    }
+
+    /// The reader count of each case, for a world of `ranks`: --readers, or every rank
+    /// but the writer. An error names the counts that do not fit.
+    pub fn reader_counts(&self, ranks: usize) -> Result<Vec<usize>, String> {
+        if self.readers.is_empty() {
+            return Ok(vec![ranks - 1]);
+        }
+        let too_many: Vec<String> = self
+            .readers
+            .iter()
+            .filter(|&&k| k > ranks - 1)
+            .map(|k| k.to_string())
+            .collect();
+        if !too_many.is_empty() {
+            return Err(format!(
+                "--readers {}: {ranks} ranks have at most {} readers (one rank writes)",
+                too_many.join(","),
+                ranks - 1
+            ));
+        }
+        Ok(self.readers.clone())
     }
 
     /// --idle-wait / --no-idle-wait if given, else on when oversubscribed.
@@ -278,6 +330,22 @@ mod tests {
         assert!(parse(&["--iterations", "0"]).is_err());
         assert!(parse(&["--timeout", "0"]).is_err());
         assert!(parse(&["--workload", "half"]).is_err());
+    }
+
+    #[test]
+    fn reader_counts_fit_the_world() {
+        let a = parse(&["--readers", "1,3", "2"]).expect("parses");
+        assert_eq!(a.reader_counts(4), Ok(vec![1, 3, 2]));
+        assert_eq!(parse(&[]).expect("parses").reader_counts(4), Ok(vec![3]));
+        let e = a.reader_counts(3).expect_err("3 readers of 3 ranks");
+        assert!(
+            e.contains("--readers 3: 3 ranks have at most 2 readers"),
+            "{e}"
+        );
+        assert!(parse(&["--readers", "0"]).is_err());
+        let e = parse(&["--readers", "1,2,1"]).expect_err("duplicate");
+        assert!(e.contains("lists a count twice"), "{e}");
+        assert!(parse(&["--zmq-host", "a", "--zmq-interface", "b"]).is_err());
     }
 
     #[test]

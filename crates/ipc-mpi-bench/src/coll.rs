@@ -135,6 +135,35 @@ impl Coll {
         v
     }
 
+    /// Rank 0's bytes (at most `slot` of them, without trailing NULs), on every rank.
+    pub fn broadcast_bytes(&self, bytes: &[u8], slot: usize, what: &str) -> Vec<u8> {
+        let mut buf = vec![0u8; slot];
+        if self.rank() == 0 {
+            let n = bytes.len().min(slot);
+            buf[..n].copy_from_slice(&bytes[..n]);
+        }
+        scope(|s| {
+            let req = self
+                .comm
+                .process_at_rank(0)
+                .immediate_broadcast_into(s, &mut buf[..]);
+            self.waiter.wait(&self.comm, req, what);
+        });
+        let end = buf.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+        buf.truncate(end);
+        buf
+    }
+
+    /// Every rank's value, in rank order, on every rank.
+    pub fn all_gather_u64(&self, value: u64, what: &str) -> Vec<u64> {
+        let mut all = vec![0u64; self.size()];
+        scope(|s| {
+            let req = self.comm.immediate_all_gather_into(s, &value, &mut all[..]);
+            self.waiter.wait(&self.comm, req, what);
+        });
+        all
+    }
+
     /// Every rank's bytes, in rank order, on rank 0; None elsewhere.
     pub fn gather_bytes(&self, bytes: &[u8], what: &str) -> Result<Option<Vec<Vec<u8>>>, String> {
         let root = self.comm.process_at_rank(0);

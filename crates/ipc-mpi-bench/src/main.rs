@@ -9,7 +9,9 @@ mod alloc;
 mod args;
 mod backend;
 mod coll;
+mod memory;
 mod metadata;
+mod nodes;
 mod partial;
 mod payload;
 mod protocol;
@@ -69,7 +71,17 @@ fn start(world: &SimpleCommunicator, leader: bool) -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    match run::run(world, &args) {
+    // Every rank knows the world's size: each refuses a count that does not fit alike.
+    let counts = match args.reader_counts(world.size() as usize) {
+        Ok(counts) => counts,
+        Err(e) => {
+            if leader {
+                eprintln!("ipc-mpi-bench: {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    match run::run(world, &args, &counts) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
             eprintln!(
@@ -77,7 +89,13 @@ fn start(world: &SimpleCommunicator, leader: bool) -> ExitCode {
             );
             ExitCode::from(1)
         }
-        Err(e) => coll::abort(world, &e, coll::EXIT_HARNESS_FAILED),
+        Err(run::RunError::Usage(e)) => {
+            if leader {
+                eprintln!("ipc-mpi-bench: {e}");
+            }
+            ExitCode::from(2)
+        }
+        Err(run::RunError::Harness(e)) => coll::abort(world, &e, coll::EXIT_HARNESS_FAILED),
     }
 }
 

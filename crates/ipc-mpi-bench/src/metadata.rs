@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::args::Args;
+use crate::nodes::Nodes;
 use crate::payload::Payload;
 use crate::results::{Config, Metadata};
 
@@ -20,7 +21,13 @@ pub struct RunShape {
     pub idle_wait: bool,
 }
 
-pub fn collect(args: &Args, shape: &RunShape) -> Metadata {
+pub fn collect(
+    args: &Args,
+    shape: &RunShape,
+    reader_counts: &[usize],
+    nodes: &Nodes,
+    zmq_host: Option<String>,
+) -> Metadata {
     let mut versions = BTreeMap::new();
     // Both crates take the workspace's version.
     versions.insert("ipc-core".to_owned(), VERSION.to_owned());
@@ -52,6 +59,10 @@ pub fn collect(args: &Args, shape: &RunShape) -> Metadata {
             workload: args.workload.as_str().to_owned(),
             payload: args.payload.as_str(),
             array_mb: (args.payload == Payload::Training).then(|| args.data_sizes()),
+            reader_counts: reader_counts.to_vec(),
+            updates: args.updates,
+            nodes: nodes.clone(),
+            zmq_host,
         },
     }
 }

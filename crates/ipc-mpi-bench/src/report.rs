@@ -6,8 +6,11 @@ use serde::{Deserialize, Serialize};
 use crate::args::Workload;
 use crate::backend::Entry;
 use crate::payload::{ReadCap, Size};
-use crate::results::Record;
-use crate::stats::Stats;
+use crate::results::{Memory, RankMemory, ReaderMemory, Record, UpdateLatency};
+use crate::stats::{median, nearest_rank, Stats};
+
+/// The update-latency note of a case that failed before its update phase ended.
+pub const NOTE_FAILED: &str = "not measured: the case failed before the update phase ended";
 
 /// The steps of one record, in order; the first failure is the one reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -53,6 +56,16 @@ pub struct RankReport {
     pub last_read_end_ns: Option<u64>,
     /// Reads (warm-up and timed) whose content matched what was written.
     pub reads_verified: usize,
+    /// Highest resident set over the case (bytes), and what it covers (memory.rs).
+    pub peak_rss: Option<u64>,
+    pub peak_scope: Option<String>,
+    /// Growth of the resident set over the timed writes (writer) or reads (readers).
+    pub rss_growth: Option<i64>,
+    /// The update-latency phase, CLOCK_MONOTONIC in ns: when the writer started each
+    /// update's write, and when this reader held it; how the reader waited.
+    pub update_start_ns: Vec<u64>,
+    pub update_end_ns: Vec<u64>,
+    pub update_wait: Option<String>,
 }
 
 impl RankReport {
@@ -91,21 +104,35 @@ pub struct RecordInfo<'a> {
     pub workload: Workload,
     /// Reads each reader makes, warm-up included: all must verify.
     pub reads_each: usize,
+    /// Active readers: ranks 1 to `readers`.
+    pub readers: usize,
+    pub cross_node: bool,
     /// Set when the timed reads are fewer than `--iterations`.
     pub read_cap: Option<ReadCap>,
+}
+
+/// What a case's ranks decided besides their measurements.
+#[derive(Debug, Clone, Default)]
+pub struct CaseNotes {
+    /// Why the record has no update latency, when it has none.
+    pub update_note: Option<String>,
+    /// Why the case was not run.
+    pub skipped: Option<String>,
 }
 
 /// The record of a case that never finished: failed, nothing measured. Its error is
 /// filled in by whoever gives up on it.
 pub fn unfinished(info: &RecordInfo<'_>) -> Record {
-    let mut record = merge(info, &[]);
+    let mut record = merge(info, &[], &CaseNotes::default());
     record.status = "failed".to_owned();
     record.verified = false;
     record
 }
 
-/// Rank 0's view of the whole record. `reports` holds every rank's, in rank order.
-pub fn merge(info: &RecordInfo<'_>, reports: &[RankReport]) -> Record {
+/// Rank 0's view of the whole record. `reports` holds every rank's, in rank order; those
+/// past the active readers are left out.
+pub fn merge(info: &RecordInfo<'_>, reports: &[RankReport], notes: &CaseNotes) -> Record {
+    let reports = &reports[..reports.len().min(info.readers + 1)];
     let first_failure = reports
         .iter()
         .filter_map(|r| r.failure.as_ref().map(|f| (f.phase, r.rank, f)))
@@ -113,6 +140,21 @@ pub fn merge(info: &RecordInfo<'_>, reports: &[RankReport]) -> Record {
     let error = first_failure
         .map(|(phase, rank, f)| format!("rank {rank}: {}: {}", phase.as_str(), f.message));
     let ok = error.is_none();
+    let status = match (&notes.skipped, ok) {
+        (Some(_), _) => "skipped",
+        (None, true) => "ok",
+        (None, false) => "failed",
+    };
+    let latency = if ok { update_latency(reports) } else { None };
+    let update_latency_note = match (&latency, &notes.skipped) {
+        (Some(_), _) | (_, Some(_)) => None,
+        _ => Some(
+            notes
+                .update_note
+                .clone()
+                .unwrap_or_else(|| NOTE_FAILED.to_owned()),
+        ),
+    };
     let readers = reports.iter().filter(|r| r.rank != 0);
     let verified = ok && readers.clone().all(|r| r.reads_verified == info.reads_each);
 
@@ -151,8 +193,8 @@ pub fn merge(info: &RecordInfo<'_>, reports: &[RankReport]) -> Record {
         workload: info.workload.as_str().to_owned(),
         payload: info.data_size.payload().as_str(),
         size_unit: info.data_size.payload().size_unit(),
-        status: if ok { "ok" } else { "failed" }.to_owned(),
-        error,
+        status: status.to_owned(),
+        error: error.or_else(|| notes.skipped.clone()),
         payload_bytes: reports.iter().find_map(|r| r.payload_bytes),
         write,
         read,
@@ -166,7 +208,70 @@ pub fn merge(info: &RecordInfo<'_>, reports: &[RankReport]) -> Record {
         ),
         aggregate_reads_per_s: aggregate,
         verified,
+        readers: info.readers,
+        cross_node: info.cross_node,
+        memory: memory(reports),
+        update_latency: latency,
+        update_latency_note,
     }
+}
+
+/// Each active rank's peak and growth of its resident set; None if none reported.
+fn memory(reports: &[RankReport]) -> Option<Memory> {
+    let writer = reports.first()?;
+    let case_scope = reports
+        .iter()
+        .all(|r| r.peak_scope.as_deref().is_none_or(|s| s == "case"));
+    Some(Memory {
+        writer: RankMemory {
+            peak_rss: writer.peak_rss?,
+            rss_growth: writer.rss_growth,
+        },
+        readers: reports
+            .iter()
+            .skip(1)
+            .map(|r| ReaderMemory {
+                rank: r.rank,
+                peak_rss: r.peak_rss.unwrap_or(0),
+                rss_growth: r.rss_growth,
+            })
+            .collect(),
+        peak_scope: if case_scope { "case" } else { "process" }.to_owned(),
+    })
+}
+
+/// Reader end - writer start of every update, over every reader, in seconds.
+fn update_latency(reports: &[RankReport]) -> Option<UpdateLatency> {
+    let starts = &reports.first()?.update_start_ns;
+    let samples: Vec<f64> = reports
+        .iter()
+        .skip(1)
+        .flat_map(|r| {
+            starts
+                .iter()
+                .zip(&r.update_end_ns)
+                .map(|(&s, &e)| (e as i128 - s as i128) as f64 * 1e-9)
+        })
+        .collect();
+    if samples.is_empty() {
+        return None;
+    }
+    let mut sorted = samples.clone();
+    sorted.sort_by(f64::total_cmp);
+    let mut waits: Vec<&str> = reports
+        .iter()
+        .skip(1)
+        .filter_map(|r| r.update_wait.as_deref())
+        .collect();
+    waits.sort_unstable();
+    waits.dedup();
+    Some(UpdateLatency {
+        median: median(&sorted),
+        p99: nearest_rank(&sorted, 99.0),
+        wait: (!waits.is_empty()).then(|| waits.join(",")),
+        failed_polls: 0,
+        samples,
+    })
 }
 
 #[cfg(test)]
@@ -181,6 +286,8 @@ mod tests {
             workload: Workload::Full,
             reads_each: 3,
             read_cap: None,
+            readers: 2,
+            cross_node: false,
         }
     }
 
@@ -204,7 +311,7 @@ mod tests {
 
     #[test]
     fn merges_a_good_record() {
-        let r = merge(&info(), &good());
+        let r = merge(&info(), &good(), &CaseNotes::default());
         assert_eq!(r.status, "ok");
         assert_eq!(r.error, None);
         assert!(r.verified);
@@ -225,7 +332,7 @@ mod tests {
     }
 
     #[test]
-    fn a_training_record_says_its_unit_and_cap() {
+    fn a_training_record_says_its_unit_cap_and_copy_baseline() {
         let cap = ReadCap {
             iterations: 8,
             reason: "why".into(),
@@ -238,13 +345,15 @@ mod tests {
         let mut reports = good();
         reports[0].memcpy_samples = vec![0.03, 0.01, 0.02];
         reports[1].memcpy_samples = vec![9.0]; // only the writer's count
-        let r = merge(&training, &reports);
+        let r = merge(&training, &reports, &CaseNotes::default());
         assert_eq!((r.payload, r.size_unit), ("training", "MiB"));
-        let memcpy = r.memcpy.expect("the writer's copies");
-        assert_eq!((memcpy.median, memcpy.samples.len()), (0.02, 3));
-        assert!(merge(&info(), &good()).memcpy.is_none());
         assert_eq!(r.read_cap, Some(cap));
         assert_eq!(r.data_size, Size::Mib(100.0));
+        let memcpy = r.memcpy.expect("the writer's copies");
+        assert_eq!((memcpy.median, memcpy.samples.len()), (0.02, 3));
+        assert!(merge(&info(), &good(), &CaseNotes::default())
+            .memcpy
+            .is_none());
     }
 
     #[test]
@@ -253,7 +362,7 @@ mod tests {
         reports[2].fail(Phase::Read, "late");
         reports[0].fail(Phase::Cleanup, "later still");
         reports[1].fail(Phase::Read, "first");
-        let r = merge(&info(), &reports);
+        let r = merge(&info(), &reports, &CaseNotes::default());
         assert_eq!(r.status, "failed");
         assert_eq!(r.error.as_deref(), Some("rank 1: read: first"));
         assert!(!r.verified);
@@ -270,7 +379,7 @@ mod tests {
     fn unverified_reads_are_not_verified() {
         let mut reports = good();
         reports[2].reads_verified = 2;
-        assert!(!merge(&info(), &reports).verified);
+        assert!(!merge(&info(), &reports, &CaseNotes::default()).verified);
     }
 
     #[test]

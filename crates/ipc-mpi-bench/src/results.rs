@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::nodes::Nodes;
 use crate::payload::{ReadCap, Size};
 use crate::stats::Stats;
 
@@ -55,6 +56,10 @@ pub struct Config {
     pub payload: &'static str,
     /// MiB of weights per case of the training payload; null for the seed payload.
     pub array_mb: Option<Vec<Size>>,
+    pub reader_counts: Vec<usize>,
+    pub updates: usize,
+    pub nodes: Nodes,
+    pub zmq_host: Option<String>,
 }
 
 /// One backend × size × workload. Options are `null` in the JSON.
@@ -83,6 +88,50 @@ pub struct Record {
     pub memcpy: Option<Stats>,
     pub aggregate_reads_per_s: Option<f64>,
     pub verified: bool,
+    /// Active readers: ranks 1 to `readers`.
+    pub readers: usize,
+    /// Some active reader is on another node than the writer.
+    pub cross_node: bool,
+    pub memory: Option<Memory>,
+    pub update_latency: Option<UpdateLatency>,
+    /// Why `update_latency` is null.
+    pub update_latency_note: Option<String>,
+}
+
+/// Each active rank's peak resident set over the case and its growth over the timed
+/// operations, in bytes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Memory {
+    pub writer: RankMemory,
+    pub readers: Vec<ReaderMemory>,
+    /// "case" when the peak was reset at the start of the case, else "process".
+    pub peak_scope: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RankMemory {
+    pub peak_rss: u64,
+    pub rss_growth: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReaderMemory {
+    pub rank: usize,
+    pub peak_rss: u64,
+    pub rss_growth: Option<i64>,
+}
+
+/// From the writer starting an update's write to a waiting reader holding it, seconds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UpdateLatency {
+    pub median: f64,
+    pub p99: f64,
+    /// How the readers learned of each update: "wait_for_update", "version" or "read".
+    pub wait: Option<String>,
+    /// Polls whose read failed (a torn snapshot); always 0 here: every native store
+    /// wakes its readers itself, and a failed read fails the case.
+    pub failed_polls: u64,
+    pub samples: Vec<f64>,
 }
 
 /// Writes the document, replacing `path` only once the whole file is written, so that
@@ -124,6 +173,11 @@ mod tests {
             memcpy: None,
             aggregate_reads_per_s: None,
             verified: true,
+            readers: 1,
+            cross_node: false,
+            memory: None,
+            update_latency: None,
+            update_latency_note: Some("why".into()),
         }
     }
 
@@ -159,6 +213,11 @@ mod tests {
             "memcpy",
             "aggregate_reads_per_s",
             "verified",
+            "readers",
+            "cross_node",
+            "memory",
+            "update_latency",
+            "update_latency_note",
         ];
         let text = serde_json::to_string(&record()).expect("serialises");
         let positions: Vec<usize> = expected
@@ -171,7 +230,7 @@ mod tests {
         expected.sort_unstable();
         assert_eq!(sorted_keys, expected);
         assert!(v["write_time"].is_null() && v["write"].is_null() && v["error"].is_null());
-        assert!(v["read_cap"].is_null());
+        assert!(v["read_cap"].is_null() && v["memcpy"].is_null());
         assert_eq!(v["read"]["p99"], 0.25);
         assert_eq!(v["read"]["samples"][0], 0.25);
     }
@@ -210,6 +269,10 @@ mod tests {
                     workload: "full".into(),
                     payload: "seed",
                     array_mb: None,
+                    reader_counts: vec![1],
+                    updates: 20,
+                    nodes: Nodes::numbered(&[0, 0], false),
+                    zmq_host: None,
                 },
             },
             results: vec![record()],

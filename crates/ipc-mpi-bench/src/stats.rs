@@ -28,15 +28,8 @@ impl Stats {
         let n = sorted.len();
         let mean = sorted.iter().sum::<f64>() / n as f64;
         let var = sorted.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
-        // The usual median (Python's statistics.median): the mean of the two middle
-        // samples when n is even.
-        let median = if n % 2 == 1 {
-            sorted[n / 2]
-        } else {
-            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-        };
         Some(Stats {
-            median,
+            median: median(&sorted),
             min: sorted[0],
             max: sorted[n - 1],
             mean,
@@ -48,9 +41,20 @@ impl Stats {
     }
 }
 
+/// The usual median of sorted samples (Python's statistics.median): the mean of the two
+/// middle samples when n is even.
+pub fn median(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
+
 /// The nearest-rank percentile: the smallest sample with at least `p` percent of the
 /// samples at or below it. It is always a sample that was actually observed.
-fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
+pub fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
     let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }

@@ -4,23 +4,41 @@ use crate::results::Record;
 
 pub fn table(records: &[Record]) -> String {
     let mut out = format!(
-        "{:<12} {:>14} {:>12} {:>12} {:>12} {:>12}  {}\n",
-        "backend", "size", "write med", "read med", "read p99", "reads/s", "status"
+        "{:<12} {:>14} {:>7} {:>12} {:>12} {:>12} {:>12} {:>12} {:>10}  {}\n",
+        "backend",
+        "size",
+        "readers",
+        "write med",
+        "read med",
+        "read p99",
+        "reads/s",
+        "update med",
+        "peak MB",
+        "status"
     );
     for r in records {
         let (read_med, read_p99) = r
             .read
             .as_ref()
             .map_or((None, None), |s| (Some(s.median), Some(s.p99)));
+        // The largest reader's peak resident set.
+        let peak = r
+            .memory
+            .as_ref()
+            .and_then(|m| m.readers.iter().map(|m| m.peak_rss).max())
+            .map_or("-".to_owned(), |b| format!("{:.1}", b as f64 / 1e6));
         out.push_str(&format!(
-            "{:<12} {:>14} {:>12} {:>12} {:>12} {:>12}  {}\n",
+            "{:<12} {:>14} {:>7} {:>12} {:>12} {:>12} {:>12} {:>12} {:>10}  {}\n",
             r.backend,
             format!("{} {}", r.data_size, r.size_unit),
+            r.readers,
             seconds(r.write_time),
             seconds(read_med),
             seconds(read_p99),
             r.aggregate_reads_per_s
                 .map_or("-".to_owned(), |x| format!("{x:.0}")),
+            seconds(r.update_latency.as_ref().map(|u| u.median)),
+            peak,
             r.error
                 .as_deref()
                 .map_or(r.status.clone(), |e| format!("{}: {e}", r.status)),

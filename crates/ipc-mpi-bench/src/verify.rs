@@ -120,6 +120,23 @@ pub fn holds(doc: &Doc, expected: &Expected) -> bool {
     doc.root().is_some_and(|item| expected.matches(item))
 }
 
+/// True when `doc` holds `expected`'s root dict plus one more entry, `mark_key: mark`,
+/// at its end: a payload of the update-latency phase, checked without building it.
+pub fn holds_marked(doc: &Doc, expected: &Expected, mark_key: &str, mark: i64) -> bool {
+    let (Some(Item::Dict(got)), Expected::Dict(want)) = (doc.root(), expected) else {
+        return false;
+    };
+    got.len() == want.len() + 1
+        && got
+            .iter()
+            .zip(want)
+            .all(|((gk, g), (wk, w))| gk == wk.as_ref() && w.matches(g))
+        && got
+            .iter()
+            .last()
+            .is_some_and(|(k, v)| k == mark_key && v.identical(&Value::Int(mark)))
+}
+
 /// A 64-bit digest of `bytes`: four independent multiply-rotate lanes over 8-byte words
 /// (fast enough to check 100 MiB between two reads), then the tail and the length,
 /// finished with SplitMix64's mixer. It detects corruption; it is no defence against a
@@ -205,6 +222,27 @@ mod tests {
         assert!(matches!(config, Expected::Exact(Value::Dict(_))));
         // Another seed: same layout, other bytes.
         assert!(!holds(&doc, &Expected::new(training::generate(0.01, 6))));
+    }
+
+    #[test]
+    fn a_marked_payload_is_the_payload_and_its_mark_last() {
+        let payload = training::generate(0.01, 5);
+        let Value::Dict(mut entries) = payload.clone() else {
+            panic!("a dict")
+        };
+        entries.push(("__update__".into(), Value::Int(3)));
+        let doc = decoded(&Value::Dict(entries));
+        let expected = Expected::new(payload);
+        assert!(holds_marked(&doc, &expected, "__update__", 3));
+        assert!(!holds_marked(&doc, &expected, "__update__", 4));
+        assert!(!holds_marked(&doc, &expected, "__other__", 3));
+        assert!(!holds(&doc, &expected), "the mark is one entry too many");
+        assert!(!holds_marked(
+            &decoded(&training::generate(0.01, 5)),
+            &expected,
+            "__update__",
+            3
+        ));
     }
 
     #[test]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .load import InputError, Record, ResultFile, load
+from .load import SIZE_UNITS, InputError, Record, ResultFile, load
 
 HARNESS_LABELS = {"python": "Python harness", "rust": "native harness"}
 
@@ -15,19 +15,38 @@ COMPARABLE = ("readers", "cpu_cores", "host")
 COMPARABLE_CONFIG = ("iterations", "seed")
 
 
+#: The payloads in the order tables and figures show them.
+PAYLOADS = tuple(SIZE_UNITS)
+
+
 @dataclass(frozen=True)
 class Group:
-    """The records of one harness and one workload: what one table or panel shows."""
+    """The records of one harness, workload, payload and reader count: what one table or
+    panel shows. Sizes of one group share a unit (entries or MiB)."""
 
     harness: str
     workload: str
     #: backend -> size -> record, backends in the order they first appear.
     series: dict[str, dict[int, Record]]
     sizes: list[int]
+    payload: str = "seed"
+    readers: int = 1
+    #: Whether the label names the payload: when the dataset holds more than one, or
+    #: the one it holds is not the seed's (whose files had no payload before).
+    show_payload: bool = False
+
+    @property
+    def unit(self) -> str:
+        return SIZE_UNITS[self.payload]
 
     @property
     def label(self) -> str:
-        return f"{HARNESS_LABELS[self.harness]}, {self.workload} workload"
+        payload = f", {self.payload} payload" if self.show_payload else ""
+        return f"{HARNESS_LABELS[self.harness]}, {self.workload} workload{payload}"
+
+    @property
+    def readers_text(self) -> str:
+        return f"1 writer + {self.readers} reader{'s' if self.readers != 1 else ''}"
 
     def ok(self, backend: str, size: int) -> Record | None:
         """The backend's record at that size if it succeeded; None otherwise."""
@@ -59,19 +78,52 @@ class Dataset:
         native harness's reads stop at a Rust value."""
         return "python" if "python" in self.harnesses else "rust"
 
-    def groups(self, harness: str | None = None) -> list[Group]:
-        """One group per (harness, workload) present, "full" before "get"."""
-        keys = sorted({(r.harness, r.workload) for r in self.records},
-                      key=lambda k: (k[0] != self.primary_harness, k[0], k[1]))
-        return [self.group(h, w) for h, w in keys if harness is None or h == harness]
+    @property
+    def payloads(self) -> list[str]:
+        present = {r.payload for r in self.records}
+        return [p for p in PAYLOADS if p in present]
 
-    def group(self, harness: str, workload: str) -> Group:
+    def payload_shown(self) -> bool:
+        return self.payloads != ["seed"]
+
+    def headline_readers(self, harness: str, workload: str, payload: str) -> int | None:
+        """The reader count the tables and the size figures show for that harness,
+        workload and payload: the largest measured, the run with every reader (the only
+        one a version 1 file has). The other counts are the scaling figure's."""
+        counts = [r.readers for r in self.records
+                  if (r.harness, r.workload, r.payload) == (harness, workload, payload)]
+        return max(counts) if counts else None
+
+    def reader_counts(self, harness: str, workload: str, payload: str) -> list[int]:
+        return sorted({r.readers for r in self.records
+                       if (r.harness, r.workload, r.payload) == (harness, workload, payload)})
+
+    def groups(self, harness: str | None = None, payload: str | None = None,
+               every_reader_count: bool = False) -> list[Group]:
+        """One group per (harness, workload, payload) present, at its headline reader
+        count (or one per reader count too); the primary harness first, then payloads
+        in PAYLOADS order, "full" before "get", fewer readers first."""
+        keys = sorted({(r.harness, r.workload, r.payload, r.readers) for r in self.records},
+                      key=lambda k: (k[0] != self.primary_harness, k[0], PAYLOADS.index(k[2]),
+                                     k[1], k[3]))
+        return [self.group(h, w, p, n) for h, w, p, n in keys
+                if (harness is None or h == harness) and (payload is None or p == payload)
+                and (every_reader_count or n == self.headline_readers(h, w, p))]
+
+    def group(self, harness: str, workload: str, payload: str = "seed",
+              readers: int | None = None) -> Group:
+        """The records of that harness, workload, payload and reader count (default: the
+        headline count)."""
+        if readers is None:
+            readers = self.headline_readers(harness, workload, payload) or 1
         series: dict[str, dict[int, Record]] = {}
         for r in self.records:
-            if (r.harness, r.workload) == (harness, workload):
+            if (r.harness, r.workload, r.payload, r.readers) == \
+                    (harness, workload, payload, readers):
                 series.setdefault(r.backend, {})[r.data_size] = r
         sizes = sorted({size for by_size in series.values() for size in by_size})
-        return Group(harness, workload, series, sizes)
+        return Group(harness, workload, series, sizes, payload, readers,
+                     self.payload_shown())
 
 
 def load_all(paths: list[Path]) -> Dataset:
@@ -89,18 +141,18 @@ def load_all(paths: list[Path]) -> Dataset:
 
 def build(files: list[ResultFile]) -> Dataset:
     warnings: list[str] = []
-    chosen: dict[tuple[str, str, str, int], Record] = {}
+    chosen: dict[tuple[str, str, str, int, str, int], Record] = {}
     for f in files:
         if not f.records:
             warnings.append(f"{f.path}: no records in 'results'")
         for r in f.records:
-            key = (r.harness, r.workload, r.backend, r.data_size)
+            key = (r.harness, r.workload, r.payload, r.readers, r.backend, r.data_size)
             earlier = chosen.get(key)
             if earlier is not None:
                 warnings.append(
-                    f"{r.backend} at {r.data_size} entries ({HARNESS_LABELS[r.harness]}, "
-                    f"{r.workload} workload) is in {earlier.source} and {r.source}: "
-                    f"using {r.source}")
+                    f"{r.backend} at {r.size_text()} ({HARNESS_LABELS[r.harness]}, "
+                    f"{r.workload} workload, {r.payload} payload, {r.readers} readers) "
+                    f"is in {earlier.source} and {r.source}: using {r.source}")
             chosen[key] = r
     if not chosen:
         names = ", ".join(str(f.path) for f in files)
@@ -111,24 +163,43 @@ def build(files: list[ResultFile]) -> Dataset:
 
 
 def _incomplete(dataset: Dataset) -> list[str]:
-    notes = []
-    for g in dataset.groups():
+    """What is missing, failed, skipped, unverified or capped; a note that holds at
+    several reader counts is given once, naming them."""
+    notes: dict[tuple[str, str], list[int]] = {}
+    for g in dataset.groups(every_reader_count=True):
         for backend, by_size in g.series.items():
+            found = []
             missing = [s for s in g.sizes if s not in by_size]
             if missing:
-                notes.append(f"{g.label}: {backend} has no record at "
-                             f"{_sizes(missing)} entries")
-            failed = [r for r in by_size.values() if not r.ok]
-            if failed:
-                notes.append(
-                    f"{g.label}: {backend} failed at {_sizes([r.data_size for r in failed])} "
-                    f"entries ({failed[0].error or 'no error recorded'}); "
-                    "left out of plots and recommendations")
+                found.append(f"{backend} has no record at {_sizes(missing)} {g.unit}")
+            for status, what in (("failed", "failed"), ("skipped", "was skipped")):
+                bad = [r for r in by_size.values() if r.status == status]
+                if bad:
+                    found.append(
+                        f"{backend} {what} at {_sizes([r.data_size for r in bad])} {g.unit} "
+                        f"({bad[0].error or 'no reason recorded'}); "
+                        "left out of plots and recommendations")
             unverified = [r.data_size for r in by_size.values() if r.ok and not r.verified]
             if unverified:
-                notes.append(f"{g.label}: {backend} at {_sizes(unverified)} entries is "
+                found.append(f"{backend} at {_sizes(unverified)} {g.unit} is "
                              "'ok' but not verified: its reads were not checked")
-    return notes
+            capped = [r for r in by_size.values() if r.ok and r.read_cap is not None]
+            if capped:
+                cap = capped[0].read_cap
+                assert cap is not None
+                found.append(f"{backend} at {_sizes([r.data_size for r in capped])} "
+                             f"{g.unit}: timed reads capped at {cap.iterations} "
+                             f"({cap.reason})")
+            for text in found:
+                notes.setdefault((g.label, text), []).append(g.readers)
+    out = []
+    for (label, text), readers in notes.items():
+        # One reader count (a version 1 file, or no --readers list): as before.
+        counts = ", ".join(map(str, readers))
+        where = label if len(readers) == 1 and readers[0] == max(
+            r.readers for r in dataset.records) else f"{label}, with {counts} readers"
+        out.append(f"{where}: {text}")
+    return out
 
 
 def _incomparable(files: list[ResultFile]) -> list[str]:

@@ -13,10 +13,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..harness.outcome import HARNESSES, IMPLEMENTATIONS, SCHEMA_VERSION, STATUSES, WORKLOADS
+from ..harness.outcome import HARNESSES, IMPLEMENTATIONS, WORKLOADS
 
 #: The fields of a ``write`` / ``read`` block this analysis uses.
 STAT_FIELDS = ("median", "min", "max", "mean", "std", "p90", "p99")
+#: The schema versions this analysis reads. Version 1 files (from before the payload,
+#: reader-count, memory and update-latency fields) still load: see ``_record``.
+VERSIONS = (1, 2)
+#: Statuses of a record: "skipped" (version 2) is a case that did not run, with the
+#: reason in ``error``.
+STATUSES = ("ok", "failed", "skipped")
+#: Implementation groups the analysis knows. Listed here, not only taken from
+#: backends.json, so that a file naming peers loads whatever this checkout's registry
+#: holds; "peer" is the group of the libraries people already use (Redis, ...).
+KNOWN_IMPLEMENTATIONS: tuple[str, ...] = tuple(dict.fromkeys(
+    (*IMPLEMENTATIONS, "rust", "reference", "peer", "user")))
+#: Each payload and the unit of its ``data_size``: entries of the seed's dict, MiB
+#: (2**20 bytes) of float32 weights in the training payload.
+SIZE_UNITS = {"seed": "entries", "training": "MiB"}
 
 
 class InputError(Exception):
@@ -33,6 +47,51 @@ class Stats:
     mean: float
     std: float
     p90: float
+    p99: float
+    count: int
+
+
+@dataclass(frozen=True)
+class ReadCap:
+    """The timed reads were capped at ``iterations`` (an original design too slow to
+    finish in reasonable time at this size); ``reason`` says why."""
+
+    iterations: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class RankMemory:
+    """One rank's resident set, in bytes: its peak over the case, and its growth over
+    the timed reads (negative when memory was given back). None: not measured."""
+
+    rank: int | None
+    peak_rss: int | None
+    rss_growth: int | None
+
+
+@dataclass(frozen=True)
+class Memory:
+    writer: RankMemory | None
+    readers: tuple[RankMemory, ...]
+
+    def reader_peak(self) -> int | None:
+        """The largest peak RSS of any reader: what one reader may need."""
+        values = [m.peak_rss for m in self.readers if m.peak_rss is not None]
+        return max(values) if values else None
+
+    def reader_growth(self) -> int | None:
+        """The largest RSS growth of any reader over the timed reads."""
+        values = [m.rss_growth for m in self.readers if m.rss_growth is not None]
+        return max(values) if values else None
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Update latency, in seconds: from the writer starting ``write()`` to a reader
+    holding the new snapshot."""
+
+    median: float
     p99: float
     count: int
 
@@ -64,10 +123,24 @@ class Record:
     throughput: float | None
     aggregate_reads_per_s: float | None
     verified: bool
+    #: Schema 2; a version 1 record is a seed payload record whose readers are the
+    #: file's, with no memory or update latency measured.
+    payload: str = "seed"
+    size_unit: str = "entries"
+    readers: int = 1
+    cross_node: bool = False
+    read_cap: ReadCap | None = None
+    memory: Memory | None = None
+    update_latency: Latency | None = None
+    update_latency_note: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    def size_text(self) -> str:
+        """``data_size`` with its unit: "1000 entries", "10 MiB"."""
+        return f"{self.data_size} {self.size_unit}"
 
 
 @dataclass(frozen=True)
@@ -113,15 +186,16 @@ def load(path: Path) -> ResultFile:
 
 
 def parse(path: Path, document: Any) -> ResultFile:
-    """Check a decoded document against the schema, version 1."""
+    """Check a decoded document against the schema, version 1 or 2."""
     if not isinstance(document, dict) or "schema_version" not in document:
         raise InputError(f"{path}: not a benchmark result file (a JSON object with "
                          "'schema_version', 'metadata' and 'results' is expected: "
                          "docs/results-schema.md)")
     version = document["schema_version"]
-    if version != SCHEMA_VERSION or isinstance(version, bool):
+    if version not in VERSIONS or isinstance(version, bool):
+        readable = " and ".join(map(str, VERSIONS))
         raise InputError(f"{path}: schema_version {version!r}; this analysis reads "
-                         f"version {SCHEMA_VERSION} (docs/results-schema.md)")
+                         f"versions {readable} (docs/results-schema.md)")
     metadata = document.get("metadata")
     if not isinstance(metadata, dict):
         raise InputError(f"{path}: 'metadata' is missing or not an object")
@@ -133,10 +207,24 @@ def parse(path: Path, document: Any) -> ResultFile:
     if not isinstance(results, list):
         raise InputError(f"{path}: 'results' is missing or not a list")
     config = metadata.get("config")
-    default_workload = config.get("workload") if isinstance(config, dict) else None
-    records = [_record(path, i, entry, harness, default_workload)
+    config = config if isinstance(config, dict) else {}
+    defaults = _Defaults(
+        workload=config.get("workload"),
+        payload=config.get("payload") or "seed",
+        readers=metadata.get("readers"))
+    records = [_record(path, i, entry, harness, defaults)
                for i, entry in enumerate(results)]
     return ResultFile(path, metadata, records)
+
+
+@dataclass(frozen=True)
+class _Defaults:
+    """What a record may leave to its file: version 1 records have no payload and no
+    reader count of their own (all readers read), and may omit the workload."""
+
+    workload: Any
+    payload: Any
+    readers: Any
 
 
 class _Fields:
@@ -171,6 +259,24 @@ class _Fields:
             raise self.fail(key, f"an integer >= {least}" + (" or null" if optional else ""))
         return value
 
+    def integer(self, key: str) -> int | None:
+        """Any integer (an RSS growth may be negative), or None."""
+        value = self.obj.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, "an integer or null")
+        return value
+
+    def inner(self, key: str) -> _Fields | None:
+        """The object under ``key`` for typed access, None when null or missing."""
+        block = self.obj.get(key)
+        if block is None:
+            return None
+        if not isinstance(block, dict):
+            raise self.fail(key, "an object or null")
+        return _Fields(self.path, f"{self.where}.{key}", block)
+
     def number(self, key: str) -> float | None:
         """A finite, non-negative float, or None."""
         value = self.obj.get(key)
@@ -199,8 +305,52 @@ class _Fields:
         return Stats(count=count, **values)
 
 
+def _memory(f: _Fields) -> Memory | None:
+    block = f.inner("memory")
+    if block is None:
+        return None
+
+    def rank(m: _Fields) -> RankMemory:
+        return RankMemory(rank=m.count("rank", optional=True),
+                          peak_rss=m.count("peak_rss", optional=True),
+                          rss_growth=m.integer("rss_growth"))
+
+    writer = block.inner("writer")
+    readers = block.obj.get("readers", [])
+    if not isinstance(readers, list):
+        raise block.fail("readers", "a list of objects")
+    entries = []
+    for i, entry in enumerate(readers):
+        if not isinstance(entry, dict):
+            raise InputError(f"{f.path}: {block.where}.readers[{i}]: expected an object, "
+                             f"got {type(entry).__name__}")
+        entries.append(rank(_Fields(f.path, f"{block.where}.readers[{i}]", entry)))
+    return Memory(writer=None if writer is None else rank(writer), readers=tuple(entries))
+
+
+def _latency(f: _Fields) -> Latency | None:
+    block = f.inner("update_latency")
+    if block is None:
+        return None
+    median, p99 = block.number("median"), block.number("p99")
+    if median is None or p99 is None:
+        raise block.fail("median" if median is None else "p99", "a non-negative number")
+    samples = block.obj.get("samples")
+    return Latency(median, p99, len(samples) if isinstance(samples, list) else 0)
+
+
+def _read_cap(f: _Fields) -> ReadCap | None:
+    block = f.inner("read_cap")
+    if block is None:
+        return None
+    iterations = block.count("iterations", least=1)
+    reason = block.text("reason")
+    assert iterations is not None and reason is not None  # not optional: checked above
+    return ReadCap(iterations, reason)
+
+
 def _record(path: Path, index: int, entry: Any, harness: str,
-            default_workload: Any) -> Record:
+            defaults: _Defaults) -> Record:
     where = f"results[{index}]"
     if not isinstance(entry, dict):
         raise InputError(f"{path}: {where}: expected an object, got {type(entry).__name__}")
@@ -209,17 +359,30 @@ def _record(path: Path, index: int, entry: Any, harness: str,
     size = f.count("data_size", least=1)
     assert backend is not None and size is not None  # not optional: checked above
     # Name the record in later messages, now that it can be named.
-    f.where = f"{where} ({backend}, {size} entries)"
-    workload = entry.get("workload", default_workload)
+    f.where = f"{where} ({backend})"
+    payload = entry.get("payload", defaults.payload)
+    if payload not in SIZE_UNITS:
+        raise f.fail("payload", " or ".join(map(repr, SIZE_UNITS)))
+    f.where = f"{where} ({backend}, {size} {SIZE_UNITS[payload]})"
+    unit = entry.get("size_unit", SIZE_UNITS[payload])
+    if unit != SIZE_UNITS[payload]:
+        raise f.fail("size_unit", f"{SIZE_UNITS[payload]!r} (the {payload} payload's)")
+    workload = entry.get("workload", defaults.workload)
     if workload not in WORKLOADS:
         raise f.fail("workload", " or ".join(map(repr, WORKLOADS)))
+    readers = entry.get("readers", defaults.readers)
+    if isinstance(readers, bool) or not isinstance(readers, int) or readers < 1:
+        raise f.fail("readers", "an integer >= 1 (or metadata.readers in a version 1 file)")
     status = f.text("status", STATUSES)
     ok = status == "ok"
     write, read = f.stats("write"), f.stats("read")
     if ok and (write is None or read is None):
         raise f.fail("read" if read is None else "write",
                      "statistics (the record's status is 'ok')")
-    implementation = f.text("implementation", IMPLEMENTATIONS, optional=True)
+    implementation = f.text("implementation", KNOWN_IMPLEMENTATIONS, optional=True)
+    cross_node = entry.get("cross_node", False)
+    if not isinstance(cross_node, bool):
+        raise f.fail("cross_node", "true or false")
     return Record(
         source=path,
         harness=harness,
@@ -241,4 +404,13 @@ def _record(path: Path, index: int, entry: Any, harness: str,
         throughput=f.number("throughput") if ok else None,
         aggregate_reads_per_s=f.number("aggregate_reads_per_s") if ok else None,
         verified=entry.get("verified") is True,
+        payload=str(payload),
+        size_unit=str(unit),
+        readers=readers,
+        cross_node=cross_node,
+        read_cap=_read_cap(f),
+        # As with the times: what a failed case measured is not the backend's.
+        memory=_memory(f) if ok else None,
+        update_latency=_latency(f) if ok else None,
+        update_latency_note=f.text("update_latency_note", optional=True),
     )

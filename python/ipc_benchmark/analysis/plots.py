@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from matplotlib.axes import Axes
+from matplotlib.ticker import EngFormatter
 
 from .compare import Pair, harness_pairs, speedups
 from .dataset import HARNESS_LABELS, Dataset, Group
-from .load import Record, Stats
+from .load import SIZE_UNITS, Record, Stats
 from .plotstyle import (Styles, dodge, figure, finish, label, ratio_axis, seconds, size_axis,
                         value_axis)
 from .report import Plot
@@ -26,12 +27,23 @@ def _skip(out: Path, name: str, why: str) -> Plot:
     return Plot(name, None, why)
 
 
+def named(name: str, payload: str) -> str:
+    """The file of a figure for one payload: the seed's keeps the original name
+    (write_performance.png), another payload's gets a suffix (write_performance_training.png)."""
+    if payload == "seed":
+        return name
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}_{payload}{dot}{ext}"
+
+
 def _left_out(group: Group) -> list[str]:
     notes = []
     for backend, by_size in group.series.items():
-        failed = sorted(r.data_size for r in by_size.values() if not r.ok)
-        if failed:
-            notes.append(f"{label(backend)} failed at {', '.join(map(str, failed))} entries")
+        for status in ("failed", "skipped"):
+            bad = sorted(r.data_size for r in by_size.values() if r.status == status)
+            if bad:
+                notes.append(f"{label(backend)} {status} at {', '.join(map(str, bad))} "
+                             f"{group.unit}")
     return [f"Not plotted ({group.label}): " + "; ".join(notes) + "."] if notes else []
 
 
@@ -49,7 +61,7 @@ def _timeline(ax: Axes, group: Group, styles: Styles, op: str) -> None:
             st = _stats(group.series[b][s], op)
             if st is not None:
                 values += [st.min, st.p90]
-    log = size_axis(ax, group.sizes)
+    log = size_axis(ax, group.sizes, group.unit)
     span = float(group.sizes[-1] - group.sizes[0]) or float(group.sizes[0])
     for k, (b, sizes) in enumerate(drawn.items()):
         stats = [st for s in sizes if (st := _stats(group.series[b][s], op)) is not None]
@@ -61,70 +73,75 @@ def _timeline(ax: Axes, group: Group, styles: Styles, op: str) -> None:
     value_axis(ax, values, f"time per {op}", "s")
 
 
-def _drawable(dataset: Dataset) -> list[Group]:
-    """The primary harness's groups with at least one successful record."""
-    return [g for g in dataset.groups(dataset.primary_harness)
+def _drawable(dataset: Dataset, payload: str) -> list[Group]:
+    """The primary harness's groups of that payload with at least one successful
+    record, at their headline reader count."""
+    return [g for g in dataset.groups(dataset.primary_harness, payload)
             if any(r.ok for by_size in g.series.values() for r in by_size.values())]
 
 
-def _nothing(out: Path, name: str, dataset: Dataset) -> Plot:
-    return _skip(out, name, "skipped: no successful record to plot "
-                            f"({HARNESS_LABELS[dataset.primary_harness]})")
+def _where(dataset: Dataset, payload: str) -> str:
+    """The primary harness, and the payload when the data has more than the seed's."""
+    shown = f", {payload} payload" if dataset.payload_shown() else ""
+    return HARNESS_LABELS[dataset.primary_harness] + shown
+
+
+def _nothing(out: Path, name: str, dataset: Dataset, payload: str) -> Plot:
+    return _skip(out, name, f"skipped: no successful record to plot "
+                            f"({_where(dataset, payload)})")
 
 
 def _by_workload(dataset: Dataset, styles: Styles, out: Path, name: str, op: str,
-                 title: str, extra: list[str]) -> Plot:
-    groups = _drawable(dataset)
+                 title: str, extra: list[str], payload: str) -> Plot:
+    name = named(name, payload)
+    groups = _drawable(dataset, payload)
     if not groups:
-        return _nothing(out, name, dataset)
+        return _nothing(out, name, dataset, payload)
     if op == "write":
         # A write is the same whatever the readers do; one panel, the first workload's.
         groups = groups[:1]
-    caption = [WHISKERS + "; lower is better. " + " ".join(extra)]
+    whiskers = WHISKERS.replace("latency_distribution.png",
+                                named("latency_distribution.png", payload))
+    caption = [(whiskers + "; lower is better. " + " ".join(extra)).rstrip()]
     for g in groups:
         caption += _left_out(g)
     fig, axes = figure(len(groups), caption)
     for ax, g in zip(axes, groups):
         _timeline(ax, g, styles, op)
-        ax.set_title(f"{title}\n{g.label}, {_readers(dataset, g)}")
+        ax.set_title(f"{title}\n{g.label}, {g.readers_text}")
     return Plot(name, finish(fig, axes, caption, out / name), " ".join(caption))
 
 
-def _readers(dataset: Dataset, g: Group) -> str:
-    readers = {f.metadata.get("readers") for f in dataset.files
-               if f.harness == g.harness and any(r.workload == g.workload for r in f.records)}
-    n = readers.pop() if len(readers) == 1 else None
-    if not isinstance(n, int):
-        return "readers differ between files"
-    return f"1 writer + {n} reader{'s' if n != 1 else ''}"
-
-
-def write_performance(dataset: Dataset, styles: Styles, out: Path) -> Plot:
+def write_performance(dataset: Dataset, styles: Styles, out: Path,
+                      payload: str = "seed") -> Plot:
     return _by_workload(dataset, styles, out, "write_performance.png", "write",
                         "Write: one complete snapshot",
                         ["Message backends (one message per read) time one write that "
-                         "serves every read."])
+                         "serves every read."], payload)
 
 
-def read_performance(dataset: Dataset, styles: Styles, out: Path) -> Plot:
-    workloads = {g.workload for g in dataset.groups(dataset.primary_harness)}
+def read_performance(dataset: Dataset, styles: Styles, out: Path,
+                     payload: str = "seed") -> Plot:
+    workloads = {g.workload for g in dataset.groups(dataset.primary_harness, payload)}
     return _by_workload(dataset, styles, out, "read_performance.png", "read",
                         "Read: fetch and decode (all readers' reads pooled)",
-                        ["A 'get' read decodes one random key."] if "get" in workloads else [])
+                        ["A 'get' read decodes one random key."] if "get" in workloads else [],
+                        payload)
 
 
-def throughput(dataset: Dataset, styles: Styles, out: Path) -> Plot:
-    groups = _drawable(dataset)
+def throughput(dataset: Dataset, styles: Styles, out: Path, payload: str = "seed") -> Plot:
+    name = named("throughput.png", payload)
+    groups = _drawable(dataset, payload)
     if not groups:
-        return _nothing(out, "throughput.png", dataset)
+        return _nothing(out, name, dataset, payload)
     caption = ["Reads per second of one reader: 1 / mean read time (the original's "
                "'throughput'); higher is better. Its spread is that of "
-               "read_performance.png."]
+               f"{named('read_performance.png', payload)}."]
     for g in groups:
         caption += _left_out(g)
     fig, axes = figure(len(groups), caption)
     for ax, g in zip(axes, groups):
-        size_axis(ax, g.sizes)
+        size_axis(ax, g.sizes, g.unit)
         values = []
         for b in g.series:
             pts = [(s, r.throughput) for s in g.sizes
@@ -133,15 +150,15 @@ def throughput(dataset: Dataset, styles: Styles, out: Path) -> Plot:
                 ax.plot([s for s, _ in pts], [v for _, v in pts], **styles.line(b))
                 values += [v for _, v in pts]
         value_axis(ax, values, "reads per second, per reader", "/s")
-        ax.set_title(f"Throughput\n{g.label}, {_readers(dataset, g)}")
-    return Plot("throughput.png", finish(fig, axes, caption, out / "throughput.png"),
-                " ".join(caption))
+        ax.set_title(f"Throughput\n{g.label}, {g.readers_text}")
+    return Plot(name, finish(fig, axes, caption, out / name), " ".join(caption))
 
 
-def speedup(dataset: Dataset, styles: Styles, out: Path) -> Plot:
-    name = "speedup.png"
+def speedup(dataset: Dataset, styles: Styles, out: Path, payload: str = "seed") -> Plot:
+    name = named("speedup.png", payload)
     panels: list[tuple[str, str, dict[tuple[str, str], list[Pair]]]] = []
-    groups = dataset.groups(dataset.primary_harness)
+    groups = dataset.groups(dataset.primary_harness, payload)
+    unit = SIZE_UNITS[payload]
     for g in groups:
         pairs = speedups(g)
         if pairs:
@@ -152,7 +169,7 @@ def speedup(dataset: Dataset, styles: Styles, out: Path) -> Plot:
     panels = [p for p in panels if p[2]]
     if not panels:
         return _skip(out, name, "skipped: no Rust backend ran with its reference backend "
-                                f"at the same size ({HARNESS_LABELS[dataset.primary_harness]})")
+                                f"at the same size ({_where(dataset, payload)})")
     caption = ["Speedup = reference median / Rust median at each size (above 1: the Rust "
                "backend is faster). Medians only; the spread is in the time plots.",
                "py-zmq's write serves every read (one message per read), so its write "
@@ -160,7 +177,7 @@ def speedup(dataset: Dataset, styles: Styles, out: Path) -> Plot:
     fig, axes = figure(len(panels), caption)
     for ax, (title, op, pairs) in zip(axes, panels):
         sizes = sorted({p.size for ps in pairs.values() for p in ps})
-        size_axis(ax, sizes)
+        size_axis(ax, sizes, unit)
         ratios = []
         for (backend, ref), ps in pairs.items():
             pts = [(p.size, r) for p in ps if (r := p.ratio(op)) is not None]
@@ -168,8 +185,9 @@ def speedup(dataset: Dataset, styles: Styles, out: Path) -> Plot:
             ax.plot([s for s, _ in pts], [r for _, r in pts], **style)
             ratios += [r for _, r in pts]
         ratio_axis(ax, ratios, "speedup (x times faster)")
+        shown = f", {payload} payload" if dataset.payload_shown() else ""
         ax.set_title(f"Rust backend vs the reference it replaces\n{title} "
-                     f"({HARNESS_LABELS[dataset.primary_harness]})")
+                     f"({HARNESS_LABELS[dataset.primary_harness]}{shown})")
     return Plot(name, finish(fig, axes, caption, out / name), " ".join(caption))
 
 
@@ -204,7 +222,7 @@ def harness_comparison(dataset: Dataset, out: Path) -> Plot:
     for ax, key in zip(axes, [key for row in rows for key in row]):
         (workload, backend), ps = key, pairs[key]
         sizes = [p.size for p in ps]
-        log = size_axis(ax, sizes)
+        log = size_axis(ax, sizes, ps[0].base.size_unit)
         span = float(sizes[-1] - sizes[0]) or float(sizes[0])
         values: list[float] = []
         for k, (harness, recs) in enumerate((("python", [p.base for p in ps]),
@@ -227,11 +245,12 @@ def harness_comparison(dataset: Dataset, out: Path) -> Plot:
     return Plot(name, finish(fig, axes, caption, out / name), " ".join(caption))
 
 
-def latency_distribution(dataset: Dataset, styles: Styles, out: Path) -> Plot:
-    name = "latency_distribution.png"
-    groups = _drawable(dataset)
+def latency_distribution(dataset: Dataset, styles: Styles, out: Path,
+                         payload: str = "seed") -> Plot:
+    name = named("latency_distribution.png", payload)
+    groups = _drawable(dataset, payload)
     if not groups:
-        return _nothing(out, name, dataset)
+        return _nothing(out, name, dataset, payload)
     caption = ["Per-read times of every reader at the largest size: markers at p50 "
                "(median), p90 and p99; the grey line spans fastest to slowest read. "
                "Number: the median."]
@@ -240,10 +259,10 @@ def latency_distribution(dataset: Dataset, styles: Styles, out: Path) -> Plot:
         size = g.largest_size()
         rows = [(b, r.read) for b in g.series
                 if (r := g.ok(b, size)) is not None and r.read is not None]
-        missing = [f"{label(b)} ({'not measured' if size not in g.series[b] else 'failed'})"
+        missing = [f"{label(b)} ({r.status if (r := g.series[b].get(size)) else 'not measured'})"
                    for b in g.series if g.ok(b, size) is None]
         if missing:
-            caption.append(f"Not plotted ({g.label}, {size} entries): "
+            caption.append(f"Not plotted ({g.label}, {size} {g.unit}): "
                            f"{', '.join(missing)}.")
         rows_per_group.append((g, size, rows))
     height = max(3.0, 1.4 + 0.42 * max(len(rows) for _, _, rows in rows_per_group))
@@ -273,19 +292,183 @@ def latency_distribution(dataset: Dataset, styles: Styles, out: Path) -> Plot:
         for y, (_, st) in zip(ys, rows):
             ax.annotate(seconds(st.median), (st.max, y), xytext=(9, 0),
                         textcoords="offset points", va="center", fontsize=8, color="0.25")
-        ax.set_title(f"Read latency at {size:,} entries\n{g.label}, all readers' "
+        ax.set_title(f"Read latency at {size:,} {g.unit}\n{g.label}, all readers' "
                      "reads pooled")
     return Plot(name, finish(fig, axes, caption, out / name), " ".join(caption))
 
 
+def _memory_panel(ax: Axes, g: Group, styles: Styles, which: str) -> list[float]:
+    size_axis(ax, g.sizes, g.unit)
+    values: list[float] = []
+    for b in g.series:
+        pts = []
+        for s in g.sizes:
+            r = g.ok(b, s)
+            if r is None or r.memory is None:
+                continue
+            v = r.memory.reader_peak() if which == "peak" else r.memory.reader_growth()
+            if v is not None:
+                pts.append((s, float(v)))
+        if pts:
+            ax.plot([s for s, _ in pts], [v for _, v in pts], **styles.line(b))
+            values += [v for _, v in pts]
+    return values
+
+
+def memory(dataset: Dataset, styles: Styles, out: Path, payload: str = "seed") -> Plot:
+    """Per reader: peak RSS, and RSS growth over the timed reads, against payload size."""
+    name = named("memory.png", payload)
+    groups = [g for g in _drawable(dataset, payload)
+              if any(r.ok and r.memory is not None and r.memory.readers
+                     for by_size in g.series.values() for r in by_size.values())]
+    if not groups:
+        return _skip(out, name, "skipped: no record with memory measured "
+                                f"({_where(dataset, payload)}; result files of schema "
+                                "version 2 have it)")
+    g = groups[0]  # what a reader holds does not depend on the workload much: one
+    caption = ["Per reader, the largest of the readers' values: peak RSS over the case "
+               "(left) and RSS growth over the timed reads (right, below 0: memory given "
+               "back); lower is better. Peak RSS includes the interpreter and the "
+               "libraries, the same for every backend."] + _left_out(g)
+    fig, axes = figure(2, caption)
+    for ax, which, title, axis_name in (
+            (axes[0], "peak", "Peak RSS per reader", "peak RSS"),
+            (axes[1], "growth", "RSS growth per reader over the timed reads", "RSS growth")):
+        values = _memory_panel(ax, g, styles, which)
+        if which == "growth" and any(v <= 0 for v in values):
+            ax.axhline(0.0, color="0.3", linewidth=1)
+            ax.yaxis.set_major_formatter(EngFormatter(unit="B"))
+            ax.set_ylabel(axis_name)
+        else:
+            value_axis(ax, values, axis_name, "B")
+        ax.set_title(f"{title}\n{g.label}, {g.readers_text}")
+    return Plot(name, finish(fig, axes, caption, out / name), " ".join(caption))
+
+
+def update_latency(dataset: Dataset, styles: Styles, out: Path,
+                   payload: str = "seed") -> Plot:
+    """How long after the writer starts write() a reader holds the new snapshot."""
+    name = named("update_latency.png", payload)
+    groups = [g for g in _drawable(dataset, payload)
+              if any(r.ok and r.update_latency is not None
+                     for by_size in g.series.values() for r in by_size.values())]
+    if not groups:
+        return _skip(out, name, "skipped: no record with update latency measured "
+                                f"({_where(dataset, payload)})")
+    g = groups[0]
+    caption = ["Update latency: from the writer starting write() to a reader holding the "
+               "new snapshot (woken, or polling, then a full read). Point: median; "
+               "whisker: up to p99; lower is better."]
+    notes = sorted({f"{label(r.backend)}: {r.update_latency_note}"
+                    for by_size in g.series.values() for r in by_size.values()
+                    if r.ok and r.update_latency is None and r.update_latency_note})
+    if notes:
+        caption.append("Not measured: " + "; ".join(notes) + ".")
+    caption += _left_out(g)
+    fig, axes = figure(1, caption)
+    ax = axes[0]
+    log = size_axis(ax, g.sizes, g.unit)
+    span = float(g.sizes[-1] - g.sizes[0]) or float(g.sizes[0])
+    series = {}
+    for b in g.series:
+        pts = [(s, lat) for s in g.sizes if (r := g.ok(b, s)) is not None
+               and (lat := r.update_latency) is not None]
+        if pts:
+            series[b] = pts
+    values: list[float] = []
+    for k, (b, pts) in enumerate(series.items()):
+        xs = dodge([s for s, _ in pts], k, len(series), log, span)
+        mid = [lat.median for _, lat in pts]
+        high = [lat.p99 - lat.median for _, lat in pts]
+        ax.errorbar(xs, mid, yerr=[[0.0] * len(mid), high], capsize=3, elinewidth=1,
+                    **styles.line(b))
+        values += mid + [lat.p99 for _, lat in pts]
+    value_axis(ax, values, "update latency", "s")
+    ax.set_title(f"Update latency\n{g.label}, {g.readers_text}")
+    return Plot(name, finish(fig, axes, caption, out / name), " ".join(caption))
+
+
+#: The scaling figure's columns: what is plotted against the number of readers.
+SCALING = (("write", "write median", "s"),
+           ("aggregate", "reads per second, all readers together", "/s"),
+           ("per_reader", "reads per second, per reader", "/s"))
+
+
+def _scaling_value(r: Record, what: str) -> float | None:
+    if what == "write":
+        return r.write.median if r.write is not None else None
+    return r.aggregate_reads_per_s if what == "aggregate" else r.throughput
+
+
+def scaling(dataset: Dataset, styles: Styles, out: Path, payload: str = "seed") -> Plot:
+    """Write time and read throughput against the number of readers: one row of panels
+    per size, of the primary harness's first workload."""
+    name = named("scaling.png", payload)
+    harness = dataset.primary_harness
+    firsts = _drawable(dataset, payload)
+    if not firsts:
+        return _nothing(out, name, dataset, payload)
+    workload = firsts[0].workload
+    counts = dataset.reader_counts(harness, workload, payload)
+    if len(counts) < 2:
+        return _skip(out, name, f"skipped: one reader count only ({counts[0]}) "
+                                f"({_where(dataset, payload)}; run with --readers 1,2,3)")
+    groups = dataset.groups(harness, payload, every_reader_count=True)
+    groups = [g for g in groups if g.workload == workload]
+    sizes = sorted({s for g in groups for s in g.sizes})
+    unit = SIZE_UNITS[payload]
+    caption = ["Against the number of active readers (the others wait): write median, "
+               "and read throughput of all readers together (reads / span of the timed "
+               "reads) and of one reader (1 / mean read time). A store whose reads do "
+               "not contend keeps the per-reader rate flat and the total growing."]
+    caption += list(dict.fromkeys(note for g in groups for note in _left_out(g)))
+    fig, axes = figure(len(sizes) * len(SCALING), caption, columns=len(SCALING))
+    shown = f", {payload} payload" if dataset.payload_shown() else ""
+    for row, size in enumerate(sizes):
+        for col, (what, axis_name, axis_unit) in enumerate(SCALING):
+            ax = axes[row * len(SCALING) + col]
+            values: list[float] = []
+            backends = list(dict.fromkeys(b for g in groups for b in g.series))
+            for b in backends:
+                pts = []
+                for g in groups:
+                    r = g.ok(b, size)
+                    v = _scaling_value(r, what) if r is not None else None
+                    if v is not None:
+                        pts.append((g.readers, v))
+                if pts:
+                    ax.plot([n for n, _ in pts], [v for _, v in pts], **styles.line(b))
+                    values += [v for _, v in pts]
+            ax.set_xticks(counts, [str(n) for n in counts])
+            ax.set_xlabel("readers")
+            value_axis(ax, values, axis_name, axis_unit)
+            ax.set_title(f"{axis_name.split(',')[0].capitalize()} at {size:,} {unit}\n"
+                         f"{HARNESS_LABELS[harness]}, {workload} workload{shown}",
+                         fontsize=10)
+    return Plot(name, finish(fig, axes, caption, out / name), " ".join(caption))
+
+
+#: Drawn once per payload present, in this order.
+PER_PAYLOAD = (write_performance, read_performance, throughput, speedup,
+               latency_distribution, memory, update_latency, scaling)
+
+
 def all_plots(dataset: Dataset, out: Path) -> list[Plot]:
     styles = Styles(dataset)
-    return [
-        write_performance(dataset, styles, out),
-        read_performance(dataset, styles, out),
-        throughput(dataset, styles, out),
-        speedup(dataset, styles, out),
-        harness_comparison(dataset, out),
-        latency_distribution(dataset, styles, out),
-    ]
-
+    plots = []
+    for payload in dataset.payloads:
+        for draw in PER_PAYLOAD[:4]:
+            plots.append(draw(dataset, styles, out, payload))
+        if payload == dataset.payloads[0]:
+            # Where the seed's report had it: after the speedups. Mixes payloads (one
+            # panel row per workload and payload).
+            plots.append(harness_comparison(dataset, out))
+        for draw in PER_PAYLOAD[4:]:
+            plots.append(draw(dataset, styles, out, payload))
+    # A payload's figures from an earlier run would contradict this report (each
+    # drawing function is named after its file).
+    for payload in SIZE_UNITS:
+        if payload not in dataset.payloads:
+            for draw in PER_PAYLOAD:
+                (out / named(f"{draw.__name__}.png", payload)).unlink(missing_ok=True)
+    return plots

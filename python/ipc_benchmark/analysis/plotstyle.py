@@ -22,7 +22,9 @@ from .dataset import Dataset  # noqa: E402
 #: A span (largest / smallest) from which an axis is drawn in log scale.
 LOG_SPAN = 10.0
 MARKERS = "osD^vP<>"
-LINESTYLES = {"rust": "-", "reference": "--", "user": ":"}
+LINESTYLES = {"rust": "-", "reference": "--", "peer": "-.", "user": ":"}
+#: What the x axis says for each payload's sizes.
+SIZE_LABELS = {"entries": "dict size (entries)", "MiB": "weights (MiB of float32)"}
 #: Inches: one panel, the legend column, one caption line.
 PANEL = (6.0, 4.6)
 LEGEND_WIDTH = 2.2
@@ -66,7 +68,7 @@ class Styles:
             "color": color,
             "linestyle": LINESTYLES.get(impl, ":"),
             "marker": self.marker.get(backend, "o"),
-            "markerfacecolor": color if impl == "rust" else "white",
+            "markerfacecolor": color if impl in ("rust", "peer") else "white",
             "markeredgecolor": color,
             "markersize": 6,
             "linewidth": 1.8,
@@ -104,8 +106,9 @@ def figure(panels: int, caption: list[str], height: float = PANEL[1],
     return fig, grid[:panels]
 
 
-def size_axis(ax: Axes, sizes: list[int]) -> bool:
-    """Dict sizes on x, each measured size a labelled tick; True if in log scale."""
+def size_axis(ax: Axes, sizes: list[int], unit: str = "entries") -> bool:
+    """Payload sizes on x (``unit``: "entries" or "MiB"), each measured size a labelled
+    tick; True if in log scale."""
     log = spans_decades([float(s) for s in sizes])
     if log:
         ax.set_xscale("log")
@@ -115,7 +118,7 @@ def size_axis(ax: Axes, sizes: list[int]) -> bool:
         ax.set_xlim(sizes[0] - pad, sizes[-1] + pad)
     ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("dict size (entries)" + (", log scale" if log else ""))
+    ax.set_xlabel(SIZE_LABELS.get(unit, unit) + (", log scale" if log else ""))
     return log
 
 

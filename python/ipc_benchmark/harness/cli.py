@@ -62,6 +62,14 @@ def _mibs(text: str) -> list[float]:
     return [_mib(part) for part in _names(text)]
 
 
+def _counts(text: str) -> list[int]:
+    try:
+        return [_positive(part) for part in _names(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"reader counts are whole numbers, got {text!r}") from None
+
+
 def _non_negative(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -115,9 +123,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-wait", action=argparse.BooleanOptionalAction, default=None,
                    help="ranks waiting for others sleep instead of spinning "
                         "(default: on when ranks outnumber CPU cores)")
+    p.add_argument("--redis-url", metavar="URL",
+                   help="the redis peer uses this server (redis://host:port/db or "
+                        "unix:///path.sock) instead of starting its own; every rank "
+                        "connects to it")
     p.add_argument("--timeout", type=_seconds, default=300.0,
                    help="seconds any one phase may take before the job is aborted "
                         "(default: 300)")
+    p.add_argument("--readers", nargs="+", type=_counts, metavar="K",
+                   help="run each case with the first K readers, for each K given "
+                        "(each at most ranks - 1; default: every rank but the writer)")
+    p.add_argument("--updates", type=_non_negative, default=20,
+                   help="writes of the update-latency phase after the timed reads "
+                        "(default: 20; 0: no such phase)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--zmq-host", metavar="ADDRESS",
+                       help="when readers are on other nodes, the ZeroMQ backends bind "
+                            "tcp:// on this address of the writer's node (default: the "
+                            "address its host name resolves to)")
+    where.add_argument("--zmq-interface", metavar="NAME",
+                       help="the same, as the IPv4 address of this network interface")
     return p
 
 
@@ -127,11 +152,19 @@ def parse_args(argv: list[str]) -> Config:
     args = parser.parse_args(argv)
     if args.seed >= 1 << 64:
         parser.error(f"--seed must fit in 64 unsigned bits, got {args.seed}")
+    counts = [k for group in args.readers for k in group] if args.readers else None
+    if counts is not None and len(set(counts)) != len(counts):
+        parser.error(f"--readers lists a count twice: {', '.join(map(str, counts))}")
     unavailable: list[str] = []
+    skip: dict[str, str] = {}
     try:
         if args.backends is None:
             specs, missing = default_backends()
-            unavailable = list(missing.values())
+            # A peer whose package is missing stays in the run, as skipped records: the
+            # result file says it was not measured, and why.
+            skip = {n: r for n, r in missing.items() if BUILTIN[n].implementation == "peer"}
+            specs = [s for s in BUILTIN.values() if s in specs or s.name in skip]
+            unavailable = [r for n, r in missing.items() if n not in skip]
             named = []
         else:
             specs = named = [resolve(name) for group in args.backends for name in group]
@@ -139,10 +172,13 @@ def parse_args(argv: list[str]) -> Config:
     except ValueError as e:
         parser.error(str(e))
     specs, named = specs + extra, named + extra
-    # Asked for by name, a backend that cannot run is an error, not a silent skip.
+    # Asked for by name, a backend that cannot run is an error, not a silent skip; a
+    # peer is recorded as skipped instead, its optional package being optional.
     for spec in named:
         reason = spec.unavailable_reason()
-        if reason is not None:
+        if reason is not None and spec.implementation == "peer":
+            skip[spec.name] = reason
+        elif reason is not None:
             parser.error(f"cannot run {reason}")
     names = [spec.name for spec in specs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -175,6 +211,12 @@ def parse_args(argv: list[str]) -> Config:
         array_mb=array_mb,
         message_budget_mb=args.message_budget_mb,
         unavailable=tuple(unavailable),
+        skip=skip,
+        backend_options={} if args.redis_url is None else {"redis_url": args.redis_url},
+        reader_counts=counts,
+        updates=args.updates,
+        zmq_host=args.zmq_host,
+        zmq_interface=args.zmq_interface,
     )
 
 

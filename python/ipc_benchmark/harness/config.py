@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ..registry import BackendSpec
 from .payloads import MESSAGE_BUDGET_MB, Payload
@@ -29,8 +29,21 @@ class Config:
     array_mb: list[float] | None = None
     #: MiB of messages per case before message backends' reads are capped.
     message_budget_mb: int = MESSAGE_BUDGET_MB
+    #: Active readers of each case, in order; None: every rank but the writer.
+    reader_counts: list[int] | None = None
+    #: Writes of the update-latency phase (0: no such phase).
+    updates: int = 20
+    #: Where the writer's ZeroMQ sockets bind when readers are on other nodes.
+    zmq_host: str | None = None
+    zmq_interface: str | None = None
     #: Notes for the log: default backends that are not available here, and why.
     unavailable: tuple[str, ...] = ()
+    #: Backends in ``backends`` that are recorded as skipped rather than run (a peer
+    #: whose package is missing), by name, with the reason.
+    skip: dict[str, str] = field(default_factory=dict)
+    #: Keyword arguments for the built-in backends whose constructors take them
+    #: (``redis_url``), from the command line.
+    backend_options: dict[str, Any] = field(default_factory=dict)
 
     def data_sizes(self) -> list[float]:
         """The ``data_size`` of each case, in the payload's unit (entries or MiB)."""

@@ -16,7 +16,10 @@ from ..backends import Implementation
 from ..registry import BackendSpec
 from .config import Workload
 from .payloads import PAYLOADS, SIZE_UNITS, Payload, ReadCap
-from .stats import summarize
+from .stats import median, nearest_rank, summarize
+
+#: The update-latency note of a case that failed before its update phase ended.
+NOTE_FAILED = "not measured: the case failed before the update phase ended"
 
 #: The version of docs/results-schema.md that both harnesses write.
 SCHEMA_VERSION = 2
@@ -24,7 +27,10 @@ SCHEMA_VERSION = 2
 #: The values of ``metadata.harness``, ``workload``, ``status`` and ``implementation``.
 HARNESSES = ("python", "rust")
 WORKLOADS: tuple[str, ...] = get_args(Workload)
-STATUSES = ("ok", "failed")
+#: "skipped": the case did not run (a peer whose package is not installed, a one-host
+#: backend with readers on other nodes); ``error``
+#: says why.
+STATUSES = ("ok", "failed", "skipped")
 IMPLEMENTATIONS: tuple[str, ...] = get_args(Implementation)
 #: The values of ``payload`` (also ``metadata.config.payload``) and ``size_unit``.
 PAYLOAD_NAMES: tuple[str, ...] = PAYLOADS
@@ -42,9 +48,20 @@ class RankReport:
 
     write_ns: list[int] = field(default_factory=list)
     read_ns: list[int] = field(default_factory=list)
-    first_ns: int | None = None  # start of this reader's first timed read
+    first_ns: int | None = None  # start of this reader's first timed read (wall clock)
     last_ns: int | None = None  # end of its last timed read
     verified: bool | None = None  # None on the writer
+    #: Highest resident set over the case, and what that covers (memory.py); the
+    #: resident set's growth over the timed writes (writer) or reads (readers). Bytes.
+    peak_rss: int | None = None
+    peak_scope: str | None = None
+    rss_growth: int | None = None
+    #: The update-latency phase, CLOCK_MONOTONIC in ns: when the writer started each
+    #: update's write, and when this reader held it; how the reader waited.
+    update_start_ns: list[int] = field(default_factory=list)
+    update_end_ns: list[int] = field(default_factory=list)
+    update_wait: str | None = None
+    update_failed_polls: int = 0  # polls whose read raised (a torn snapshot)
 
 
 @dataclass
@@ -52,7 +69,16 @@ class CaseOutcome:
     failures: list[tuple[str, Failure]]  # (phase, failure), in the order they happened
     reports: list[RankReport] | None  # by rank, on rank 0 only; None if nothing measured
     display_name: str
+    readers: int  # active readers: ranks 1 to readers
+    cross_node: bool = False  # some active reader is on another node than the writer
+    update_note: str | None = None  # why there is no update latency
+    skipped: str | None = None  # why the case did not run
     read_cap: ReadCap | None = None  # when the timed reads were capped
+
+
+def skipped_outcome(spec: BackendSpec, readers: int, cross_node: bool, reason: str) -> CaseOutcome:
+    """The outcome of a case that was not run."""
+    return CaseOutcome([], None, spec.display_name, readers, cross_node, None, reason)
 
 
 def record(spec: BackendSpec, size: float, workload: str, outcome: CaseOutcome,
@@ -60,7 +86,7 @@ def record(spec: BackendSpec, size: float, workload: str, outcome: CaseOutcome,
            memcpy_ns: list[int] | None = None) -> dict[str, Any]:
     """One entry of ``results``: the original's fields first, then ours. ``size`` is in
     the payload's unit: entries, or MiB of weights."""
-    reports = outcome.reports or []
+    reports = (outcome.reports or [])[: outcome.readers + 1]  # the writer, the active
     write_ns = [ns for r in reports for ns in r.write_ns]
     read_ns = [ns for r in reports for ns in r.read_ns]
     readers = reports[1:]
@@ -72,10 +98,12 @@ def record(spec: BackendSpec, size: float, workload: str, outcome: CaseOutcome,
         first = min(r.first_ns for r in readers if r.first_ns is not None)
         last = max(r.last_ns for r in readers if r.last_ns is not None)
         aggregate = len(read_ns) / ((last - first) / 1e9) if last > first else None
-    error = None
+    error = outcome.skipped
     if outcome.failures:
         _, first_failure = outcome.failures[0]
         error = f"rank {first_failure.rank}: {first_failure.message}"
+    status = "skipped" if outcome.skipped is not None else "ok" if ok else "failed"
+    latency = update_latency(reports) if ok else None
     return {
         "backend": spec.name,
         "data_size": size,
@@ -88,7 +116,7 @@ def record(spec: BackendSpec, size: float, workload: str, outcome: CaseOutcome,
         "workload": workload,
         "payload": payload,
         "size_unit": SIZE_UNITS[payload],
-        "status": "ok" if ok else "failed",
+        "status": status,
         "error": error,
         "payload_bytes": payload_bytes,
         "write": write,
@@ -97,7 +125,44 @@ def record(spec: BackendSpec, size: float, workload: str, outcome: CaseOutcome,
         "memcpy": summarize(memcpy_ns or []),
         "aggregate_reads_per_s": aggregate,
         "verified": verified,
+        "readers": outcome.readers,
+        "cross_node": outcome.cross_node,
+        "memory": memory_block(reports),
+        "update_latency": latency,
+        "update_latency_note": None if latency is not None or outcome.skipped else (
+            outcome.update_note or NOTE_FAILED),
     }
+
+
+def memory_block(reports: list[RankReport]) -> dict[str, Any] | None:
+    """Each active rank's peak and growth of its resident set; None if none reported."""
+    if not reports or reports[0].peak_rss is None:
+        return None
+    scopes = {r.peak_scope for r in reports if r.peak_scope is not None}
+    return {
+        "writer": {"peak_rss": reports[0].peak_rss, "rss_growth": reports[0].rss_growth},
+        "readers": [{"rank": rank, "peak_rss": r.peak_rss, "rss_growth": r.rss_growth}
+                    for rank, r in enumerate(reports) if rank > 0],
+        "peak_scope": "case" if scopes == {"case"} else "process",
+    }
+
+
+def update_latency(reports: list[RankReport]) -> dict[str, Any] | None:
+    """Reader end - writer start of every update, over every reader, in seconds; None
+    without any."""
+    if not reports:
+        return None
+    starts = reports[0].update_start_ns
+    samples = [(end - start) / 1e9 for r in reports[1:]
+               for start, end in zip(starts, r.update_end_ns)]
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    waits = sorted({r.update_wait for r in reports[1:] if r.update_wait is not None})
+    return {"median": median(ordered), "p99": nearest_rank(ordered, 99),
+            "wait": ",".join(waits) or None,
+            "failed_polls": sum(r.update_failed_polls for r in reports[1:]),
+            "samples": samples}
 
 
 def write_results(path: Path, meta: dict[str, Any], records: list[dict[str, Any]]) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import _core
 from .config import Config
+from .nodes import Nodes
 
 
 def usable_cores() -> int:
@@ -58,7 +59,8 @@ def _distribution_versions() -> dict[str, str]:
 
 
 def metadata(config: Config, command_line: list[str], ranks: int, idle_wait: bool,
-             mpi_library: str, created: datetime) -> dict[str, Any]:
+             mpi_library: str, created: datetime, reader_counts: list[int], nodes: Nodes,
+             zmq_host: str | None) -> dict[str, Any]:
     cores = usable_cores()
     return {
         "harness": "python",
@@ -87,5 +89,9 @@ def metadata(config: Config, command_line: list[str], ranks: int, idle_wait: boo
             "workload": config.workload,
             "payload": config.payload,
             "array_mb": config.array_mb,
+            "reader_counts": reader_counts,
+            "updates": config.updates,
+            "nodes": nodes.as_json(),
+            "zmq_host": zmq_host,
         },
     }

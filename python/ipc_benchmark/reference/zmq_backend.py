@@ -19,6 +19,8 @@ Bugs of the original, fixed here:
 * Every blocking call has a timeout and raises ``IPCTimeoutError`` instead of hanging.
 
 The socket file is ``<tempdir>/ipcb_pyzmq_<name>.sock``; the writer removes it in cleanup.
+With ``endpoint="tcp://host:port"`` the writer binds that address instead and the readers
+connect to it, from any machine (the harness does this when readers are on other nodes).
 """
 
 from __future__ import annotations
@@ -44,9 +46,14 @@ class PickleZeroMQBackend(IPCBackend):
 
     consumes_messages = True
 
-    def __init__(self, readers: int = 1, timeout: float = 30.0) -> None:
+    def __init__(self, readers: int = 1, timeout: float = 30.0,
+                 endpoint: str | None = None) -> None:
         if readers < 1:
             raise ValueError(f"readers must be >= 1, got {readers}")
+        if endpoint is not None and not endpoint.startswith("tcp://"):
+            raise ValueError(f"py-zmq: endpoint {endpoint!r}: give tcp://host:port, or "
+                             "None for an ipc:// socket in the temp dir")
+        self._tcp = endpoint
         self.readers = readers
         self.timeout = timeout
         self._ctx: zmq.Context[zmq.Socket[bytes]] | None = None
@@ -68,18 +75,23 @@ class PickleZeroMQBackend(IPCBackend):
         self._next = (readers, reads_each)
 
     def initialize(self, name: str, is_writer: bool) -> None:
-        path = temp_path("pyzmq", name, ".sock")
-        if len(str(path).encode()) > _MAX_SOCKET_PATH:
-            raise ValueError(
-                f"py-zmq: socket path {path} is longer than {_MAX_SOCKET_PATH} bytes, the "
-                "limit of a Unix socket address: use a shorter name or TMPDIR"
-            )
-        self._endpoint = f"ipc://{path}"
+        path: Path | None = None
+        if self._tcp is not None:
+            temp_path("pyzmq", name)  # checks the name, as for ipc
+            self._endpoint = self._tcp
+        else:
+            path = temp_path("pyzmq", name, ".sock")
+            if len(str(path).encode()) > _MAX_SOCKET_PATH:
+                raise ValueError(
+                    f"py-zmq: socket path {path} is longer than {_MAX_SOCKET_PATH} bytes, "
+                    "the limit of a Unix socket address: use a shorter name or TMPDIR"
+                )
+            self._endpoint = f"ipc://{path}"
         self._is_writer = is_writer
         ms = int(self.timeout * 1000)
         self._ctx = zmq.Context()
         if is_writer:
-            if path.exists():
+            if path is not None and path.exists():
                 raise IPCError(
                     f"py-zmq: {path} already exists: another writer uses the name "
                     f"{name!r}, or a crashed run left it "

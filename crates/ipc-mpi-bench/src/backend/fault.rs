@@ -11,6 +11,7 @@ use super::{Backend, BoxError, Entry, Env};
 pub const ENTRY: Entry = Entry {
     name: "fault",
     make,
+    takes_endpoint: false,
 };
 
 fn make(_: &Env) -> Box<dyn Backend> {

@@ -8,4 +8,5 @@ use super::Entry;
 pub const ENTRY: Entry = Entry {
     name: "lmdb",
     make: |_| Box::new(StoreBackend::<LmdbStore>::new("lmdb", Config::default())),
+    takes_endpoint: false,
 };

@@ -49,6 +49,17 @@ pub trait Backend {
         Ok(())
     }
 
+    /// The latest version this reader sees (0 before the first write). Backends whose
+    /// reads consume messages have none.
+    fn version(&mut self) -> Result<u64, BoxError> {
+        Err("this backend has no versions: its reads consume messages".into())
+    }
+
+    /// Blocks until a version newer than `after` is there and returns it.
+    fn wait_for_update(&mut self, _after: u64, _timeout: Duration) -> Result<u64, BoxError> {
+        Err("this backend has no versions: its reads consume messages".into())
+    }
+
     /// Encodes `data` and publishes it: the two are timed together.
     fn write(&mut self, data: &Value) -> Result<(), BoxError>;
 
@@ -68,18 +79,23 @@ pub trait Backend {
 
 /// What backends may use besides their own store.
 pub struct Env {
-    /// A communicator of their own (a duplicate of the world), so that a backend's
-    /// messages never mix with the harness's collectives.
+    /// A communicator of their own (the writer and the case's active readers, apart from
+    /// the world), so that a backend's messages never mix with the harness's collectives.
     pub comm: Rc<SimpleCommunicator>,
     pub waiter: Waiter,
     /// The harness's per-phase timeout (--timeout).
     pub timeout: Duration,
+    /// Where a ZeroMQ store binds and connects when readers are on other nodes
+    /// (`tcp://host:port`); None for its default `ipc://` sockets.
+    pub zmq_endpoint: Option<String>,
 }
 
 /// A backend as the results name it: its code, and its entry in backends.json.
 pub struct Entry {
     pub name: &'static str,
     pub make: fn(&Env) -> Box<dyn Backend>,
+    /// Binds the address in [`Env::zmq_endpoint`] when it is set (the ZeroMQ stores).
+    pub takes_endpoint: bool,
 }
 
 impl Entry {
@@ -154,5 +170,20 @@ mod tests {
             default_names(),
             ["shm", "lmdb", "zmq", "zmq-push", "mpi-bcast"]
         );
+    }
+
+    #[test]
+    fn python_only_entries_are_left_out() {
+        // The file also lists the reference backends and the peers, which only the
+        // Python harness runs: parsed with the rest, never offered here.
+        for name in [
+            "py-shm",
+            "redis",
+            "manager",
+            "ultradict",
+            "shared-memory-dict",
+        ] {
+            assert!(table::facts(name).is_none(), "{name}");
+        }
     }
 }

@@ -23,6 +23,7 @@ use crate::coll::Waiter;
 pub const ENTRY: Entry = Entry {
     name: "mpi-bcast",
     make,
+    takes_endpoint: false,
 };
 
 const WRITER_FAILED: u64 = u64::MAX;

@@ -8,4 +8,5 @@ use super::Entry;
 pub const ENTRY: Entry = Entry {
     name: "shm",
     make: |_| Box::new(StoreBackend::<ShmStore>::new("shm", Options::default())),
+    takes_endpoint: false,
 };

@@ -76,6 +76,14 @@ impl<S: Store> Backend for StoreBackend<S> {
         Ok(())
     }
 
+    fn version(&mut self) -> Result<u64, BoxError> {
+        Ok(self.store()?.version()?)
+    }
+
+    fn wait_for_update(&mut self, after: u64, timeout: Duration) -> Result<u64, BoxError> {
+        Ok(self.store()?.wait_for_update(after, timeout)?)
+    }
+
     fn write(&mut self, data: &Value) -> Result<(), BoxError> {
         let store = opened(self.name, &mut self.store)?;
         store.publish(data.encode_with(&mut self.encoder)?)?;

@@ -26,13 +26,18 @@ pub struct Facts<'a> {
     #[serde(default)]
     pub self_test: bool,
     /// None for a self-test backend.
-    pub properties: Option<Properties>,
+    #[serde(borrow)]
+    pub properties: Option<Properties<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Properties {
+pub struct Properties<'a> {
     /// Every read consumes a message the writer sent for it (`Backend::consumes_messages`).
     pub message_per_read: bool,
+    /// Readers may run on other machines than the writer; else such cases are skipped.
+    pub across_machines: bool,
+    /// Why, in a few words.
+    pub note: &'a str,
 }
 
 #[derive(Deserialize)]
