@@ -72,9 +72,6 @@ pub fn run_record(coll: &Coll, case: &Case<'_>, args: &Args) -> (RankReport, Cas
         update_note: None,
         skipped: None,
     };
-    if active {
-        rep.peak_scope = Some(memory::reset_peak().to_owned());
-    }
     // Every active rank builds the same payload: the writer to write it, readers to
     // check it (readers keep a digest of each array, not the array: verify.rs).
     let (mut data, expected) = match (writer, reader) {
@@ -95,6 +92,12 @@ pub fn run_record(coll: &Coll, case: &Case<'_>, args: &Args) -> (RankReport, Cas
             Ok(samples) => rep.memcpy_samples = samples,
             Err(e) => rep.fail(Phase::Setup, format!("the copy baseline: {e}")),
         }
+    }
+    // The peak covers the case from here: not the payload a reader generated only to
+    // digest it, nor the writer's copy baseline and encoding above (the Python harness
+    // builds its payload before the case, too).
+    if active {
+        rep.peak_scope = Some(memory::reset_peak().to_owned());
     }
 
     let mut ok = true;
