@@ -1,5 +1,6 @@
-"""The release wheel installs into a clean virtual environment, with nothing else, and
-works there: the codec, a shared-memory store, and the ipc-bench entry point.
+"""The release wheel installs into a clean virtual environment, with nothing else (no
+NumPy either), and works there: the codec, a shared-memory store, and the ipc-bench
+entry point.
 
 Slow: it builds the wheel (``maturin build --release``), which recompiles the bindings
 crate when anything changed since the last build. It reuses cargo's target/ directory,
@@ -61,8 +62,22 @@ SMOKE = textwrap.dedent("""
 
     assert ipc_benchmark.__file__.startswith(sys.prefix), ipc_benchmark.__file__
     state = {"step": 7, "loss": 0.25, "weights": {"w": [1.5, -2.0, 1e-300]},
-             "tag": ("run", None, True), "raw": b"\\x00\\xff", "big": 1 << 80}
+             "tag": ("run", None, True), "raw": b"\\x00\\xff", "big": 1 << 80,
+             3: {-1: "int keys"}}
     assert deserialize(serialize(state)) == state
+
+    # NumPy is optional: not in this venv, and only reading an array needs it.
+    import array
+    import importlib.util
+    assert importlib.util.find_spec("numpy") is None
+    blob = serialize({"w": array.array("f", [1.0])})
+    try:
+        deserialize(blob)
+    except ModuleNotFoundError as e:
+        assert str(e).startswith("data['w']: ") and "pip install numpy" in str(e), e
+    else:
+        raise AssertionError("an array was read without NumPy")
+    assert "numpy" not in sys.modules
 
     writer, reader = SharedMemoryBackend(), SharedMemoryBackend()
     writer.initialize(sys.argv[1], True)

@@ -24,6 +24,7 @@ __all__ = [
     "deserialize",
     "decode_key",
     "blob_keys",
+    "_deserialize_view",
     "generate_payload_blob",
     "ShmStore",
     "LmdbStore",
@@ -52,6 +53,9 @@ def decode_key(
     buf: Buffer, key: str | int, default: Any = None, pickle_fallback: bool = False
 ) -> Any: ...
 def blob_keys(buf: Buffer) -> list[str | int]: ...
+
+# Tests only: deserialize(buf[skip:]) with arrays viewing `buf`, as the stores' reads do.
+def _deserialize_view(buf: bytes, skip: int = 0) -> Any: ...
 def generate_payload_blob(size: int, seed: int = 0) -> bytes: ...
 
 # The store classes are the native halves of SharedMemoryBackend, LMDBBackend and

@@ -22,21 +22,24 @@ pub struct PySink<'py> {
     /// Keeps the decoded bytes mapped and unchanged: arrays then view them in place.
     owner: Option<Py<PyAny>>,
     options: Options,
-    /// The containers being filled, innermost last: only read to name the path in an
-    /// error, and cheap to keep (a push per container, a store per key).
+    /// The containers being filled, innermost last, and the key of the entry being
+    /// decoded in the innermost dict: only read to name the path in an error, and cheap
+    /// to keep (a push per container, a store per key).
     open: Vec<Open>,
+    key_at: *mut ffi::PyObject,
     /// The root key a lookup decodes the value of, for those paths.
     lookup: Option<Key>,
 }
 
-/// A container being filled.
+/// A container being filled, and `key_at` when it was opened: the key of the entry
+/// the container is (part of) the value of, in the dict around it. The decoder holds
+/// every such key until it inserts its entry.
 #[derive(Clone, Copy)]
-enum Open {
-    /// A dict, and the key of the entry being decoded (NULL before the first). The
-    /// decoder holds that key until it inserts the entry.
-    Map(*mut ffi::PyObject),
-    /// A list or tuple: the entry being decoded is its first empty slot.
-    Seq(*mut ffi::PyObject),
+struct Open {
+    /// The list or tuple (whose entry being decoded is its first empty slot); NULL for a
+    /// dict.
+    seq: *mut ffi::PyObject,
+    outer_key: *mut ffi::PyObject,
 }
 
 /// The root keys of earlier decodes, by position. A state dict has the same keys in the
@@ -156,6 +159,7 @@ impl<'py> PySink<'py> {
             owner: None,
             options: Options::default(),
             open: Vec::new(),
+            key_at: std::ptr::null_mut(),
             lookup: None,
         }
     }
@@ -164,6 +168,11 @@ impl<'py> PySink<'py> {
     /// `owner`, which keeps the bytes alive. An array whose data is not aligned to its
     /// item size is copied all the same. Without an owner (the default) every array is a
     /// fresh copy; read-only either way.
+    ///
+    /// The owner must not export a writable buffer: NumPy lets `setflags(write=True)`
+    /// through when an array's base does. One owner per pinned snapshot is enough (all
+    /// its arrays share it); the sink drops its reference when dropped, and
+    /// [`SharedCache::keep`] never keeps it.
     ///
     /// # Safety
     /// For as long as `owner` lives, the bytes this sink decodes (every `&'a [u8]` the
@@ -194,8 +203,21 @@ impl<'py> PySink<'py> {
     /// Notes the key of the entry the decoder reads next.
     #[inline(always)]
     fn at_key(&mut self, key: &Bound<'py, PyAny>) {
-        if let Some(Open::Map(k)) = self.open.last_mut() {
-            *k = key.as_ptr();
+        self.key_at = key.as_ptr();
+    }
+
+    #[inline(always)]
+    fn open(&mut self, seq: *mut ffi::PyObject) {
+        self.open.push(Open {
+            seq,
+            outer_key: self.key_at,
+        });
+    }
+
+    #[inline(always)]
+    fn close(&mut self) {
+        if let Some(open) = self.open.pop() {
+            self.key_at = open.outer_key;
         }
     }
 
@@ -206,14 +228,20 @@ impl<'py> PySink<'py> {
         if let Some(key) = &self.lookup {
             path.push(segment(key.as_ref()));
         }
-        for open in &self.open {
-            // SAFETY: every pointer in `open` is alive while the decoder is inside the
+        for (i, open) in self.open.iter().enumerate() {
+            // A dict's current key: the one noted when the next container opened, or
+            // the last one noted for the innermost.
+            let key = self
+                .open
+                .get(i + 1)
+                .map_or(self.key_at, |next| next.outer_key);
+            // SAFETY: every pointer here is alive while the decoder is inside the
             // container: the containers and the current keys are held by its frames.
             unsafe {
-                match *open {
-                    Open::Map(k) if k.is_null() => {}
-                    Open::Map(k) => path.push(key_segment(k)),
-                    Open::Seq(seq) => path.push(PathSegment::Index(first_empty(seq))),
+                if !open.seq.is_null() {
+                    path.push(PathSegment::Index(first_empty(open.seq)));
+                } else if !key.is_null() {
+                    path.push(key_segment(key));
                 }
             }
         }
@@ -253,7 +281,7 @@ impl<'py> PySink<'py> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn text(
         &mut self,
         s: &str,
@@ -368,7 +396,7 @@ impl<'a, 'py> Sink<'a> for PySink<'py> {
         // SAFETY: a new reference or NULL.
         self.owned(unsafe { ffi::PyFloat_FromDouble(v) })
     }
-    #[inline]
+    #[inline(always)]
     fn str(
         &mut self,
         s: &'a str,
@@ -421,7 +449,7 @@ impl<'a, 'py> Sink<'a> for PySink<'py> {
             .import(pyo3::intern!(py, "pickle"))?
             .call_method1(pyo3::intern!(py, "loads"), (bytes,))?)
     }
-    #[inline]
+    #[inline(always)]
     fn seq(&mut self, len: usize, tuple: bool) -> Result<Self::Seq, CoreError> {
         let n = len as ffi::Py_ssize_t;
         // SAFETY: a new reference or NULL; the slots start NULL and are all filled by
@@ -434,7 +462,7 @@ impl<'a, 'py> Sink<'a> for PySink<'py> {
                 ffi::PyList_New(n)
             }
         })?;
-        self.open.push(Open::Seq(obj.as_ptr()));
+        self.open(obj.as_ptr());
         Ok(Seq { obj, tuple })
     }
     #[inline]
@@ -451,20 +479,21 @@ impl<'a, 'py> Sink<'a> for PySink<'py> {
         }
         Ok(())
     }
-    #[inline]
+    #[inline(always)]
     fn seq_end(&mut self, seq: Self::Seq) -> Result<Self::Value, CoreError> {
-        self.open.pop();
+        self.close();
         Ok(seq.obj)
     }
-    #[inline]
+    #[inline(always)]
     fn map(&mut self, len: usize) -> Result<Self::Map, CoreError> {
         // SAFETY: a new reference or NULL. Sizing the table up front saves the rehashing
         // a large dict would otherwise go through as it grows.
         let map = self.owned(unsafe { new_dict(len) })?;
-        self.open.push(Open::Map(std::ptr::null_mut()));
+        self.open(std::ptr::null_mut());
+        self.key_at = std::ptr::null_mut();
         Ok(map)
     }
-    #[inline]
+    #[inline(always)]
     fn key(
         &mut self,
         s: &'a str,
@@ -511,9 +540,9 @@ impl<'a, 'py> Sink<'a> for PySink<'py> {
         }
         Ok(())
     }
-    #[inline]
+    #[inline(always)]
     fn map_end(&mut self, map: Self::Map) -> Result<Self::Value, CoreError> {
-        self.open.pop();
+        self.close();
         Ok(map)
     }
 }

@@ -43,7 +43,8 @@ pub fn with_gc_paused<T>(_py: Python<'_>, f: impl FnOnce() -> T) -> T {
 
 /// Runs `f` on the bytes of any object that supports the buffer protocol, with the GC
 /// paused: no finalizer, that is no Python code, can write into the buffer while Rust
-/// holds it as a `&[u8]`.
+/// holds it as a `&[u8]`. (Unpickling can: `f` only unpickles when the caller opted in
+/// to running the writer's code, which could do worse.)
 pub fn with_buffer<T>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> T) -> PyResult<T> {
     let py = obj.py();
     if let Ok(b) = obj.cast::<PyBytes>() {
@@ -56,13 +57,23 @@ pub fn with_buffer<T>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> T) -> PyR
         ));
     }
     // SAFETY: the buffer stays exported (so the exporter cannot resize or free it) while
-    // `buffer` lives, and no Python code runs during `f` (the GIL is held, the GC paused).
+    // `buffer` lives, and no Python code runs during `f` (the GIL is held, the GC paused)
+    // but an import of NumPy, or unpickling the caller asked for (see above).
     let bytes =
         unsafe { std::slice::from_raw_parts(buffer.buf_ptr() as *const u8, buffer.len_bytes()) };
     Ok(with_gc_paused(py, || f(bytes)))
 }
 
-/// serialize(obj, pickle_fallback=False) -> bytes
+/// Encodes `obj` as a blob (docs/format.md): None, bool, int, float, str, bytes, list,
+/// tuple and dict (str or int keys), nested; NumPy arrays and scalars of the bool, int,
+/// uint, float and complex dtypes; other numeric buffers and objects with
+/// `__array_interface__` (as arrays); bytearray and byte memoryviews (as bytes).
+/// Anything else raises TypeError naming where it is.
+///
+/// pickle_fallback=True writes such other values (a set, a datetime, a dataclass...) as
+/// pickles instead. It is off by default because a reader has to unpickle them, and
+/// unpickling runs code the pickle names: whoever can write the data chooses what the
+/// reader runs. The reader unpickles only if it opts in too.
 #[pyfunction]
 #[pyo3(signature = (obj, pickle_fallback=false))]
 fn serialize<'py>(obj: &Bound<'py, PyAny>, pickle_fallback: bool) -> PyResult<Bound<'py, PyBytes>> {
@@ -71,7 +82,14 @@ fn serialize<'py>(obj: &Bound<'py, PyAny>, pickle_fallback: bool) -> PyResult<Bo
     Ok(PyBytes::new(py, &blob))
 }
 
-/// deserialize(buf, pickle_fallback=False) -> object
+/// Decodes a blob from any buffer. Arrays come back as read-only, C-ordered ndarrays
+/// holding a copy of the data (`.copy()` makes a writable one); the first array or
+/// NumPy scalar imports NumPy, and without NumPy installed it raises
+/// ModuleNotFoundError naming where it is.
+///
+/// pickle_fallback=True unpickles the values the writer stored as pickles. Off by
+/// default (they raise PickleFallbackError): unpickling runs code chosen by whoever
+/// wrote the blob, so only turn it on for data from writers you trust.
 #[pyfunction]
 #[pyo3(signature = (buf, pickle_fallback=false))]
 fn deserialize<'py>(buf: &Bound<'py, PyAny>, pickle_fallback: bool) -> PyResult<Bound<'py, PyAny>> {
@@ -96,8 +114,8 @@ fn _deserialize_view<'py>(buf: &Bound<'py, PyBytes>, skip: usize) -> PyResult<Bo
     Ok(with_gc_paused(py, || blob.decode(&mut sink))?)
 }
 
-/// decode_key(buf, key, default=None, pickle_fallback=False) -> object: one root key's
-/// value, decoding nothing else.
+/// The value of one root key (a str or an int) of a blob whose root is a dict, decoding
+/// nothing else; `default` when the key is absent. pickle_fallback as for deserialize.
 #[pyfunction]
 #[pyo3(name = "decode_key", signature = (buf, key, default=None, pickle_fallback=false))]
 fn decode_key_py<'py>(
@@ -119,7 +137,7 @@ fn decode_key_py<'py>(
     Ok(found.unwrap_or_else(missing))
 }
 
-/// blob_keys(buf) -> list[str | int]: the root keys in order.
+/// The root keys of a blob whose root is a dict, in order (str or int).
 #[pyfunction]
 fn blob_keys<'py>(buf: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
     let py = buf.py();

@@ -43,6 +43,7 @@ pub fn encode_into(
         options,
         ancestors: Vec::new(),
         keys: [(std::ptr::null_mut(), 0); KEY_CACHE],
+        python_ran: false,
     };
     let ptr = obj.as_ptr();
     // SAFETY: `ptr` is a live object (borrowed from `obj`) and we hold the GIL.
@@ -63,9 +64,9 @@ const INLINE: u32 = u32::MAX;
 /// Walks borrowed references. Python code may run in the middle of a walk (a pickle's
 /// `__reduce__`, a buffer exporter written in Python, `__array_interface__`) and change
 /// what is being walked, so: every container on the path is held by a strong reference
-/// (`ancestors`), a dict's key is held while its value is written, lists are re-measured
-/// before each item, a container whose size changed is an error, and the key cache is
-/// emptied (an address may then belong to another object).
+/// (`ancestors`), lists are re-measured before each item, a container whose size changed
+/// is an error, the key cache is emptied (an address may then belong to another object),
+/// and an error names a dict key only if its dict still holds it.
 struct Walker<'py, 'e> {
     py: Python<'py>,
     enc: &'e mut Encoder,
@@ -75,6 +76,8 @@ struct Walker<'py, 'e> {
     /// Direct-mapped cache from key object to shared-table id: nested dicts of one blob
     /// usually share the very same key objects, so most lookups end here.
     keys: [(*mut ffi::PyObject, u32); KEY_CACHE],
+    /// Whether Python code may have run during the walk (see [`Walker::within`]).
+    python_ran: bool,
 }
 
 impl Drop for Walker<'_, '_> {
@@ -238,38 +241,50 @@ impl Walker<'_, '_> {
                 DictKey::Str(s, ascii) => self.enc.index_key(s, ascii),
                 DictKey::Int(i) => self.enc.index_int_key(i),
             }
-            self.entry_value(k, v, 1)?;
+            self.entry_value(dict, k, v, 1)?;
             written += 1;
         }
         self.leave(dict, written, len)
     }
 
-    /// Writes a dict entry's value, holding the key for the error path.
-    #[inline]
+    /// Writes the value of `dict`'s entry with key `k`.
+    #[inline(always)]
     unsafe fn entry_value(
         &mut self,
+        dict: *mut ffi::PyObject,
         k: *mut ffi::PyObject,
         v: *mut ffi::PyObject,
         depth: usize,
     ) -> Result<(), CoreError> {
-        ffi::Py_INCREF(k);
-        let done = self.value(v, depth).map_err(|e| within(e, k));
-        ffi::Py_DECREF(k);
-        done
+        self.value(v, depth).map_err(|e| self.within(e, dict, k))
     }
 
-    /// Writes one value that sits inside `depth` containers.
-    #[inline]
-    unsafe fn value(&mut self, obj: *mut ffi::PyObject, depth: usize) -> Result<(), CoreError> {
-        match kind(obj) {
-            Kind::Other => self.other(obj, depth),
-            k => self.plain(k, obj, depth),
+    /// Adds the key `k` of `dict` (held by `ancestors`) to an error's path. `k` is only
+    /// borrowed from `dict`: if Python code ran meanwhile it may be gone, and it is used
+    /// only if `dict` still holds it.
+    #[cold]
+    unsafe fn within(
+        &self,
+        e: CoreError,
+        dict: *mut ffi::PyObject,
+        k: *mut ffi::PyObject,
+    ) -> CoreError {
+        if self.python_ran && !holds_key(dict, k) {
+            return e.map_encode(|e| e.within(PathSegment::Key("?".to_owned())));
         }
+        within(e, k)
     }
 
-    /// A value of one of the plain types (or a subclass of one, written as it).
-    #[inline]
-    unsafe fn plain(
+    /// Writes one value that sits inside `depth` containers. Inlined: the leaves of a
+    /// state dict (most values) are written without a call.
+    #[inline(always)]
+    unsafe fn value(&mut self, obj: *mut ffi::PyObject, depth: usize) -> Result<(), CoreError> {
+        self.as_kind(kind(obj), obj, depth)
+    }
+
+    /// Writes `obj` as a value of `kind` (its type, or for a subclass its base type).
+    #[inline(always)]
+    unsafe fn as_kind(
         &mut self,
         kind: Kind,
         obj: *mut ffi::PyObject,
@@ -299,46 +314,55 @@ impl Walker<'_, '_> {
                 let len = ffi::PyBytes_Size(obj) as usize;
                 self.enc.bytes(std::slice::from_raw_parts(data, len));
             }
-            Kind::Dict => {
-                self.enter(obj, depth)?;
-                let len = ffi::PyDict_Size(obj);
-                self.enc.dict(len as usize);
-                let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
-                let mut written = 0;
-                while ffi::PyDict_Next(obj, &mut pos, &mut k, &mut v) != 0 {
-                    self.nested_key(k)?;
-                    self.entry_value(k, v, depth + 1)?;
-                    written += 1;
-                }
-                self.leave(obj, written, len)?;
-            }
-            Kind::List => {
-                self.enter(obj, depth)?;
-                let n = ffi::PyList_GET_SIZE(obj);
-                self.enc.list(n as usize);
-                for i in 0..n {
-                    // Python code run by an item may have shortened the list.
-                    if ffi::PyList_GET_SIZE(obj) != n {
-                        return Err(changed_size(obj, i));
-                    }
-                    let item = ffi::PyList_GET_ITEM(obj, i);
-                    self.value(item, depth + 1).map_err(|e| at_index(e, i))?;
-                }
-                self.leave(obj, n, ffi::PyList_GET_SIZE(obj))?;
-            }
-            Kind::Tuple => {
-                self.enter(obj, depth)?;
-                let n = ffi::PyTuple_GET_SIZE(obj);
-                self.enc.tuple(n as usize);
-                for i in 0..n {
-                    let item = ffi::PyTuple_GET_ITEM(obj, i);
-                    self.value(item, depth + 1).map_err(|e| at_index(e, i))?;
-                }
-                self.leave(obj, n, n)?;
-            }
+            Kind::Dict => return self.dict(obj, depth),
+            Kind::List => return self.list(obj, depth),
+            Kind::Tuple => return self.tuple(obj, depth),
             Kind::Other => return self.other(obj, depth),
         }
         Ok(())
+    }
+
+    #[inline(never)]
+    unsafe fn dict(&mut self, obj: *mut ffi::PyObject, depth: usize) -> Result<(), CoreError> {
+        self.enter(obj, depth)?;
+        let len = ffi::PyDict_Size(obj);
+        self.enc.dict(len as usize);
+        let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+        let mut written = 0;
+        while ffi::PyDict_Next(obj, &mut pos, &mut k, &mut v) != 0 {
+            self.nested_key(k)?;
+            self.entry_value(obj, k, v, depth + 1)?;
+            written += 1;
+        }
+        self.leave(obj, written, len)
+    }
+
+    #[inline(never)]
+    unsafe fn list(&mut self, obj: *mut ffi::PyObject, depth: usize) -> Result<(), CoreError> {
+        self.enter(obj, depth)?;
+        let n = ffi::PyList_GET_SIZE(obj);
+        self.enc.list(n as usize);
+        for i in 0..n {
+            // Python code run by an item may have shortened the list.
+            if self.python_ran && ffi::PyList_GET_SIZE(obj) != n {
+                return Err(changed_size(obj));
+            }
+            let item = ffi::PyList_GET_ITEM(obj, i);
+            self.value(item, depth + 1).map_err(|e| at_index(e, i))?;
+        }
+        self.leave(obj, n, ffi::PyList_GET_SIZE(obj))
+    }
+
+    #[inline(never)]
+    unsafe fn tuple(&mut self, obj: *mut ffi::PyObject, depth: usize) -> Result<(), CoreError> {
+        self.enter(obj, depth)?;
+        let n = ffi::PyTuple_GET_SIZE(obj);
+        self.enc.tuple(n as usize);
+        for i in 0..n {
+            let item = ffi::PyTuple_GET_ITEM(obj, i);
+            self.value(item, depth + 1).map_err(|e| at_index(e, i))?;
+        }
+        self.leave(obj, n, n)
     }
 
     /// Everything but the exact plain types: NumPy first (`numpy.float64` subclasses
@@ -365,7 +389,7 @@ impl Walker<'_, '_> {
         }
         match base_kind(obj) {
             Kind::Other => {}
-            k => return self.plain(k, obj, depth),
+            k => return self.as_kind(k, obj, depth),
         }
         if ffi::PyByteArray_Check(obj) != 0 {
             let data = ffi::PyByteArray_AsString(obj) as *const u8;
@@ -490,6 +514,7 @@ impl Walker<'_, '_> {
     #[cold]
     fn python_may_run(&mut self) {
         self.keys = [(std::ptr::null_mut(), 0); KEY_CACHE];
+        self.python_ran = true;
     }
 
     /// Checks depth and cycles before a container's items are written, and holds it.
@@ -515,8 +540,9 @@ impl Walker<'_, '_> {
         written: ffi::Py_ssize_t,
         now: ffi::Py_ssize_t,
     ) -> Result<(), CoreError> {
-        if written != now {
-            return Err(changed_size(obj, written));
+        // Only Python code (run by the walk) could have changed it.
+        if self.python_ran && written != now {
+            return Err(changed_size(obj));
         }
         self.ancestors.pop();
         ffi::Py_DECREF(obj);
@@ -581,12 +607,25 @@ fn type_name_of(obj: &Bound<'_, PyAny>) -> String {
 }
 
 #[cold]
-unsafe fn changed_size(obj: *mut ffi::PyObject, _at: ffi::Py_ssize_t) -> CoreError {
+unsafe fn changed_size(obj: *mut ffi::PyObject) -> CoreError {
     PyRuntimeError::new_err(format!(
         "{} changed size during serialization",
         type_name(obj)
     ))
     .into()
+}
+
+/// Whether `dict` has the very object `k` as a key (compared by address: `k` may be
+/// gone).
+#[cold]
+unsafe fn holds_key(dict: *mut ffi::PyObject, k: *mut ffi::PyObject) -> bool {
+    let (mut pos, mut key, mut value) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+    while ffi::PyDict_Next(dict, &mut pos, &mut key, &mut value) != 0 {
+        if key == k {
+            return true;
+        }
+    }
+    false
 }
 
 #[cold]

@@ -49,6 +49,49 @@ fn reader(location: &Location) -> LmdbStore {
 }
 
 #[test]
+fn an_int_top_level_key_is_refused_and_arrays_are_stored() {
+    let loc = Location::Named(unique("intkey"));
+    let mut w = writer(&loc);
+    let bad = Value::Dict(vec![
+        (Key::from("a"), Value::None),
+        (Key::Int(7), Value::None),
+    ]);
+    let err = w.publish(&bad.encode().unwrap()).unwrap_err();
+    assert!(matches!(err, Error::Usage(_)), "{err}");
+    assert!(
+        err.to_string().contains("top-level key 7 is an int"),
+        "{err}"
+    );
+    assert_eq!(w.version().unwrap(), 0);
+    // Int keys below the top level, arrays, scalars and pickles are values like others.
+    let data = dict(&[(
+        "layer",
+        Value::Dict(vec![
+            (
+                Key::Int(0),
+                Value::Scalar(ipc_core::codec::Scalar::f32(2.5)),
+            ),
+            (
+                Key::from("w"),
+                Value::Array(
+                    ipc_core::codec::Array::new(
+                        ipc_core::codec::Dtype::F32,
+                        vec![2],
+                        vec![0, 0, 128, 63, 0, 0, 0, 64],
+                    )
+                    .unwrap(),
+                ),
+            ),
+            (Key::from("p"), Value::Pickle(vec![1, 2, 3])),
+        ]),
+    )]);
+    w.publish(&data.encode().unwrap()).unwrap();
+    let mut r = reader(&loc);
+    assert_eq!(r.read_value().unwrap(), Some(data));
+    w.close().unwrap();
+}
+
+#[test]
 fn publish_read_get_keys_keep_insertion_order() {
     let loc = Location::Named(unique("order"));
     let mut r = reader(&loc);

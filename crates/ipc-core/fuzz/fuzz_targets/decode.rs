@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 
-use ipc_core::codec::{Blob, DecodeError, Doc, Skip, Value, ValueSink};
+use ipc_core::codec::{Blob, DecodeError, Doc, KeyRef, Skip, Value, ValueSink};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -12,6 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let full = blob.decode(&mut ValueSink::default());
     let _ = blob.decode(&mut Skip);
     let _ = blob.keys();
+    let _ = blob.entries_by_index();
     // A Doc must hold exactly what a Value holds, or fail with the same error; it is
     // reused, as readers reuse theirs, so stale content would show.
     DOC.with_borrow_mut(|doc| check_doc(doc, data, &blob, &full));
@@ -40,7 +41,9 @@ fn check_doc(doc: &mut Doc, data: &[u8], blob: &Blob<'_>, full: &Result<Value, D
         (Err(a), Err(b)) => assert_eq!(a, &b, "the Doc failed differently"),
         (a, b) => panic!("Value decode gave {a:?}, Doc decode gave {b:?}"),
     }
-    for key in ["key_0", "a", ""] {
+    // Str and int keys, including one of each that the seeds hold ("1" and 1 differ).
+    let keys = ["key_0", "a", "", "1"].map(KeyRef::Str);
+    for key in keys.into_iter().chain([0, 1, 7, -1].map(KeyRef::Int)) {
         let expected = blob.get(key, &mut ValueSink::default());
         match (expected, doc.decode_key(data, key)) {
             (Ok(Some(v)), Ok(true)) => {

@@ -1,8 +1,7 @@
 //! The cursor that walks encoded values and feeds them to a [`Sink`], checking the
 //! nesting depth and each shared-string reference on the way.
 
-use super::array::array_nbytes;
-use super::array::{Dtype, KeyRef, MAX_NDIM};
+use super::array::{array_nbytes, Dtype, KeyRef, MAX_NDIM};
 use super::error::DecodeError;
 use super::format::{self, tag};
 use super::read::{byte, count, err, raw_str, shared_id, str_body, take, take_array, varint};
@@ -328,21 +327,23 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
         Ok(())
     }
 
-    /// An int dict key, from `*pos` just after its tag `t` (at `at`), or the error for a
-    /// tag that starts no key. Apart from the string keys, which are most keys.
+    /// An int dict key, from `pos` just after its tag `t` (at `at`), and where it ends; or
+    /// the error for a tag that starts no key. Apart from the string keys, which are most
+    /// keys.
     #[inline(never)]
     fn int_key<const ROOT: bool>(
         &mut self,
-        pos: &mut usize,
+        mut pos: usize,
         t: u8,
         at: usize,
         index: usize,
-    ) -> Result<S::Key, S::Error> {
-        match int_body(self.buf, pos, t)? {
-            Some(v) if ROOT => self.sink.root_int_key(index, v),
-            Some(v) => self.sink.int_key(v),
-            None => Ok(bad_key(at, t)?),
-        }
+    ) -> Result<(S::Key, usize), S::Error> {
+        let key = match int_body(self.buf, &mut pos, t)? {
+            Some(v) if ROOT => self.sink.root_int_key(index, v)?,
+            Some(v) => self.sink.int_key(v)?,
+            None => return Ok(bad_key(at, t)?),
+        };
+        Ok((key, pos))
     }
 
     /// The root dict's `n` entries, from `self.pos`: inline keys only.
@@ -386,7 +387,13 @@ impl<'a, 's, S: Sink<'a>> Reader<'a, 's, S> {
                         }
                     }
                 }
-                _ => self.int_key::<ROOT>(pos, t, at, i)?,
+                _ => {
+                    // By value: a `pos` whose address escaped into a call that is not
+                    // inlined would no longer stay in a register.
+                    let (k, end) = self.int_key::<ROOT>(*pos, t, at, i)?;
+                    *pos = end;
+                    k
+                }
             };
             let v = self.value_at::<ROOT>(pos)?;
             self.sink.map_insert(&mut map, k, v)?;

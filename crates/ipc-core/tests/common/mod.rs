@@ -91,8 +91,12 @@ pub fn sample() -> Value {
                 Value::Scalar(Scalar::bool(true)),
             ]),
         ),
-        // Opaque: the codec never looks inside.
-        (Key::from("pickle"), Value::Pickle(b"\x80\x05N.".to_vec())),
+        // Opaque to the codec: pickle.dumps(set(), protocol=5), what Python writes for a
+        // set with pickle_fallback=True.
+        (
+            Key::from("pickle"),
+            Value::Pickle(b"\x80\x05\x8f\x94.".to_vec()),
+        ),
         (Key::Int(7), s("int root key")),
         (Key::Int(-300), Value::None),
         (

@@ -17,6 +17,9 @@ fn over_limit(what: &str, limit: &str, have: usize, more: usize) -> DecodeError 
     )
 }
 
+/// What the bytes arena holds, as its limit's error names it.
+const BYTES_ARENA: &str = "bytes, big integers, arrays, scalars and pickles";
+
 /// The span of `len` more bytes in an arena that holds `start`, if it stays within
 /// `limit` (which is at most `u32::MAX`, so the casts are exact).
 #[inline]
@@ -104,8 +107,7 @@ impl DocSink {
 
     #[inline]
     fn push_bytes(&mut self, b: &[u8]) -> Result<Span, DecodeError> {
-        let what = "bytes and big integers";
-        let span = arena_span(self.bytes.len(), b.len(), self.limits.bytes, what)?;
+        let span = arena_span(self.bytes.len(), b.len(), self.limits.bytes, BYTES_ARENA)?;
         self.bytes.extend_from_slice(b);
         Ok(span)
     }
@@ -114,9 +116,8 @@ impl DocSink {
     /// data (which is copied: a `Doc` outlives the bytes it decoded).
     #[cold]
     fn push_array(&mut self, shape: &[usize], data: &[u8]) -> Result<Span, DecodeError> {
-        let what = "bytes and big integers";
         let len = data.len().saturating_add(shape.len() * 8);
-        let span = arena_span(self.bytes.len(), len, self.limits.bytes, what)?;
+        let span = arena_span(self.bytes.len(), len, self.limits.bytes, BYTES_ARENA)?;
         self.bytes.reserve(len);
         for &d in shape {
             self.bytes.extend_from_slice(&(d as u64).to_le_bytes());
