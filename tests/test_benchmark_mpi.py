@@ -21,9 +21,10 @@ from typing import Any
 import pytest
 
 from ipc_benchmark import PREFIX
+from ipc_benchmark.harness import training
 from ipc_benchmark.harness.results import usable_cores
 from ipc_benchmark.registry import BUILTIN, default_backends
-from ipc_benchmark.utils import generate_test_dict
+from ipc_benchmark.utils import generate_test_dict, serialize
 
 ROOT = Path(__file__).parents[1]
 MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
@@ -77,9 +78,14 @@ def consumes(backend: str) -> bool:
 
 
 def check_ok_record(r: dict[str, Any], readers: int, iterations: int, writes: int,
-                    seed: int = 0) -> None:
+                    seed: int = 0, repeat: int = 2) -> None:
     """Every field of a successful record, against the schema and against each other."""
     assert r["status"] == "ok" and r["error"] is None and r["verified"] is True, r
+    cap = r["read_cap"]
+    if cap is not None:  # only message backends' training cases, and only fewer reads
+        assert r["payload"] == "training" and consumes(r["backend"])
+        assert cap["iterations"] < iterations and "--message-budget-mb" in cap["reason"]
+        iterations = cap["iterations"]
     read, write = r["read"], r["write"]
     assert len(read["samples"]) == readers * iterations
     assert len(write["samples"]) == writes
@@ -98,9 +104,17 @@ def check_ok_record(r: dict[str, Any], readers: int, iterations: int, writes: in
     if spec is not None:
         assert (r["implementation"], r["reference"], r["display_name"]) == (
             spec.implementation, spec.reference, spec.display_name)
+    data = (training.generate(r["data_size"], seed) if r["payload"] == "training"
+            else generate_test_dict(r["data_size"], seed))
     if r["implementation"] == "reference":
-        data = generate_test_dict(r["data_size"], seed)
         assert r["payload_bytes"] == len(pickle.dumps(data, protocol=5))
+    elif r["implementation"] == "rust":
+        assert r["payload_bytes"] == len(serialize(data))
+    assert r["size_unit"] == {"seed": "entries", "training": "MiB"}[r["payload"]]
+    if r["payload"] == "training":  # the copy baseline: --repeat copies, timed
+        assert len(r["memcpy"]["samples"]) == repeat and r["memcpy"]["min"] > 0
+    else:
+        assert r["memcpy"] is None
 
 
 @pytest.mark.parametrize("ranks", [2, 3])
@@ -121,6 +135,7 @@ def test_every_backend_runs_and_is_verified(ranks: int, tmp_path: Path) -> None:
     assert meta["command_line"][0] == "benchmark_mpi.py"
     assert meta["config"] == {"backends": available, "sizes": [10, 40], "iterations": 4,
                               "warmup": 1, "repeat": 2, "seed": 0, "workload": "full",
+                              "payload": "seed", "array_mb": None,
                               "reader_counts": [ranks - 1], "updates": 20,
                               "nodes": {"count": 1, "rank_node": [0] * ranks,
                                         "forced": False},
@@ -131,8 +146,61 @@ def test_every_backend_runs_and_is_verified(ranks: int, tmp_path: Path) -> None:
     assert list(records) == [(b, s) for s in (10, 40) for b in available]
     for (name, _), r in records.items():
         check_ok_record(r, ranks - 1, 4, 1 if consumes(name) else 2)
-        assert r["workload"] == "full"
+        assert r["workload"] == "full" and r["payload"] == "seed"
     assert "Medians, 1 writer" in proc.stdout
+
+
+@pytest.mark.parametrize("workload", ["full", "get"])
+def test_the_training_payload_runs_on_every_backend(workload: str, tmp_path: Path) -> None:
+    """Arrays, NumPy scalars and int keys through every backend, every read checked
+    (np.array_equal and exact types); sizes in MiB, fractions allowed."""
+    proc, doc = bench(3, "--payload", "training", "--array-mb", "0.01,0.25", "--seed", "3",
+                      "--workload", workload, "--iterations", "3", "--warmup", "1",
+                      "--repeat", "2", tmp=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert doc is not None and doc["schema_version"] == 2
+    config = doc["metadata"]["config"]
+    assert (config["payload"], config["array_mb"], config["sizes"]) == (
+        "training", [0.01, 0.25], [0.01, 0.25])
+    available = [spec.name for spec in default_backends()[0]]
+    records = by_backend(doc)
+    assert list(records) == [(b, s) for s in (0.01, 0.25) for b in available]
+    for (name, _), r in records.items():
+        assert (r["payload"], r["workload"]) == ("training", workload)
+        check_ok_record(r, 2, 3, 1 if consumes(name) else 2, seed=3)
+    assert "0.25 MiB" in proc.stdout
+
+
+def test_message_backends_are_capped_by_the_message_budget(tmp_path: Path) -> None:
+    """0.25 MiB to 2 readers within 4 MiB: 8 reads each, 1 of them warm-up, so 7 timed
+    reads instead of 20 for backends that send a message per read, and all 20 for the
+    others."""
+    proc, doc = bench(3, "--payload", "training", "--array-mb", "0.25",
+                      "--message-budget-mb", "4", "--backends", "py-zmq", "zmq-push",
+                      "mpi-bcast", "py-shm", "--iterations", "20", "--warmup", "1",
+                      "--repeat", "2", tmp=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert doc is not None
+    records = by_backend(doc)
+    for name in ("py-zmq", "zmq-push", "mpi-bcast"):
+        r = records[(name, 0.25)]
+        assert r["read_cap"] is not None and r["read_cap"]["iterations"] == 7
+        assert "2 readers x 0.25 MiB" in r["read_cap"]["reason"]
+        check_ok_record(r, 2, 20, 1, seed=0)
+    assert records[("py-shm", 0.25)]["read_cap"] is None
+    check_ok_record(records[("py-shm", 0.25)], 2, 20, 2)
+
+
+def test_a_changed_weight_fails_verification(tmp_path: Path) -> None:
+    proc, doc = bench(2, "--payload", "training", "--array-mb", "0.01", "--backends",
+                      "tests.user_backends:CorruptWeightsBackend", "--iterations", "2",
+                      tmp=tmp_path)
+    assert proc.returncode == 1
+    assert doc is not None
+    (r,) = doc["results"]
+    assert r["status"] == "failed" and r["verified"] is False
+    assert r["error"] == ("rank 1: VerificationError: read 0: "
+                          "data['weights']['blocks.1.bias']: the values differ")
 
 
 def test_user_backends_and_failures_do_not_stop_the_run(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from ipc_benchmark import backends
+from ipc_benchmark.harness import training
 from ipc_benchmark.utils import generate_test_dict, serialize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +73,7 @@ def test_mpi_bcast_run_writes_the_schema(ranks: int, tmp_path: Path) -> None:
     assert meta["config"] == {
         "backends": ["mpi-bcast"], "sizes": SIZES, "iterations": ITERATIONS,
         "warmup": WARMUP, "repeat": 2, "seed": 0, "workload": "full",
+        "payload": "seed", "array_mb": None,
         "reader_counts": [ranks - 1], "updates": 20,
         "nodes": {"count": 1, "rank_node": [0] * ranks, "forced": False}, "zmq_host": None,
     }
@@ -84,6 +86,8 @@ def test_mpi_bcast_run_writes_the_schema(ranks: int, tmp_path: Path) -> None:
         assert r["status"] == "ok" and r["error"] is None, r["error"]
         assert r["verified"] is True
         assert (r["implementation"], r["reference"], r["workload"]) == ("rust", None, "full")
+        assert (r["payload"], r["size_unit"], r["read_cap"], r["memcpy"]) == (
+            "seed", "entries", None, None)
         # The same payload as Python's, byte for byte, so the same encoded size.
         assert r["payload_bytes"] == len(serialize(generate_test_dict(r["data_size"])))
         # A push backend: one timed write serves every read.
@@ -111,6 +115,53 @@ def test_get_workload(tmp_path: Path) -> None:
         facts = native[record["backend"]]
         assert (record["display_name"], record["implementation"], record["reference"]) == (
             facts.display_name, facts.implementation, facts.reference)
+
+
+NATIVE = ["shm", "lmdb", "zmq", "zmq-push", "mpi-bcast"]
+
+
+@pytest.mark.parametrize("workload", ["full", "get"])
+def test_the_training_payload_runs_on_every_backend(workload: str, tmp_path: Path) -> None:
+    """Arrays, NumPy scalars and int keys through every native backend; readers check
+    each array by its digest. Sizes in MiB, fractions allowed."""
+    out = tmp_path / "results.json"
+    proc = run_harness(3, out, "--backends", ",".join(NATIVE), "--payload", "training",
+                       "--array-mb", "0.01,0.25", "--seed", "3", "--workload", workload,
+                       "--iterations", "3", "--warmup", "1", "--repeat", "2")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["schema_version"] == 2
+    config = doc["metadata"]["config"]
+    assert (config["payload"], config["array_mb"], config["sizes"]) == (
+        "training", [0.01, 0.25], [0.01, 0.25])
+    assert [(r["backend"], r["data_size"]) for r in doc["results"]] == [
+        (b, s) for b in NATIVE for s in (0.01, 0.25)]
+    for r in doc["results"]:
+        assert (r["status"], r["verified"], r["workload"]) == ("ok", True, workload), r["error"]
+        assert (r["payload"], r["size_unit"], r["read_cap"]) == ("training", "MiB", None)
+        check_stats(r["memcpy"], 2)  # the copy baseline: --repeat copies
+        # The Python harness's payload, byte for byte: the same encoded size.
+        payload = training.generate(r["data_size"], 3)
+        assert r["payload_bytes"] == len(serialize(payload))
+        check_stats(r["read"], 2 * 3)
+    assert "0.25 MiB" in proc.stdout
+
+
+def test_message_backends_are_capped_by_the_message_budget(tmp_path: Path) -> None:
+    """The Python harness's rule: 0.25 MiB to 2 readers within 4 MiB is 8 reads each,
+    1 of them warm-up, so 7 timed reads instead of 20 where a read takes a message."""
+    out = tmp_path / "results.json"
+    proc = run_harness(3, out, "--backends", "zmq-push,mpi-bcast,shm", "--payload",
+                       "training", "--array-mb", "0.25", "--message-budget-mb", "4",
+                       "--iterations", "20", "--warmup", "1", "--repeat", "2")
+    assert proc.returncode == 0, proc.stderr
+    push, bcast, shm = json.loads(out.read_text())["results"]
+    for r in (push, bcast):
+        assert r["verified"] is True and r["read_cap"]["iterations"] == 7, r
+        assert "2 readers x 0.25 MiB" in r["read_cap"]["reason"]
+        check_stats(r["read"], 2 * 7)
+    assert shm["read_cap"] is None and shm["verified"] is True
+    check_stats(shm["read"], 2 * 20)
 
 
 def test_bad_arguments_fail_fast(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ tests/test_benchmark_mpi.py runs it)."""
 from __future__ import annotations
 
 import json
+import pickle
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ipc_benchmark import PREFIX, IPCError, IPCTimeoutError
+from ipc_benchmark.harness import training
 from ipc_benchmark.reference._names import os_name
 from ipc_benchmark.reference.lmdb_backend import PickleLMDBBackend
 from ipc_benchmark.reference.shm_backend import PickleSharedMemoryBackend
@@ -77,6 +79,34 @@ def test_shm_round_trip_and_cleanup(unique_name: str) -> None:
     w.cleanup()
     w.cleanup()  # twice is fine
     assert not (SHM / f"{PREFIX}pyshm_{unique_name}").exists()
+
+
+def test_the_training_payload_is_pickled_in_band_at_protocol_5(unique_name: str) -> None:
+    """As the original would: the arrays inside the one pickle, read back with their
+    types (NumPy scalars, int keys) by py-shm and py-lmdb alike."""
+    data = training.generate(1.5, 2)  # more than py-shm's first 1 MiB segment
+    shm_writer, shm_reader = PickleSharedMemoryBackend(), PickleSharedMemoryBackend()
+    shm_writer.initialize(unique_name, True)
+    try:
+        shm_reader.initialize(unique_name, False)
+        shm_writer.write(data)
+        raw = (SHM / f"{PREFIX}pyshm_{unique_name}").read_bytes()
+        length = int.from_bytes(raw[:8], "little")
+        assert raw[16:16 + length] == pickle.dumps(data, protocol=5)
+        assert training.mismatch(shm_reader.read(), data) is None
+        assert training.mismatch(shm_reader.get("metrics"), data["metrics"]) is None
+        shm_reader.cleanup()
+    finally:
+        shm_writer.cleanup()
+    # LMDB opens an environment once per process: the writer reads its own.
+    lmdb = PickleLMDBBackend()
+    lmdb.initialize(unique_name, True)
+    try:
+        lmdb.write(data)
+        assert training.mismatch(lmdb.read(), data) is None
+        assert training.mismatch(lmdb.get("weights"), data["weights"]) is None
+    finally:
+        lmdb.cleanup()
 
 
 def test_shm_reader_exit_leaves_the_writers_segment(unique_name: str) -> None:

@@ -102,3 +102,15 @@ class HangingBackend(IPCBackend):
 
 class NotABackend:
     """Has the methods but not the base class: the harness must refuse it."""
+
+
+class CorruptWeightsBackend(FileBackend):
+    """Reads of the training payload return one weight changed by one bit, which
+    equality of everything but the arrays would miss."""
+
+    def read(self) -> dict[str, Any] | None:
+        data = super().read()
+        if data:
+            bias = data["weights"]["blocks.1.bias"]
+            bias.view("uint32")[0] ^= 1
+        return data

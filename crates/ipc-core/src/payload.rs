@@ -4,6 +4,10 @@
 //! `{f"key_{i}": {"value": i, "squared": i * i, "text": f"test_value_{i}", "float": i / 3}}`.
 //! Any other seed draws each entry's integer from SplitMix64, seeded with the seed, as a
 //! 31-bit number so that its square still fits in i64.
+//!
+//! [`training`] is the other payload: a trainer's state with float32 weight arrays.
+
+pub mod training;
 
 use crate::codec::Value;
 

@@ -4,8 +4,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use ipc_core::payload::training;
 
 use crate::backend;
+use crate::payload::{self, Payload, Size};
+
+const DEFAULT_SIZES: [usize; 4] = [10, 100, 1000, 10000];
+const DEFAULT_ARRAY_MB: [f64; 3] = [1.0, 10.0, 100.0];
 
 /// What one timed read does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -37,9 +42,25 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     pub backends: Vec<String>,
 
-    /// Dict sizes (entries), comma- or space-separated.
-    #[arg(long, value_delimiter = ',', num_args = 1.., default_values_t = [10, 100, 1000, 10000])]
+    /// Dict sizes (entries) of the seed payload, comma- or space-separated
+    /// [default: 10,100,1000,10000].
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
     pub sizes: Vec<usize>,
+
+    /// seed: the original dict of --sizes entries; training: a trainer's state with
+    /// --array-mb MiB of float32 weights (docs/benchmark.md).
+    #[arg(long, value_enum, default_value_t = Payload::Seed)]
+    pub payload: Payload,
+
+    /// --payload training: MiB of weights per case, comma- or space-separated, fractions
+    /// allowed [default: 1,10,100].
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub array_mb: Vec<f64>,
+
+    /// --payload training: MiB of messages one case of a message-per-read backend may
+    /// send before its timed reads are capped.
+    #[arg(long, default_value_t = payload::MESSAGE_BUDGET_MB)]
+    pub message_budget_mb: u64,
 
     /// Timed reads per reader.
     #[arg(long, default_value_t = 100)]
@@ -114,11 +135,31 @@ impl Args {
                 ));
             }
         }
-        if self.sizes.is_empty() || self.sizes.contains(&0) {
-            return Err("--sizes must list sizes of at least 1 entry".into());
+        match self.payload {
+            Payload::Seed if !self.array_mb.is_empty() => {
+                return Err("--array-mb applies to --payload training only".into());
+            }
+            Payload::Seed if self.sizes.is_empty() => self.sizes = DEFAULT_SIZES.to_vec(),
+            Payload::Seed if self.sizes.contains(&0) => {
+                return Err("--sizes must list sizes of at least 1 entry".into());
+            }
+            Payload::Seed => {}
+            Payload::Training if !self.sizes.is_empty() => {
+                return Err("--sizes counts the entries of the seed payload; with \
+                            --payload training give --array-mb"
+                    .into());
+            }
+            Payload::Training => {
+                if self.array_mb.is_empty() {
+                    self.array_mb = DEFAULT_ARRAY_MB.to_vec();
+                }
+                for &mb in &self.array_mb {
+                    training::check_array_mb(mb).map_err(|e| format!("--array-mb: {e}"))?;
+                }
+            }
         }
-        if self.iterations == 0 || self.repeat == 0 {
-            return Err("--iterations and --repeat must be at least 1".into());
+        if self.iterations == 0 || self.repeat == 0 || self.message_budget_mb == 0 {
+            return Err("--iterations, --repeat and --message-budget-mb must be at least 1".into());
         }
         if !(self.timeout.is_finite() && self.timeout > 0.0) {
             return Err("--timeout must be a positive number of seconds".into());
@@ -174,6 +215,14 @@ impl Args {
     pub fn timeout(&self) -> Duration {
         Duration::from_secs_f64(self.timeout)
     }
+
+    /// The `data_size` of each case, in the payload's unit.
+    pub fn data_sizes(&self) -> Vec<Size> {
+        match self.payload {
+            Payload::Seed => self.sizes.iter().map(|&n| Size::Entries(n)).collect(),
+            Payload::Training => self.array_mb.iter().map(|&mb| Size::Mib(mb)).collect(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -196,6 +245,44 @@ mod tests {
         assert_eq!(a.backends, backend::default_names());
         assert!(!a.backends.iter().any(|b| b == "fault"));
         assert_eq!(a.timeout(), Duration::from_secs(300));
+        assert_eq!(a.payload, Payload::Seed);
+        assert!(a.array_mb.is_empty());
+    }
+
+    #[test]
+    fn training_takes_array_sizes_in_mib() {
+        let a = parse(&["--payload", "training"]).expect("parses");
+        assert_eq!(a.array_mb, [1.0, 10.0, 100.0]);
+        assert!(a.sizes.is_empty());
+        assert_eq!(
+            a.data_sizes(),
+            [Size::Mib(1.0), Size::Mib(10.0), Size::Mib(100.0)]
+        );
+        let a = parse(&["--payload", "training", "--array-mb", "0.01,2"]).expect("parses");
+        assert_eq!(a.data_sizes(), [Size::Mib(0.01), Size::Mib(2.0)]);
+        for (argv, says) in [
+            (
+                &["--payload", "training", "--sizes", "10"][..],
+                "--sizes counts",
+            ),
+            (&["--array-mb", "1"][..], "training only"),
+            (
+                &["--payload", "training", "--array-mb", "0"][..],
+                "at least",
+            ),
+            (&["--payload", "training", "--array-mb=-1"][..], "at least"),
+            (
+                &["--payload", "training", "--array-mb", "1e9"][..],
+                "at most",
+            ),
+            (
+                &["--payload", "training", "--array-mb", "nan"][..],
+                "not a number",
+            ),
+        ] {
+            let e = parse(argv).expect_err("refused");
+            assert!(e.contains(says), "{argv:?}: {e}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod memory;
 mod metadata;
 mod nodes;
 mod partial;
+mod payload;
 mod protocol;
 mod report;
 mod results;

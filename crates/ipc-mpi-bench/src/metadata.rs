@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::args::Args;
 use crate::nodes::Nodes;
+use crate::payload::Payload;
 use crate::results::{Config, Metadata};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -50,12 +51,14 @@ pub fn collect(
         versions,
         config: Config {
             backends: args.backends.clone(),
-            sizes: args.sizes.clone(),
+            sizes: args.data_sizes(),
             iterations: args.iterations,
             warmup: args.warmup,
             repeat: args.repeat,
             seed: args.seed,
             workload: args.workload.as_str().to_owned(),
+            payload: args.payload.as_str(),
+            array_mb: (args.payload == Payload::Training).then(|| args.data_sizes()),
             reader_counts: reader_counts.to_vec(),
             updates: args.updates,
             nodes: nodes.clone(),

@@ -20,7 +20,7 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ipc_core::payload::{generate, SplitMix64};
+use ipc_core::payload::SplitMix64;
 use ipc_core::{Doc, Value};
 use mpi::topology::SimpleCommunicator;
 
@@ -29,8 +29,9 @@ use crate::backend::{Backend, BoxError, Entry, Env};
 use crate::coll::{Coll, Waiter};
 use crate::memory;
 use crate::nodes;
+use crate::payload::{self, Size};
 use crate::report::{CaseNotes, Phase, RankReport};
-use crate::verify::holds;
+use crate::verify::{holds, holds_marked, Expected};
 
 /// The key the update phase adds to the payload; its value is the update's number.
 const MARK: &str = "__update__";
@@ -44,7 +45,9 @@ const NOTE_OFF: &str = "--updates 0: no update phase";
 /// What one case is, besides the backend.
 pub struct Case<'a> {
     pub entry: &'static Entry,
-    pub size: usize,
+    pub size: Size,
+    /// Timed reads per reader: `--iterations`, or fewer where `payload::read_cap` says so.
+    pub iterations: usize,
     pub store: &'a str,
     /// Active readers: ranks 1 to `readers`.
     pub readers: usize,
@@ -63,29 +66,38 @@ pub fn run_record(coll: &Coll, case: &Case<'_>, args: &Args) -> (RankReport, Cas
     let writer = rank == 0;
     let active = rank <= case.readers;
     let reader = active && !writer;
-    let reads_each = args.warmup + args.iterations;
+    let reads_each = args.warmup + case.iterations;
     let mut rep = RankReport::new(rank);
     let mut notes = CaseNotes {
         update_note: None,
         skipped: None,
     };
+    // Every active rank builds the same payload: the writer to write it, readers to
+    // check it (readers keep a digest of each array, not the array: verify.rs).
+    let (mut data, expected) = match (writer, reader) {
+        (true, _) => (case.size.generate(args.seed), None),
+        (_, true) => (
+            Value::None,
+            Some(Expected::new(case.size.generate(args.seed))),
+        ),
+        _ => (Value::None, None),
+    };
+    let plan = expected
+        .as_ref()
+        .map_or_else(Vec::new, |e| read_plan(e, args, rank, reads_each));
+    if writer {
+        rep.payload_bytes = data.encode().ok().map(|blob| blob.len());
+        // The yardstick, timed while the readers wait for the writer at the next barrier.
+        match payload::copy_baseline(&data, 1, args.repeat) {
+            Ok(samples) => rep.memcpy_samples = samples,
+            Err(e) => rep.fail(Phase::Setup, format!("the copy baseline: {e}")),
+        }
+    }
+    // The peak covers the case from here: not the payload a reader generated only to
+    // digest it, nor the writer's copy baseline and encoding above (the Python harness
+    // builds its payload before the case, too).
     if active {
         rep.peak_scope = Some(memory::reset_peak().to_owned());
-    }
-    // Every active rank builds the same payload: the writer to write it, readers to
-    // check it.
-    let expected = if active {
-        generate(case.size, args.seed)
-    } else {
-        Value::None
-    };
-    let plan = if reader {
-        read_plan(&expected, args, rank, reads_each)
-    } else {
-        Vec::new()
-    };
-    if writer {
-        rep.payload_bytes = expected.encode().ok().map(|blob| blob.len());
     }
 
     let mut ok = true;
@@ -135,7 +147,7 @@ pub fn run_record(coll: &Coll, case: &Case<'_>, args: &Args) -> (RankReport, Cas
         if let Some(b) = backend.as_mut() {
             if writer {
                 b.expect_reads(case.readers, reads_each);
-                timed_writes(b.as_mut(), &expected, 0, 1, &mut rep);
+                timed_writes(b.as_mut(), &data, 0, 1, &mut rep);
             } else {
                 read_all(b.as_mut(), &plan, args, true, &mut rep);
             }
@@ -143,7 +155,7 @@ pub fn run_record(coll: &Coll, case: &Case<'_>, args: &Args) -> (RankReport, Cas
         coll.all_ok(rep.ok(), "the reads and the write that serves them");
     } else if ok {
         if let (true, Some(b)) = (writer, backend.as_mut()) {
-            timed_writes(b.as_mut(), &expected, args.warmup, args.repeat, &mut rep);
+            timed_writes(b.as_mut(), &data, args.warmup, args.repeat, &mut rep);
         }
         if coll.all_ok(rep.ok(), "the writes") {
             if let (true, Some(b)) = (reader, backend.as_mut()) {
@@ -153,8 +165,14 @@ pub fn run_record(coll: &Coll, case: &Case<'_>, args: &Args) -> (RankReport, Cas
                 }
             }
             if coll.all_ok(rep.ok(), "the reads") {
-                notes.update_note =
-                    measure_updates(coll, case, args, backend.as_mut(), &expected, &mut rep);
+                notes.update_note = measure_updates(
+                    coll,
+                    case,
+                    args,
+                    backend.as_mut(),
+                    (&mut data, expected.as_ref()),
+                    &mut rep,
+                );
             }
         }
     }
@@ -185,7 +203,7 @@ fn measure_updates(
     case: &Case<'_>,
     args: &Args,
     backend: Option<&mut Box<dyn Backend>>,
-    expected: &Value,
+    (data, expected): (&mut Value, Option<&Expected>),
     rep: &mut RankReport,
 ) -> Option<String> {
     if case.cross_node {
@@ -210,15 +228,16 @@ fn measure_updates(
     }
     for update in 1..=args.updates {
         if let Some(b) = backend.as_mut() {
-            let data = marked(expected, update);
             if rank == 0 {
+                mark(data, update);
                 let start = memory::monotonic_ns();
-                match b.write(&data) {
+                match b.write(data) {
                     Ok(()) => rep.update_start_ns.push(start),
                     Err(e) => rep.fail(Phase::Write, format!("update {update}: {e}")),
                 }
-            } else {
-                match receive(b.as_mut(), &data, &mut seen, &mut doc, args.timeout() / 2) {
+            } else if let Some(want) = expected {
+                let want = (want, update);
+                match receive(b.as_mut(), want, &mut seen, &mut doc, args.timeout() / 2) {
                     Ok(end) => rep.update_end_ns.push(end),
                     Err(e) => rep.fail(Phase::Read, format!("update {update}: {e}")),
                 }
@@ -231,20 +250,23 @@ fn measure_updates(
     None
 }
 
-/// The payload of update `update`: the case's dict plus its mark.
-fn marked(expected: &Value, update: usize) -> Value {
-    let mut data = expected.clone();
-    if let Value::Dict(entries) = &mut data {
-        entries.push((MARK.into(), Value::Int(update as i64)));
+/// Makes `data` the payload of update `update`: the case's dict plus its mark, added
+/// by the first update and changed in place by the next (no copy of the payload).
+fn mark(data: &mut Value, update: usize) {
+    if let Value::Dict(entries) = data {
+        let value = Value::Int(update as i64);
+        match entries.last_mut() {
+            Some((k, v)) if *k == MARK => *v = value,
+            _ => entries.push((MARK.into(), value)),
+        }
     }
-    data
 }
 
 /// A reader's side of one update: waits for a newer version, reads the snapshot whole,
-/// and returns CLOCK_MONOTONIC once it holds `want`.
+/// and returns CLOCK_MONOTONIC once it holds `want`: the payload with update's mark.
 fn receive(
     backend: &mut dyn Backend,
-    want: &Value,
+    (want, update): (&Expected, usize),
     seen: &mut u64,
     doc: &mut Doc,
     timeout: Duration,
@@ -255,7 +277,7 @@ fn receive(
             .checked_sub(start.elapsed())
             .ok_or("the update did not arrive in time")?;
         *seen = backend.wait_for_update(*seen, left)?;
-        if backend.read(doc)? && holds(doc, want) {
+        if backend.read(doc)? && holds_marked(doc, want, MARK, update as i64) {
             return Ok(memory::monotonic_ns());
         }
     }
@@ -289,19 +311,26 @@ fn timed_writes(
 /// One planned read: the key for `get` (None for a full read) and what must come back.
 struct PlannedRead<'a> {
     key: Option<&'a str>,
-    expected: &'a Value,
+    expected: &'a Expected,
 }
 
 /// What each of a reader's reads asks for, decided before any timing. `get` reads ask
 /// for random keys, a different sequence on each reader.
 fn read_plan<'a>(
-    expected: &'a Value,
+    expected: &'a Expected,
     args: &Args,
     rank: usize,
     reads: usize,
 ) -> Vec<PlannedRead<'a>> {
-    let entries = match (args.workload, expected) {
-        (Workload::Get, Value::Dict(entries)) if !entries.is_empty() => entries,
+    // `get` takes a str key: a root int key is never asked for.
+    let entries: Vec<(&str, &Expected)> = expected
+        .entries()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str()?, v)))
+        .collect();
+    let entries = match args.workload {
+        Workload::Get if !entries.is_empty() => entries,
         _ => {
             return (0..reads)
                 .map(|_| PlannedRead {
@@ -314,11 +343,9 @@ fn read_plan<'a>(
     let mut rng = SplitMix64::new(args.seed ^ (rank as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     (0..reads)
         .map(|_| {
-            let (k, v) = &entries[(rng.next_u64() % entries.len() as u64) as usize];
+            let (k, v) = entries[(rng.next_u64() % entries.len() as u64) as usize];
             PlannedRead {
-                // The payloads' top-level keys are all str; an int one would be read
-                // as the whole snapshot and fail the content check, loudly.
-                key: k.as_str(),
+                key: Some(k),
                 expected: v,
             }
         })
@@ -335,7 +362,8 @@ fn read_all(
     push: bool,
     rep: &mut RankReport,
 ) {
-    rep.read_samples.reserve(args.iterations);
+    rep.read_samples
+        .reserve(plan.len().saturating_sub(args.warmup));
     let mut doc = Doc::new();
     let mut before = None;
     for (i, read) in plan.iter().enumerate() {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::args::Workload;
 use crate::backend::Entry;
+use crate::payload::{ReadCap, Size};
 use crate::results::{Memory, RankMemory, ReaderMemory, Record, UpdateLatency};
 use crate::stats::{median, nearest_rank, Stats};
 
@@ -47,6 +48,8 @@ pub struct RankReport {
     pub payload_bytes: Option<usize>,
     pub write_samples: Vec<f64>,
     pub read_samples: Vec<f64>,
+    /// The writer's copies of the training payload's weights (`payload::copy_baseline`).
+    pub memcpy_samples: Vec<f64>,
     /// Wall clock (ns since the Unix epoch), comparable across ranks, unlike Instant:
     /// when this reader's first timed read started and its last one ended.
     pub first_read_start_ns: Option<u64>,
@@ -97,13 +100,15 @@ impl RankReport {
 /// What a record needs besides the ranks' reports.
 pub struct RecordInfo<'a> {
     pub entry: &'a Entry,
-    pub data_size: usize,
+    pub data_size: Size,
     pub workload: Workload,
     /// Reads each reader makes, warm-up included: all must verify.
     pub reads_each: usize,
     /// Active readers: ranks 1 to `readers`.
     pub readers: usize,
     pub cross_node: bool,
+    /// Set when the timed reads are fewer than `--iterations`.
+    pub read_cap: Option<ReadCap>,
 }
 
 /// What a case's ranks decided besides their measurements.
@@ -186,11 +191,21 @@ pub fn merge(info: &RecordInfo<'_>, reports: &[RankReport], notes: &CaseNotes) -
         implementation: info.entry.facts().implementation.to_owned(),
         reference: info.entry.facts().reference.map(str::to_owned),
         workload: info.workload.as_str().to_owned(),
+        payload: info.data_size.payload().as_str(),
+        size_unit: info.data_size.payload().size_unit(),
         status: status.to_owned(),
         error: error.or_else(|| notes.skipped.clone()),
         payload_bytes: reports.iter().find_map(|r| r.payload_bytes),
         write,
         read,
+        read_cap: info.read_cap.clone(),
+        memcpy: Stats::of(
+            reports
+                .iter()
+                .filter(|r| r.rank == 0)
+                .flat_map(|r| r.memcpy_samples.iter().copied())
+                .collect(),
+        ),
         aggregate_reads_per_s: aggregate,
         verified,
         readers: info.readers,
@@ -267,9 +282,10 @@ mod tests {
     fn info() -> RecordInfo<'static> {
         RecordInfo {
             entry: backend::lookup("mpi-bcast").expect("registered"),
-            data_size: 10,
+            data_size: Size::Entries(10),
             workload: Workload::Full,
             reads_each: 3,
+            read_cap: None,
             readers: 2,
             cross_node: false,
         }
@@ -309,6 +325,35 @@ mod tests {
         assert_eq!(r.payload_bytes, Some(500));
         assert_eq!(r.display_name, "MPI broadcast (Rust)");
         assert_eq!(r.reference, None);
+        assert_eq!(
+            (r.payload, r.size_unit, &r.read_cap),
+            ("seed", "entries", &None)
+        );
+    }
+
+    #[test]
+    fn a_training_record_says_its_unit_cap_and_copy_baseline() {
+        let cap = ReadCap {
+            iterations: 8,
+            reason: "why".into(),
+        };
+        let training = RecordInfo {
+            data_size: Size::Mib(100.0),
+            read_cap: Some(cap.clone()),
+            ..info()
+        };
+        let mut reports = good();
+        reports[0].memcpy_samples = vec![0.03, 0.01, 0.02];
+        reports[1].memcpy_samples = vec![9.0]; // only the writer's count
+        let r = merge(&training, &reports, &CaseNotes::default());
+        assert_eq!((r.payload, r.size_unit), ("training", "MiB"));
+        assert_eq!(r.read_cap, Some(cap));
+        assert_eq!(r.data_size, Size::Mib(100.0));
+        let memcpy = r.memcpy.expect("the writer's copies");
+        assert_eq!((memcpy.median, memcpy.samples.len()), (0.02, 3));
+        assert!(merge(&info(), &good(), &CaseNotes::default())
+            .memcpy
+            .is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::nodes::Nodes;
+use crate::payload::{ReadCap, Size};
 use crate::stats::Stats;
 
 pub const SCHEMA_VERSION: u32 = 2;
@@ -45,12 +46,16 @@ pub struct Metadata {
 #[derive(Debug, Serialize)]
 pub struct Config {
     pub backends: Vec<String>,
-    pub sizes: Vec<usize>,
+    /// The `data_size` of each case, in the payload's unit.
+    pub sizes: Vec<Size>,
     pub iterations: usize,
     pub warmup: usize,
     pub repeat: usize,
     pub seed: u64,
     pub workload: String,
+    pub payload: &'static str,
+    /// MiB of weights per case of the training payload; null for the seed payload.
+    pub array_mb: Option<Vec<Size>>,
     pub reader_counts: Vec<usize>,
     pub updates: usize,
     pub nodes: Nodes,
@@ -61,7 +66,7 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
     pub backend: String,
-    pub data_size: usize,
+    pub data_size: Size,
     pub write_time: Option<f64>,
     pub avg_read_time: Option<f64>,
     pub throughput: Option<f64>,
@@ -69,11 +74,18 @@ pub struct Record {
     pub implementation: String,
     pub reference: Option<String>,
     pub workload: String,
+    pub payload: &'static str,
+    pub size_unit: &'static str,
     pub status: String,
     pub error: Option<String>,
     pub payload_bytes: Option<usize>,
     pub write: Option<Stats>,
     pub read: Option<Stats>,
+    /// Set when the timed reads were fewer than `--iterations` (`payload::read_cap`).
+    pub read_cap: Option<ReadCap>,
+    /// Training payload: copies of the weights into fresh memory, the reads' and
+    /// writes' yardstick (`payload::copy_baseline`); null for the seed payload.
+    pub memcpy: Option<Stats>,
     pub aggregate_reads_per_s: Option<f64>,
     pub verified: bool,
     /// Active readers: ranks 1 to `readers`.
@@ -142,7 +154,7 @@ mod tests {
     fn record() -> Record {
         Record {
             backend: "mpi-bcast".into(),
-            data_size: 10,
+            data_size: Size::Entries(10),
             write_time: None,
             avg_read_time: Some(0.25),
             throughput: Some(4.0),
@@ -150,11 +162,15 @@ mod tests {
             implementation: "rust".into(),
             reference: None,
             workload: "full".into(),
+            payload: "seed",
+            size_unit: "entries",
             status: "ok".into(),
             error: None,
             payload_bytes: Some(100),
             write: None,
             read: Stats::of(vec![0.25]),
+            read_cap: None,
+            memcpy: None,
             aggregate_reads_per_s: None,
             verified: true,
             readers: 1,
@@ -186,11 +202,15 @@ mod tests {
             "implementation",
             "reference",
             "workload",
+            "payload",
+            "size_unit",
             "status",
             "error",
             "payload_bytes",
             "write",
             "read",
+            "read_cap",
+            "memcpy",
             "aggregate_reads_per_s",
             "verified",
             "readers",
@@ -210,6 +230,7 @@ mod tests {
         expected.sort_unstable();
         assert_eq!(sorted_keys, expected);
         assert!(v["write_time"].is_null() && v["write"].is_null() && v["error"].is_null());
+        assert!(v["read_cap"].is_null() && v["memcpy"].is_null());
         assert_eq!(v["read"]["p99"], 0.25);
         assert_eq!(v["read"]["samples"][0], 0.25);
     }
@@ -240,12 +261,14 @@ mod tests {
                 versions: BTreeMap::new(),
                 config: Config {
                     backends: vec!["mpi-bcast".into()],
-                    sizes: vec![10],
+                    sizes: vec![Size::Entries(10)],
                     iterations: 1,
                     warmup: 0,
                     repeat: 1,
                     seed: 0,
                     workload: "full".into(),
+                    payload: "seed",
+                    array_mb: None,
                     reader_counts: vec![1],
                     updates: 20,
                     nodes: Nodes::numbered(&[0, 0], false),
@@ -259,6 +282,8 @@ mod tests {
             serde_json::from_str(&fs::read_to_string(&path).expect("reads")).expect("parses");
         fs::remove_dir_all(&dir).expect("cleans up");
         assert_eq!(back["schema_version"], 2);
+        assert_eq!(back["metadata"]["config"]["payload"], "seed");
+        assert!(back["metadata"]["config"]["array_mb"].is_null());
         assert_eq!(back["metadata"]["harness"], "rust");
         assert!(back["metadata"]["python"].is_null());
         assert_eq!(back["results"][0]["backend"], "mpi-bcast");

@@ -13,7 +13,7 @@ use crate::metadata::{self, RunShape};
 use crate::nodes::{self, Nodes};
 use crate::report::{self, CaseNotes, RankReport, RecordInfo};
 use crate::results::{self, Document, Record, SCHEMA_VERSION};
-use crate::{partial, protocol, summary};
+use crate::{partial, payload, protocol, summary};
 
 /// How long the ranks may take to reach each other at start.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -88,7 +88,9 @@ pub fn run(world: &SimpleCommunicator, args: &Args, counts: &[usize]) -> Result<
         .collect();
     // Store names must agree on every rank and differ between runs.
     let run_id = coll.broadcast_u64(u64::from(std::process::id()), "start-up");
-    let total = args.backends.len() * args.sizes.len() * counts.len();
+    let sizes = args.data_sizes();
+    let unit = args.payload.size_unit();
+    let total = args.backends.len() * sizes.len() * counts.len();
     if leader {
         let doc = Document {
             schema_version: SCHEMA_VERSION,
@@ -101,19 +103,34 @@ pub fn run(world: &SimpleCommunicator, args: &Args, counts: &[usize]) -> Result<
     let mut step = 0;
     for name in &args.backends {
         let entry = backend::lookup(name).ok_or_else(|| format!("unknown backend {name:?}"))?;
-        for &size in &args.sizes {
+        let message_per_read = entry
+            .facts()
+            .properties
+            .as_ref()
+            .is_some_and(|p| p.message_per_read);
+        for &size in &sizes {
             for (i, &readers) in counts.iter().enumerate() {
                 step += 1;
+                let read_cap = payload::read_cap(
+                    size,
+                    readers,
+                    args.warmup,
+                    args.iterations,
+                    message_per_read,
+                    args.message_budget_mb,
+                );
+                let iterations = read_cap.as_ref().map_or(args.iterations, |c| c.iterations);
                 let info = RecordInfo {
                     entry,
                     data_size: size,
                     workload: args.workload,
-                    reads_each: args.warmup + args.iterations,
+                    reads_each: args.warmup + iterations,
                     readers,
                     cross_node: cross[i],
+                    read_cap,
                 };
                 if leader {
-                    eprintln!("[{step}/{total}] {name}, {size} entries, {readers} readers ...");
+                    eprintln!("[{step}/{total}] {name}, {size} {unit}, {readers} readers ...");
                     partial::begin_case(report::unfinished(&info));
                 }
                 if let Some(reason) = skip_reason(entry, cross[i]) {
@@ -128,13 +145,16 @@ pub fn run(world: &SimpleCommunicator, args: &Args, counts: &[usize]) -> Result<
                     }
                     continue;
                 }
+                // Store names take no '.': a fractional size is written with '_'.
                 let store = format!(
-                    "b{run_id}_{}_{size}_{readers}",
-                    name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+                    "b{run_id}_{}_{}_{readers}",
+                    name.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+                    size.to_string().replace('.', "_")
                 );
                 let case = protocol::Case {
                     entry,
                     size,
+                    iterations,
                     store: &store,
                     readers,
                     cross_node: cross[i],
@@ -154,7 +174,7 @@ pub fn run(world: &SimpleCommunicator, args: &Args, counts: &[usize]) -> Result<
                     .map_err(|e| format!("a rank's report does not parse: {e}"))?;
                 let record = report::merge(&info, &reports, &notes);
                 eprintln!(
-                    "[{step}/{total}] {name}, {size} entries, {readers} readers: {}",
+                    "[{step}/{total}] {name}, {size} {unit}, {readers} readers: {}",
                     outcome(&record)
                 );
                 partial::finish_case(record);

@@ -4,7 +4,7 @@ use crate::results::Record;
 
 pub fn table(records: &[Record]) -> String {
     let mut out = format!(
-        "{:<12} {:>8} {:>7} {:>12} {:>12} {:>12} {:>12} {:>12} {:>10}  {}\n",
+        "{:<12} {:>14} {:>7} {:>12} {:>12} {:>12} {:>12} {:>12} {:>10}  {}\n",
         "backend",
         "size",
         "readers",
@@ -28,9 +28,9 @@ pub fn table(records: &[Record]) -> String {
             .and_then(|m| m.readers.iter().map(|m| m.peak_rss).max())
             .map_or("-".to_owned(), |b| format!("{:.1}", b as f64 / 1e6));
         out.push_str(&format!(
-            "{:<12} {:>8} {:>7} {:>12} {:>12} {:>12} {:>12} {:>12} {:>10}  {}\n",
+            "{:<12} {:>14} {:>7} {:>12} {:>12} {:>12} {:>12} {:>12} {:>10}  {}\n",
             r.backend,
-            r.data_size,
+            format!("{} {}", r.data_size, r.size_unit),
             r.readers,
             seconds(r.write_time),
             seconds(read_med),
@@ -42,6 +42,22 @@ pub fn table(records: &[Record]) -> String {
             r.error
                 .as_deref()
                 .map_or(r.status.clone(), |e| format!("{}: {e}", r.status)),
+        ));
+    }
+    // The copy baseline of the training payload: the first record of each size has it.
+    let mut copies: Vec<String> = Vec::new();
+    for r in records {
+        let size = format!("{} {}", r.data_size, r.size_unit);
+        if let Some(m) = &r.memcpy {
+            if !copies.iter().any(|c| c.starts_with(&format!("{size} "))) {
+                copies.push(format!("{size} {}", seconds(Some(m.median))));
+            }
+        }
+    }
+    if !copies.is_empty() {
+        out.push_str(&format!(
+            "One copy of the weights into fresh memory (memcpy, median of the writer's): {}\n",
+            copies.join(", ")
         ));
     }
     out

@@ -17,7 +17,8 @@ also tells every rank whether any rank failed, so all ranks take the same path:
    node, the update-latency phase (updates.py).
    Message backends (``consumes_messages``): the writer is told to expect
    ``readers x (warmup + iterations)`` reads and does one timed write while the readers
-   read;
+   read. A message backend's timed reads of a large training payload may be capped
+   (``payloads.read_cap``);
 4. collect every rank's samples and memory (memory.py) on rank 0 (after any failure too:
    what was measured is kept);
 5. clean up the readers, then the writer, wherever initialize was called (after any
@@ -42,12 +43,13 @@ from mpi4py import MPI
 from ..base import IPCBackend
 from ..registry import BackendSpec, BackendUnavailable
 from . import memory
+from . import payloads
 from .config import Config
 from .nodes import free_port_pair, tcp_endpoint
 from .outcome import NOTE_FAILED, CaseOutcome, Failure, RankReport
 from .sync import Sync
 from .updates import UpdateReader, marked
-from .workload import Checker, VerificationError, random_keys
+from .workload import VerificationError, random_keys
 
 WRITER = 0
 
@@ -59,7 +61,7 @@ NOTE_OFF = "--updates 0: no update phase"
 
 
 class Case:
-    def __init__(self, sync: Sync, config: Config, spec: BackendSpec, size: int,
+    def __init__(self, sync: Sync, config: Config, spec: BackendSpec, size: float,
                  expected: dict[str, Any], store_name: str, *, readers: int,
                  comm: MPI.Comm | None, cross_node: bool, zmq_host: str | None) -> None:
         """``comm``: the communicator of the writer and the first ``readers`` readers
@@ -73,6 +75,9 @@ class Case:
         self.store_name = store_name
         self.is_writer = sync.rank == WRITER
         self.readers = readers
+        #: Timed reads per reader: ``config.iterations`` unless ``read_cap`` is set.
+        self.iterations = config.iterations
+        self.read_cap: payloads.ReadCap | None = None
         self.active = sync.rank <= readers
         self.comm = comm
         self.cross_node = cross_node
@@ -105,6 +110,7 @@ class Case:
         measured = ok
         if ok and self._consumes_messages():
             self.update_note = NOTE_MESSAGES
+            self._cap_reads()
             self._step("write while reading", active,
                        self._write_serving_reads if writer else self._read_all)
         elif ok and self._step("write", writer, self._write_all):
@@ -123,10 +129,12 @@ class Case:
         self._step("cleanup writer", writer and opened, self._cleanup)
         self.backend = None
         return CaseOutcome(self.failures, reports, display_name, readers=self.readers,
-                           cross_node=self.cross_node, update_note=self.update_note)
+                           cross_node=self.cross_node, update_note=self.update_note,
+                           read_cap=self.read_cap)
 
     def _label(self, phase: str) -> str:
-        return f"{self.spec.name}, {self.size} entries, {self.readers} readers: {phase}"
+        unit = payloads.SIZE_UNITS[self.config.payload]
+        return f"{self.spec.name}, {self.size} {unit}, {self.readers} readers: {phase}"
 
     def _step(self, phase: str, mine: bool, action: Callable[[], None]) -> bool:
         """Run ``action`` if this rank takes part, then agree with every rank on the
@@ -139,8 +147,8 @@ class Case:
                 error = f"{type(e).__name__}: {e}"
                 # A backend's bug wants its traceback; a wrong read, the message only.
                 detail = error if isinstance(e, VerificationError) else traceback.format_exc()
-                print(f"ipc_benchmark: rank {self.sync.rank}: {self.spec.name}, {self.size} "
-                      f"entries: {phase} failed: {detail}", file=sys.stderr, flush=True)
+                print(f"ipc_benchmark: rank {self.sync.rank}: {self._label(phase)} failed: "
+                      f"{detail}", file=sys.stderr, flush=True)
         failures = self.sync.agree(self._label(phase), error)
         self.failures.extend((phase, f) for f in failures)
         return not failures
@@ -162,6 +170,16 @@ class Case:
         """The writer's backend says; every rank learns it (the idle ones have none)."""
         mine = self.is_writer and self._backend().consumes_messages
         return self.sync.bcast_small(self._label("kind"), b"1" if mine else b"0") == b"1"
+
+    def _cap_reads(self) -> None:
+        """Every rank the same cap: it depends on the command line and the backend's kind
+        only (payloads.read_cap)."""
+        config = self.config
+        self.read_cap = payloads.read_cap(config.payload, self.size, self.readers,
+                                          config.warmup, config.iterations, True,
+                                          config.message_budget_mb)
+        if self.read_cap is not None:
+            self.iterations = self.read_cap.iterations
 
     def _choose_port(self) -> None:
         assert self.zmq_host is not None
@@ -204,7 +222,7 @@ class Case:
 
     def _write_serving_reads(self) -> None:
         backend, clock = self._backend(), time.perf_counter_ns
-        backend.expect_reads(self.readers, self.config.warmup + self.config.iterations)
+        backend.expect_reads(self.readers, self.config.warmup + self.iterations)
         before = memory.rss()
         start = clock()
         backend.write(self.expected)
@@ -235,8 +253,8 @@ class Case:
 
     def _read_all(self) -> None:
         backend, clock = self._backend(), time.perf_counter_ns
-        warmup, total = self.config.warmup, self.config.warmup + self.config.iterations
-        checker = Checker(self.expected)
+        warmup, total = self.config.warmup, self.config.warmup + self.iterations
+        checker = payloads.checker(self.config.payload, self.expected)
         keys = None
         if self.config.workload == "get":
             keys = random_keys(self.expected, total, self.config.seed, self.sync.rank)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from ..registry import BUILTIN, default_backends, resolve, user_spec
 from .config import Config
+from .payloads import MESSAGE_BUDGET_MB, PAYLOADS
+from .training_layout import check_array_mb
 
 DESCRIPTION = """\
 One writer (rank 0) and N-1 readers share a dictionary through each backend in turn;
@@ -40,6 +42,24 @@ def _sizes(text: str) -> list[int]:
 
 
 DEFAULT_SIZES = [10, 100, 1000, 10000]
+DEFAULT_ARRAY_MB: list[float] = [1, 10, 100]
+
+
+def _mib(text: str) -> float:
+    """A size in MiB: whole (kept as int, as the JSON writes it) or fractional."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of MiB: {text!r}") from None
+    try:
+        check_array_mb(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return int(value) if value.is_integer() else value
+
+
+def _mibs(text: str) -> list[float]:
+    return [_mib(part) for part in _names(text)]
 
 
 def _counts(text: str) -> list[int]:
@@ -77,6 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", nargs="+", type=_sizes, metavar="N",
                    help="dict sizes in entries, space- or comma-separated "
                         "(default: 10 100 1000 10000)")
+    p.add_argument("--payload", choices=PAYLOADS, default="seed",
+                   help="seed: the original dict of --sizes entries; training: a trainer's "
+                        "state with --array-mb MiB of float32 weights (docs/benchmark.md)")
+    p.add_argument("--array-mb", nargs="+", type=_mibs, metavar="MIB",
+                   help="--payload training: MiB of weights per case, space- or "
+                        "comma-separated, fractions allowed (default: 1 10 100)")
+    p.add_argument("--message-budget-mb", type=_positive, default=MESSAGE_BUDGET_MB,
+                   metavar="MIB",
+                   help="--payload training: MiB of messages one case of a message-per-read "
+                        "backend may send before its timed reads are capped "
+                        f"(default: {MESSAGE_BUDGET_MB})")
     p.add_argument("--iterations", type=_positive, default=100,
                    help="timed reads per reader (default: 100)")
     p.add_argument("--warmup", type=_non_negative, default=5,
@@ -155,9 +186,19 @@ def parse_args(argv: list[str]) -> Config:
         parser.error(f"backend named twice: {', '.join(duplicates)}")
     if not specs:
         parser.error("no backend to run")
+    array_mb: list[float] | None = None
+    if args.payload == "training":
+        if args.sizes:
+            parser.error("--sizes counts the entries of the seed payload; "
+                         "with --payload training give --array-mb")
+        array_mb = [mb for group in args.array_mb for mb in group] \
+            if args.array_mb else DEFAULT_ARRAY_MB
+    elif args.array_mb:
+        parser.error("--array-mb applies to --payload training only")
     return Config(
         backends=specs,
-        sizes=[n for group in args.sizes for n in group] if args.sizes else DEFAULT_SIZES,
+        sizes=([] if array_mb is not None else
+               [n for group in args.sizes for n in group] if args.sizes else DEFAULT_SIZES),
         iterations=args.iterations,
         warmup=args.warmup,
         repeat=args.repeat,
@@ -166,6 +207,9 @@ def parse_args(argv: list[str]) -> Config:
         workload=args.workload,
         idle_wait=args.idle_wait,
         timeout=args.timeout,
+        payload=args.payload,
+        array_mb=array_mb,
+        message_budget_mb=args.message_budget_mb,
         unavailable=tuple(unavailable),
         skip=skip,
         backend_options={} if args.redis_url is None else {"redis_url": args.redis_url},

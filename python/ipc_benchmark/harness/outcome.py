@@ -15,6 +15,7 @@ from typing import Any, NamedTuple, get_args
 from ..backends import Implementation
 from ..registry import BackendSpec
 from .config import Workload
+from .payloads import PAYLOADS, SIZE_UNITS, Payload, ReadCap
 from .stats import median, nearest_rank, summarize
 
 #: The update-latency note of a case that failed before its update phase ended.
@@ -31,6 +32,9 @@ WORKLOADS: tuple[str, ...] = get_args(Workload)
 #: says why.
 STATUSES = ("ok", "failed", "skipped")
 IMPLEMENTATIONS: tuple[str, ...] = get_args(Implementation)
+#: The values of ``payload`` (also ``metadata.config.payload``) and ``size_unit``.
+PAYLOAD_NAMES: tuple[str, ...] = PAYLOADS
+SIZE_UNIT_NAMES: tuple[str, ...] = tuple(SIZE_UNITS.values())
 
 
 class Failure(NamedTuple):
@@ -69,6 +73,7 @@ class CaseOutcome:
     cross_node: bool = False  # some active reader is on another node than the writer
     update_note: str | None = None  # why there is no update latency
     skipped: str | None = None  # why the case did not run
+    read_cap: ReadCap | None = None  # when the timed reads were capped
 
 
 def skipped_outcome(spec: BackendSpec, readers: int, cross_node: bool, reason: str) -> CaseOutcome:
@@ -76,9 +81,11 @@ def skipped_outcome(spec: BackendSpec, readers: int, cross_node: bool, reason: s
     return CaseOutcome([], None, spec.display_name, readers, cross_node, None, reason)
 
 
-def record(spec: BackendSpec, size: int, workload: str, outcome: CaseOutcome,
-           payload_bytes: int | None) -> dict[str, Any]:
-    """One entry of ``results``: the original's fields first, then ours."""
+def record(spec: BackendSpec, size: float, workload: str, outcome: CaseOutcome,
+           payload_bytes: int | None, payload: Payload = "seed",
+           memcpy_ns: list[int] | None = None) -> dict[str, Any]:
+    """One entry of ``results``: the original's fields first, then ours. ``size`` is in
+    the payload's unit: entries, or MiB of weights."""
     reports = (outcome.reports or [])[: outcome.readers + 1]  # the writer, the active
     write_ns = [ns for r in reports for ns in r.write_ns]
     read_ns = [ns for r in reports for ns in r.read_ns]
@@ -107,11 +114,15 @@ def record(spec: BackendSpec, size: int, workload: str, outcome: CaseOutcome,
         "implementation": spec.implementation,
         "reference": spec.reference,
         "workload": workload,
+        "payload": payload,
+        "size_unit": SIZE_UNITS[payload],
         "status": status,
         "error": error,
         "payload_bytes": payload_bytes,
         "write": write,
         "read": read,
+        "read_cap": None if outcome.read_cap is None else outcome.read_cap._asdict(),
+        "memcpy": summarize(memcpy_ns or []),
         "aggregate_reads_per_s": aggregate,
         "verified": verified,
         "readers": outcome.readers,

@@ -14,7 +14,7 @@ def _median(block: dict[str, Any] | None) -> float | None:
 
 def progress_line(step: int, total: int, rec: dict[str, Any]) -> str:
     head = (f"[{step:>{len(str(total))}}/{total}] {rec['backend']:<12} "
-            f"{rec['data_size']:>7} entries, {rec['readers']} readers")
+            f"{rec['data_size']:>7} {rec['size_unit']}, {rec['readers']} readers")
     if rec["status"] != "ok":
         return f"{head}  {rec['status'].upper()}  {rec['error']}"
     return (f"{head}  ok  write {fmt_time(rec['write_time'])}  "
@@ -38,7 +38,7 @@ def _table(rows: list[list[str]]) -> str:
 
 def summary(records: list[dict[str, Any]], readers: int) -> str:
     """The median table, and Rust/reference ratios where both sides ran."""
-    rows = [["backend", "impl", "entries", "readers", "payload", "write median",
+    rows = [["backend", "impl", "size", "readers", "payload", "write median",
              "read median", "read p99", "reads/s (all readers)", "update median",
              "reader peak RSS", "status"]]
     for r in records:
@@ -46,7 +46,8 @@ def summary(records: list[dict[str, Any]], readers: int) -> str:
         latency = r["update_latency"]
         peaks = [m["peak_rss"] for m in r["memory"]["readers"]] if r["memory"] else []
         rows.append([
-            r["backend"], r["implementation"], str(r["data_size"]), str(r["readers"]),
+            r["backend"], r["implementation"], f"{r['data_size']} {r['size_unit']}",
+            str(r["readers"]),
             fmt_bytes(r["payload_bytes"]),
             fmt_time(_median(r["write"]) if ok else None),
             fmt_time(_median(r["read"]) if ok else None),
@@ -59,16 +60,22 @@ def summary(records: list[dict[str, Any]], readers: int) -> str:
     plural = "s" if readers > 1 else ""
     text = [f"Medians, 1 writer + {readers} reader{plural} (per case: the readers "
             "column):", _table(rows)]
+    copies = {f"{r['data_size']} {r['size_unit']}": _median(r["memcpy"])
+              for r in records if r.get("memcpy")}
+    if copies:
+        text.append("One copy of the weights into fresh memory (memcpy, median of the "
+                    "writer's): " + ", ".join(f"{size} {fmt_time(t)}"
+                                              for size, t in copies.items()))
     ratios = ratio_rows(records)
     if ratios:
         text += ["", "Rust / reference, medians (below 1: Rust is faster):",
-                 _table([["backend", "vs", "entries", "readers", "write", "read"]] + ratios)]
+                 _table([["backend", "vs", "size", "readers", "write", "read"]] + ratios)]
     for status in ("failed", "skipped"):
         these = [r for r in records if r["status"] == status]
         if these:
             text += ["", f"{len(these)} of {len(records)} {status}:"]
-            text += [f"  {r['backend']}, {r['data_size']} entries, {r['readers']} readers: "
-                     f"{r['error']}" for r in these]
+            text += [f"  {r['backend']}, {r['data_size']} {r['size_unit']}, "
+                     f"{r['readers']} readers: {r['error']}" for r in these]
     return "\n".join(text)
 
 

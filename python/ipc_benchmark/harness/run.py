@@ -15,8 +15,7 @@ from mpi4py import MPI
 
 from .. import backends
 from ..registry import BackendSpec
-from ..utils import generate_test_dict
-from . import nodes, report, results
+from . import nodes, payloads, report, results
 from .case import WRITER, Case
 from .config import Config
 from .outcome import CaseOutcome, Failure, record, skipped_outcome, write_results
@@ -131,7 +130,7 @@ def _run(config: Config, command_line: list[str]) -> int:
     groups = _groups(comm, counts)
 
     records: list[dict[str, Any]] = []
-    current: tuple[BackendSpec, int, int] | None = None
+    current: tuple[BackendSpec, float, int] | None = None
 
     def save() -> bool:
         meta = results.metadata(config, command_line, ranks, idle_wait,
@@ -150,7 +149,8 @@ def _run(config: Config, command_line: list[str]) -> int:
             outcome = CaseOutcome([("abort", Failure(rank, f"TimeoutError: {message}; "
                                                             "the job was aborted"))],
                                   None, spec.display_name, k, cross[k])
-            records.append(record(spec, size, config.workload, outcome, None))
+            records.append(record(spec, size, config.workload, outcome, None,
+                                  config.payload))
         save()
 
     if lead:
@@ -161,7 +161,9 @@ def _run(config: Config, command_line: list[str]) -> int:
                    f"{' (forced)' if found.forced else ''}, "
                    f"idle wait {'on' if idle_wait else 'off'}, workload {config.workload}\n"
                    f"  backends: {' '.join(spec.name for spec in config.backends)}\n"
-                   f"  sizes: {' '.join(map(str, config.sizes))}\n"
+                   f"  payload {config.payload}, sizes "
+                   f"({payloads.SIZE_UNITS[config.payload]}): "
+                   f"{' '.join(map(str, config.data_sizes()))}\n"
                    f"  readers: {' '.join(map(str, counts))}")
         if zmq_host is not None:
             report.say(f"  ZeroMQ across nodes: tcp://{zmq_host}")
@@ -169,25 +171,32 @@ def _run(config: Config, command_line: list[str]) -> int:
             report.say(f"  skipped (not available): {note}")
 
     failed = 0
-    total = len(config.sizes) * len(config.backends) * len(counts)
+    total = len(config.data_sizes()) * len(config.backends) * len(counts)
     step = 0
-    for size in config.sizes:
-        expected = generate_test_dict(size, config.seed)
+    for size in config.data_sizes():
+        expected = payloads.generate(config.payload, size, config.seed)
         for spec in config.backends:
             for k in counts:
                 step += 1
                 current = (spec, size, k)
                 reason = _skip_reason(config, spec, cross[k])
+                memcpy_ns = None
                 if reason is not None:
                     outcome = skipped_outcome(spec, k, cross[k], reason)
                 else:
+                    # The writer times the copy the case is measured against while the
+                    # readers wait for it in the case's first barrier.
+                    if lead:
+                        memcpy_ns = payloads.copy_baseline(config.payload, expected, 1,
+                                                           config.repeat)
                     outcome = Case(sync, config, spec, size, expected, f"b{run_id}_{step}",
                                    readers=k, comm=groups[k], cross_node=cross[k],
                                    zmq_host=zmq_host).run()
                 failed += bool(outcome.failures)
                 if lead:
                     payload = None if reason is not None else spec.payload_bytes(expected)
-                    rec = record(spec, size, config.workload, outcome, payload)
+                    rec = record(spec, size, config.workload, outcome, payload,
+                                 config.payload, memcpy_ns)
                     records.append(rec)
                     report.say(report.progress_line(step, total, rec))
     current = None
