@@ -3,11 +3,14 @@
     python examples/trainer_evaluator.py [--backend shm|lmdb|zmq] [--steps 300]
                                          [--publish-every 10] [--evaluators 2]
 
-The trainer process runs a (toy) gradient descent and, every few steps, publishes a
-snapshot of its state: the step, the loss, a few small weight vectors and its config.
-Each evaluator process sleeps in ``wait_for_update`` until a new snapshot appears, probes
-it cheaply with ``get("step")``, and, every ``--eval-every`` steps and at the end, reads
-the whole snapshot with ``read()`` and evaluates it. The trainer never waits for the
+The trainer process runs a (toy) gradient descent on NumPy weights and, every few steps,
+publishes a snapshot of its state as it is: the step (``np.int64``), the loss
+(``np.float64``), the weight arrays, its config and the loss of each finished epoch,
+keyed by the epoch's number. Each evaluator process sleeps in ``wait_for_update`` until a
+new snapshot appears, probes it cheaply with ``get("step")``, and, every ``--eval-every``
+steps and at the end, takes a ``snapshot()``: a mapping pinned to one version, from which
+it decodes only the keys it uses (with shared memory and ZeroMQ the weights it gets are
+read-only views of the store's memory, not copies). The trainer never waits for the
 evaluators: a slow evaluator skips snapshots, it does not hold the trainer up.
 
 At the end the trainer publishes a snapshot with ``"done": True``; evaluators stop when
@@ -20,11 +23,12 @@ import argparse
 import math
 import multiprocessing as mp
 import os
-import random
 import sys
 import time
 from multiprocessing.synchronize import Event
 from typing import Any
+
+import numpy as np
 
 from ipc_benchmark import (
     IPCBackend,
@@ -40,6 +44,7 @@ BACKENDS: dict[str, type[IPCBackend]] = {
     "lmdb": LMDBBackend,  # one machine, and the last snapshot survives the trainer
     "zmq": ZeroMQBackend,  # readers may be on other machines (with a tcp:// endpoint)
 }
+Weights = dict[str, np.ndarray]
 
 
 def say(line: str) -> None:
@@ -52,19 +57,19 @@ def say(line: str) -> None:
 # --- the model: shared by both roles -------------------------------------------------
 
 
-def targets(config: dict[str, Any]) -> dict[str, list[float]]:
+def targets(config: dict[str, Any]) -> Weights:
     """The weights the toy model converges to, drawn from the config's seed, so that an
     evaluator can rebuild them from the config in a snapshot."""
-    rng = random.Random(config["seed"])
-    return {layer: [rng.uniform(-1, 1) for _ in range(width)]
-            for layer, width in config["layers"].items()}
+    rng = np.random.default_rng(config["seed"])
+    return {layer: rng.uniform(-1, 1, size=shape)
+            for layer, shape in config["layers"].items()}
 
 
-def loss_of(weights: dict[str, list[float]], target: dict[str, list[float]]) -> float:
+def loss_of(weights: Weights, target: Weights) -> np.float64:
     """Mean squared distance to the targets: the trainer's loss, and what an evaluator
     recomputes from a snapshot's weights."""
-    errors = [(w - t) ** 2 for layer in target for w, t in zip(weights[layer], target[layer])]
-    return sum(errors) / len(errors)
+    total = sum(float(np.square(weights[layer] - t).sum()) for layer, t in target.items())
+    return np.float64(total / sum(t.size for t in target.values()))
 
 
 # --- the trainer ---------------------------------------------------------------------
@@ -72,11 +77,12 @@ def loss_of(weights: dict[str, list[float]], target: dict[str, list[float]]) -> 
 
 def trainer(backend_name: str, store: str, steps: int, publish_every: int,
             step_time: float, ready: Event, evaluators_done: Event, linger: float) -> None:
-    config: dict[str, Any] = {"lr": 0.005, "noise": 0.05, "seed": 1234,
-                              "layers": {"embed": 16, "dense": 8, "head": 4}}
+    config: dict[str, Any] = {"lr": 0.005, "noise": 0.05, "seed": 1234, "epoch_steps": 100,
+                              "layers": {"embed": [16, 8], "dense": [8, 8], "head": [4]}}
     target = targets(config)
-    rng = random.Random(config["seed"] + 1)
-    weights = {layer: [0.0] * len(t) for layer, t in target.items()}
+    rng = np.random.default_rng(config["seed"] + 1)
+    weights = {layer: np.zeros_like(t) for layer, t in target.items()}
+    epoch_loss: dict[int, float] = {}  # epoch number -> loss at its end
 
     with BACKENDS[backend_name]() as backend:  # cleanup() closes and removes the store
         backend.initialize(store, is_writer=True)
@@ -85,13 +91,14 @@ def trainer(backend_name: str, store: str, steps: int, publish_every: int,
 
         def publish(step: int, done: bool) -> None:
             nonlocal published
-            # A new dict each time: the store encodes it at once, so later changes to
-            # `weights` cannot leak into a snapshot already published.
+            # The arrays go in as they are: write() copies them into the store at once, so
+            # the next update of `weights` cannot leak into a snapshot already published.
             backend.write({
-                "step": step,
+                "step": np.int64(step),
                 "loss": loss_of(weights, target),
-                "weights": {layer: list(values) for layer, values in weights.items()},
+                "weights": weights,
                 "config": config,
+                "epoch_loss": epoch_loss,
                 "done": done,
             })
             published += 1
@@ -100,9 +107,10 @@ def trainer(backend_name: str, store: str, steps: int, publish_every: int,
             time.sleep(step_time)  # the forward and backward pass
             for layer, t in target.items():
                 # d(loss)/dw, plus the noise of a minibatch
-                grads = [2 * (w - ti) + rng.gauss(0, config["noise"])
-                         for w, ti in zip(weights[layer], t)]
-                weights[layer] = [w - config["lr"] * g for w, g in zip(weights[layer], grads)]
+                grads = 2 * (weights[layer] - t) + rng.normal(0, config["noise"], t.shape)
+                weights[layer] = weights[layer] - config["lr"] * grads
+            if step % config["epoch_steps"] == 0:
+                epoch_loss[step // config["epoch_steps"]] = float(loss_of(weights, target))
             if step % publish_every == 0 and step != steps:
                 publish(step, done=False)
         publish(steps, done=True)
@@ -132,28 +140,34 @@ def evaluator(index: int, backend_name: str, store: str, eval_every: int,
                 step = backend.get("step")
                 if not backend.get("done") and step - last_evaluated_step < eval_every:
                     continue
-                # The whole snapshot, in one consistent piece. (Two get() calls may see
-                # two different snapshots if the trainer publishes in between; read() is
-                # what to use when the fields must belong together.)
-                snapshot = backend.read()
+                # One version, pinned: every key taken from `snap` belongs to it, however
+                # often the trainer publishes meanwhile (two get() calls could see two
+                # versions). Only the keys used are decoded.
+                with backend.snapshot() as snap:
+                    evaluated += 1
+                    step = int(snap["step"])
+                    last_evaluated_step = step
+                    # Evaluate the weights, and check that they and the loss the trainer
+                    # reported come from the same step: a torn snapshot would disagree.
+                    val_loss = loss_of(snap["weights"], targets(snap["config"]))
+                    reported = snap["loss"]
+                    epochs = snap["epoch_loss"]
+                    done = snap["done"]
             except StoreClosedError:
                 say(f"{who}: the trainer closed the store; stopping after {evaluated} "
                     "evaluations")
                 return
             except IPCTimeoutError:
                 sys.exit(f"{who}: no new snapshot within {timeout} s: is the trainer alive?")
-            assert snapshot is not None  # a version > 0 means something was published
-            evaluated += 1
-            last_evaluated_step = snapshot["step"]
-            # Evaluate the weights, and check that they and the loss the trainer reported
-            # come from the same step: a torn snapshot would disagree.
-            val_loss = loss_of(snapshot["weights"], targets(snapshot["config"]))
-            if not math.isclose(val_loss, snapshot["loss"], rel_tol=1e-12, abs_tol=1e-15):
-                sys.exit(f"{who}: snapshot of step {snapshot['step']} is inconsistent: "
-                         f"its weights give loss {val_loss}, it says {snapshot['loss']}")
-            say(f"{who}: step {snapshot['step']:5d}  loss {val_loss:.6f}")
-            if snapshot["done"]:
-                say(f"{who}: trainer finished at step {snapshot['step']}; woke "
+            if not math.isclose(val_loss, reported, rel_tol=1e-12, abs_tol=1e-15):
+                sys.exit(f"{who}: snapshot of step {step} is inconsistent: "
+                         f"its weights give loss {val_loss}, it says {reported}")
+            if type(reported) is not np.float64 or any(type(e) is not int for e in epochs):
+                sys.exit(f"{who}: types were lost: loss {type(reported).__name__}, "
+                         f"epochs {sorted(type(e).__name__ for e in epochs)}")
+            say(f"{who}: step {step:5d}  loss {val_loss:.6f}  epochs done {len(epochs)}")
+            if done:
+                say(f"{who}: trainer finished at step {step}; woke "
                     f"{woken} times, evaluated {evaluated} snapshots")
                 return
 

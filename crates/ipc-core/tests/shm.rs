@@ -152,35 +152,48 @@ fn readers_see_whole_snapshots(tag: &str, slotless: bool) {
             holders.push(holder);
         }
     }
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::{Arc, Barrier};
+    let stop = Arc::new(AtomicBool::new(false));
+    // Reads done by all readers so far: the writer keeps publishing until they have
+    // read enough, however the threads happen to be scheduled.
+    let done = Arc::new(AtomicU64::new(0));
+    // The writer starts once every reader is attached and reading.
+    let started = Arc::new(Barrier::new(4));
     let readers: Vec<_> = (0..3)
         .map(|_| {
-            let (name, stop) = (name.clone(), stop.clone());
+            let (name, stop, done, started) =
+                (name.clone(), stop.clone(), done.clone(), started.clone());
             thread::spawn(move || {
                 let mut reader = ShmStore::attach(&name).unwrap();
                 reader.latest().unwrap();
                 assert_eq!(reader.reader_slot().is_none(), slotless);
+                started.wait();
                 let mut reads = 0u64;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                while !stop.load(Ordering::Relaxed) {
                     let snap = reader.latest().unwrap().unwrap();
                     // Every byte of a blob is its version's low byte.
                     let expected = snap.version() as u8;
                     let blob = snap.blob();
                     assert!(blob.iter().all(|&b| b == expected.wrapping_sub(1)));
                     reads += 1;
+                    done.fetch_add(1, Ordering::Relaxed);
                 }
                 reads
             })
         })
         .collect();
-    for v in 2..3000u64 {
+    started.wait();
+    let mut v = 2u64;
+    while v < 3000 || done.load(Ordering::Relaxed) < 300 {
         let len = 8 << (v % 10);
         writer.publish(&vec![(v - 1) as u8; len]).unwrap();
+        v += 1;
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
     let reads: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
     let stats = writer.stats().unwrap();
-    assert!(reads > 100, "{reads} reads");
+    assert!(reads >= 300, "{reads} reads");
     assert!(stats.recycled > 2000, "{stats:?}");
     drop(holders);
     writer.close().unwrap();

@@ -163,7 +163,8 @@ impl fmt::Display for EncodeError {
             EncodeErrorKind::NonStrKey(t) => {
                 write!(
                     f,
-                    "dict key of type {t} is not supported (keys must be str)"
+                    "dict key of type {t} is not supported (keys are str, or int within \
+                     64 bits; bool keys are refused because Python merges True with 1)"
                 )
             }
             EncodeErrorKind::InvalidStr(why) => write!(f, "str cannot be encoded as UTF-8: {why}"),
