@@ -14,7 +14,7 @@ from ..formatting import fmt_time
 from .dataset import Dataset, Group
 from .load import Size, fmt_size
 
-#: Ours and the original backend it replaces; the full read targets hold for these two.
+#: Our backends whose read is held against their reference's read and must stay flat.
 FLAT_READS = ("shm", "zmq")
 #: Our backend whose read is held against a memcpy of the arrays.
 COPY_READ = "lmdb"
