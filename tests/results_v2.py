@@ -54,6 +54,9 @@ COSTS: dict[str, dict[str, tuple[float, float]]] = {
 }
 #: Per MiB of weights, the training payload costs this many "entries" of the seed's.
 MIB_AS_ENTRIES = 400
+#: The writer's copy of the weights into fresh memory (the record's ``memcpy`` block of
+#: the training payload), in the same units as COSTS.
+MEMCPY = (1e-6, 5e-8)
 
 SKIPPED = ("shared-memory-dict", "training", 100,
            "shared-memory-dict refuses values over its fixed segment size (64 MiB)")
@@ -73,8 +76,8 @@ def _stats(seconds: float, n: int, spread: float = 0.1) -> dict[str, Any]:
     return block
 
 
-def _memory(backend: str, payload: str, size: int, readers: int) -> dict[str, Any]:
-    data = size * (MIB if payload == "training" else 120)
+def _memory(backend: str, payload: str, size: float, readers: int) -> dict[str, Any]:
+    data = int(size * (MIB if payload == "training" else 120))
     # A replica per reader costs the payload again in every reader; others map or copy
     # it once per read, freed after.
     per_reader = data * (3 if backend == "ultradict" else 1)
@@ -88,7 +91,7 @@ def _memory(backend: str, payload: str, size: int, readers: int) -> dict[str, An
     }
 
 
-def record(backend: str, payload: str, size: int, readers: int,
+def record(backend: str, payload: str, size: float, readers: int,
            read_factor: float = 1.0) -> dict[str, Any]:
     impl, reference, display = BACKENDS[backend]
     units = size * (MIB_AS_ENTRIES if payload == "training" else 1)
@@ -106,7 +109,7 @@ def record(backend: str, payload: str, size: int, readers: int,
         "workload": "full",
         "status": "ok",
         "error": None,
-        "payload_bytes": size * (MIB if payload == "training" else 120),
+        "payload_bytes": int(size * (MIB if payload == "training" else 120)),
         "write": None, "read": None,
         "aggregate_reads_per_s": None,
         "verified": True,
@@ -118,6 +121,7 @@ def record(backend: str, payload: str, size: int, readers: int,
         "memory": None,
         "update_latency": None,
         "update_latency_note": None,
+        "memcpy": None,
     }
     if (backend, payload, size) == SKIPPED[:3]:
         return entry | {"status": "skipped", "error": SKIPPED[3], "verified": False}
@@ -134,6 +138,8 @@ def record(backend: str, payload: str, size: int, readers: int,
     entry["throughput"] = 1 / entry["read"]["mean"]
     entry["aggregate_reads_per_s"] = readers / entry["read"]["mean"]
     entry["memory"] = _memory(backend, payload, size, readers)
+    if payload == "training":
+        entry["memcpy"] = _stats(MEMCPY[0] + MEMCPY[1] * units, 5)
     if backend == NO_LATENCY[0]:
         entry["update_latency_note"] = NO_LATENCY[1]
     else:
@@ -142,12 +148,14 @@ def record(backend: str, payload: str, size: int, readers: int,
 
 
 def document(payload: str, peer_wins: bool = True, readers: list[int] | None = None,
-             backends: list[str] | None = None, harness: str = "python") -> dict[str, Any]:
+             backends: list[str] | None = None, harness: str = "python",
+             array_mb: list[float] | None = None) -> dict[str, Any]:
     """A result file of one payload. ``peer_wins``: ultradict's read beats every Rust
-    backend's at every size (a replica read); otherwise it is slower than all."""
+    backend's at every size (a replica read); otherwise it is slower than all.
+    ``array_mb``: the training payload's sizes (default ARRAY_MB), fractions allowed."""
     counts = readers or READER_COUNTS
     names = backends or list(BACKENDS)
-    sizes = ARRAY_MB if payload == "training" else SEED_SIZES
+    sizes: list[Any] = (array_mb or ARRAY_MB) if payload == "training" else SEED_SIZES
     results = [record(b, payload, size, n,
                       read_factor=1.0 if peer_wins or b != "ultradict" else 50.0)
                for n in counts for b in names for size in sizes]
@@ -167,7 +175,7 @@ def document(payload: str, peer_wins: bool = True, readers: list[int] | None = N
             "config": {
                 "backends": names, "sizes": sizes, "iterations": 20, "warmup": 2,
                 "repeat": 5, "seed": 0, "workload": "full", "payload": payload,
-                "array_mb": ARRAY_MB if payload == "training" else None,
+                "array_mb": sizes if payload == "training" else None,
                 "reader_counts": counts,
                 "nodes": {"count": 1, "rank_node": [0] * (max(counts) + 1),
                           "forced": False},
@@ -180,7 +188,7 @@ def document(payload: str, peer_wins: bool = True, readers: list[int] | None = N
 
 #: The fields version 2 added to a record.
 V2_FIELDS = ("payload", "size_unit", "readers", "cross_node", "read_cap", "memory",
-             "update_latency", "update_latency_note")
+             "update_latency", "update_latency_note", "memcpy")
 
 
 def as_version_1(doc: dict[str, Any]) -> dict[str, Any]:

@@ -467,7 +467,7 @@ def test_v2_every_figure_of_both_payloads(v2_analyzed: tuple[Any, Path]) -> None
     proc, out = v2_analyzed
     figures = PER_PAYLOAD + [n.replace(".png", "_training.png") for n in PER_PAYLOAD]
     expected = figures + ["write_summary.csv", "read_summary.csv", "memory_summary.csv",
-                          "report.md"]
+                          "training_targets.csv", "report.md"]
     assert sorted(p.name for p in out.iterdir()) == sorted(expected)
     for name in figures:
         data = (out / name).read_bytes()
@@ -697,9 +697,13 @@ def test_schema_1_files_still_load_and_analyze(tmp_path: Path) -> None:
 def test_stale_figures_of_an_absent_payload_are_removed(v2_files: tuple[Path, Path],
                                                         tmp_path: Path) -> None:
     (tmp_path / "memory_training.png").write_bytes(b"stale")
+    (tmp_path / "training_targets.csv").write_bytes(b"stale")
     proc = analyze(v2_files[0], "--out", tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert not (tmp_path / "memory_training.png").exists()
+    assert not (tmp_path / "training_targets.csv").exists()
+    assert "Training payload against the issue's targets" not in (
+        tmp_path / "report.md").read_text()
     assert (tmp_path / "memory.png").exists()
 
 
@@ -721,3 +725,125 @@ def test_v2_harness_comparison_of_both_payloads(tmp_path: Path) -> None:
             for p, sizes, unit in (("seed", v2.SEED_SIZES, "entries"),
                                    ("training", v2.ARRAY_MB, "MiB")) for s in sizes}
     assert got == want
+
+
+# ---- the training payload's targets (issue 18), computed here from the JSON -----------
+
+TARGETS = "Training payload against the issue's targets"
+TARGETS_HEADER = ["target", "measured ratio", "limit", "met", "numerator", "denominator"]
+
+
+def expected_targets(document: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Target name -> (ratio, limit), from the records at the most readers, written out
+    here from the issue's text, independently of targets.py."""
+    readers = max(r["readers"] for r in document["results"])
+    at = {(r["backend"], r["data_size"]): r for r in document["results"]
+          if r["readers"] == readers and r["status"] == "ok"}
+    sizes = sorted(document["metadata"]["config"]["array_mb"])
+    small, large = sizes[0], sizes[-1]
+
+    def med(backend: str, size: float, block: str) -> float:
+        return float(at[backend, size][block]["median"])
+
+    def name(size: float) -> str:
+        return f"{size:g}"
+
+    want = {}
+    for ours, ref in (("shm", "py-shm"), ("zmq", "py-zmq")):
+        if (ref, large) in at:
+            want[f"`{ours}` read / `{ref}` read, {name(large)} MiB"] = (
+                med(ours, large, "read") / med(ref, large, "read"), 0.01)
+        want[f"`{ours}` read, {name(large)} / {name(small)} MiB"] = (
+            med(ours, large, "read") / med(ours, small, "read"), 3.0)
+    for size in sizes:
+        want[f"`lmdb` read / memcpy, {name(size)} MiB"] = (
+            med("lmdb", size, "read") / med("lmdb", size, "memcpy"), 1.5)
+        want[f"`shm` write / memcpy, {name(size)} MiB"] = (
+            med("shm", size, "write") / med("shm", size, "memcpy"), 1.5)
+        if ("py-shm", size) in at:
+            want[f"`shm` write / `py-shm` write, {name(size)} MiB"] = (
+                med("shm", size, "write") / med("py-shm", size, "write"), 0.5)
+    return want
+
+
+def target_table(report: str) -> dict[str, list[str]]:
+    table = table_after(section(report, TARGETS),
+                        "Python harness, full workload, training payload, "
+                        "1 writer + 3 readers:")
+    assert table[0] == TARGETS_HEADER
+    return {row[0]: row[1:] for row in table[1:]}
+
+
+def test_v2_training_targets_are_computed_from_the_data(v2_analyzed: tuple[Any, Path],
+                                                        v2_files: tuple[Path, Path]) -> None:
+    _, out = v2_analyzed
+    want = expected_targets(doc(v2_files[1]))
+    rows = target_table((out / "report.md").read_text())
+    assert set(rows) == set(want)
+    for target, (ratio, limit) in want.items():
+        measured, shown_limit, met, numerator, denominator = rows[target]
+        assert measured == f"{ratio:.3g}x", target
+        assert shown_limit == f"<= {limit:g}x", target
+        assert met == ("yes" if ratio <= limit else "no"), target
+        assert numerator.endswith(("ms", "us", "ns", " s")), target
+        assert denominator.endswith(("ms", "us", "ns", " s")), target
+    # The fixture exercises both outcomes.
+    assert {row[2] for row in rows.values()} == {"yes", "no"}
+    with open(out / "training_targets.csv", newline="") as f:
+        csv_rows = {r["target"]: r for r in csv.DictReader(f)}
+    assert set(csv_rows) == {t.replace("`", "") for t in want}
+    for target, (ratio, limit) in want.items():
+        row = csv_rows[target.replace("`", "")]
+        assert float(row["ratio"]) == pytest.approx(ratio, rel=1e-12)
+        assert float(row["limit"]) == limit
+        assert row["met"] == ("yes" if ratio <= limit else "no")
+        assert float(row["numerator_s"]) / float(row["denominator_s"]) == \
+            pytest.approx(ratio, rel=1e-12)
+        assert (row["harness"], row["payload"], row["readers"]) == ("python", "training", "3")
+
+
+def test_v2_training_target_with_a_missing_or_failed_figure(tmp_path: Path) -> None:
+    document = v2.document("training", backends=["shm", "lmdb", "zmq", "py-shm"])
+    # No py-zmq at all; py-shm failed at the largest size.
+    for r in document["results"]:
+        if r["backend"] == "py-shm" and r["data_size"] == v2.ARRAY_MB[-1]:
+            r.update(status="failed", error="rank 1: MemoryError", verified=False)
+    dataset = load_all([write_doc(tmp_path / "training.json", document)])
+    rows = target_table(render(dataset, recommend(dataset), []))
+    large = v2.ARRAY_MB[-1]
+    zmq = rows[f"`zmq` read / `py-zmq` read, {large} MiB"]
+    assert zmq[0] == f"missing: no `py-zmq` record at {large} MiB"
+    assert zmq[2] == "-" and zmq[4] == zmq[0]
+    shm = rows[f"`shm` read / `py-shm` read, {large} MiB"]
+    assert shm[0] == f"missing: `py-shm` failed at {large} MiB" and shm[2] == "-"
+    write = rows[f"`shm` write / `py-shm` write, {large} MiB"]
+    assert write[0] == f"missing: `py-shm` failed at {large} MiB"
+    # The other targets still have their ratios.
+    want = expected_targets(document)
+    assert all(rows[t][0] == f"{ratio:.3g}x" for t, (ratio, _) in want.items())
+
+
+def test_v2_fractional_sizes_load_and_label(tmp_path: Path) -> None:
+    sizes = [0.25, 1.0, 2.5]
+    document = v2.document("training", array_mb=sizes)
+    dataset = load_all([write_doc(tmp_path / "training.json", document)])
+    # 1.0 MiB is the size 1: an int, as a whole number of MiB is written.
+    assert sorted({r.data_size for r in dataset.records}) == [0.25, 1, 2.5]
+    assert {type(r.data_size) for r in dataset.records if r.data_size == 1} == {int}
+    report = render(dataset, recommend(dataset), [])
+    write = table_after(section(report, "Write time (median)"),
+                        "Python harness, full workload, training payload, "
+                        "1 writer + 3 readers:")
+    assert write[0][2:] == ["0.25 MiB", "1 MiB", "2.5 MiB"]
+    rows = target_table(report)
+    assert set(rows) == set(expected_targets(document))
+    assert "`shm` read, 2.5 / 0.25 MiB" in rows
+    # Entries stay whole: a fractional count of entries is refused, naming the field.
+    seed = v2.document("seed", backends=["shm"], readers=[1])
+    seed["results"][0]["data_size"] = 2.5
+    assert "results[0].data_size: expected an integer >= 1, got 2.5" in refused(
+        write_doc(tmp_path / "seed.json", seed))
+    training = v2.document("training", backends=["shm"], readers=[1])
+    training["results"][0]["data_size"] = -0.5
+    assert "results[0].data_size: expected a number > 0, got -0.5" in refused(
+        write_doc(tmp_path / "bad.json", training))

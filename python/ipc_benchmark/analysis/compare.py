@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .dataset import Dataset, Group
-from .load import Record
+from .load import Record, Size
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class Pair:
     times faster ``fast`` is than ``base`` (base median / fast median, > 1: faster)."""
 
     workload: str
-    size: int
+    size: Size
     base: Record
     fast: Record
 

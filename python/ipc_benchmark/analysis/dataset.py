@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .load import SIZE_UNITS, InputError, Record, ResultFile, load
+from .load import SIZE_UNITS, InputError, Record, ResultFile, Size, fmt_size, load
 
 HARNESS_LABELS = {"python": "Python harness", "rust": "native harness"}
 
@@ -27,8 +27,8 @@ class Group:
     harness: str
     workload: str
     #: backend -> size -> record, backends in the order they first appear.
-    series: dict[str, dict[int, Record]]
-    sizes: list[int]
+    series: dict[str, dict[Size, Record]]
+    sizes: list[Size]
     payload: str = "seed"
     readers: int = 1
     #: Whether the label names the payload: when the dataset holds more than one, or
@@ -48,7 +48,7 @@ class Group:
     def readers_text(self) -> str:
         return f"1 writer + {self.readers} reader{'s' if self.readers != 1 else ''}"
 
-    def ok(self, backend: str, size: int) -> Record | None:
+    def ok(self, backend: str, size: Size) -> Record | None:
         """The backend's record at that size if it succeeded; None otherwise."""
         rec = self.series.get(backend, {}).get(size)
         return rec if rec is not None and rec.ok else None
@@ -57,7 +57,7 @@ class Group:
         return [b for b, by_size in self.series.items()
                 if any(not r.ok for r in by_size.values())]
 
-    def largest_size(self) -> int:
+    def largest_size(self) -> Size:
         return self.sizes[-1]
 
 
@@ -116,7 +116,7 @@ class Dataset:
         headline count)."""
         if readers is None:
             readers = self.headline_readers(harness, workload, payload) or 1
-        series: dict[str, dict[int, Record]] = {}
+        series: dict[str, dict[Size, Record]] = {}
         for r in self.records:
             if (r.harness, r.workload, r.payload, r.readers) == \
                     (harness, workload, payload, readers):
@@ -141,7 +141,7 @@ def load_all(paths: list[Path]) -> Dataset:
 
 def build(files: list[ResultFile]) -> Dataset:
     warnings: list[str] = []
-    chosen: dict[tuple[str, str, str, int, str, int], Record] = {}
+    chosen: dict[tuple[str, str, str, int, str, Size], Record] = {}
     for f in files:
         if not f.records:
             warnings.append(f"{f.path}: no records in 'results'")
@@ -230,5 +230,5 @@ def _oversubscribed(files: list[ResultFile]) -> list[str]:
     return notes
 
 
-def _sizes(sizes: list[int]) -> str:
-    return ", ".join(str(s) for s in sorted(sizes))
+def _sizes(sizes: list[Size]) -> str:
+    return ", ".join(fmt_size(s) for s in sorted(sizes))

@@ -31,6 +31,17 @@ KNOWN_IMPLEMENTATIONS: tuple[str, ...] = tuple(dict.fromkeys(
 #: Each payload and the unit of its ``data_size``: entries of the seed's dict, MiB
 #: (2**20 bytes) of float32 weights in the training payload.
 SIZE_UNITS = {"seed": "entries", "training": "MiB"}
+#: A record's ``data_size``: a whole count of entries, or MiB of weights, which may be
+#: fractional (0.25 MiB in the tests' runs). A whole number of MiB is an int, so that
+#: 1 and 1.0 are the same size.
+Size = int | float
+
+
+def fmt_size(size: Size, grouped: bool = False) -> str:
+    """A size as labels show it: 10000 (or 10,000 with ``grouped``), 0.25."""
+    if isinstance(size, int):
+        return f"{size:,}" if grouped else str(size)
+    return f"{size:.4g}"
 
 
 class InputError(Exception):
@@ -107,7 +118,7 @@ class Record:
     source: Path
     harness: str
     backend: str
-    data_size: int
+    data_size: Size
     workload: str
     status: str
     error: str | None
@@ -133,6 +144,9 @@ class Record:
     memory: Memory | None = None
     update_latency: Latency | None = None
     update_latency_note: str | None = None
+    #: Training payload: the writer's copies of all the weights into fresh memory, timed
+    #: in the same case (the yardstick of reads and writes of the arrays).
+    memcpy: Stats | None = None
 
     @property
     def ok(self) -> bool:
@@ -140,7 +154,7 @@ class Record:
 
     def size_text(self) -> str:
         """``data_size`` with its unit: "1000 entries", "10 MiB"."""
-        return f"{self.data_size} {self.size_unit}"
+        return f"{fmt_size(self.data_size)} {self.size_unit}"
 
 
 @dataclass(frozen=True)
@@ -277,6 +291,18 @@ class _Fields:
             raise self.fail(key, "an object or null")
         return _Fields(self.path, f"{self.where}.{key}", block)
 
+    def size(self, key: str, whole: bool) -> Size:
+        """A positive size: an integer when ``whole``, else any finite number > 0 (an
+        int when it is whole, so that 1.0 MiB and 1 MiB are one size)."""
+        value = self.obj.get(key)
+        if not whole and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, bool) and isinstance(value, int) and value >= 1:
+            return value
+        if not whole and isinstance(value, float) and math.isfinite(value) and value > 0:
+            return value
+        raise self.fail(key, "an integer >= 1" if whole else "a number > 0")
+
     def number(self, key: str) -> float | None:
         """A finite, non-negative float, or None."""
         value = self.obj.get(key)
@@ -356,14 +382,15 @@ def _record(path: Path, index: int, entry: Any, harness: str,
         raise InputError(f"{path}: {where}: expected an object, got {type(entry).__name__}")
     f = _Fields(path, where, entry)
     backend = f.text("backend")
-    size = f.count("data_size", least=1)
-    assert backend is not None and size is not None  # not optional: checked above
+    payload = entry.get("payload", defaults.payload)
+    # Entries are counted; MiB of weights may be a fraction of one.
+    size = f.size("data_size", whole=payload != "training")
+    assert backend is not None  # not optional: checked above
     # Name the record in later messages, now that it can be named.
     f.where = f"{where} ({backend})"
-    payload = entry.get("payload", defaults.payload)
     if payload not in SIZE_UNITS:
         raise f.fail("payload", " or ".join(map(repr, SIZE_UNITS)))
-    f.where = f"{where} ({backend}, {size} {SIZE_UNITS[payload]})"
+    f.where = f"{where} ({backend}, {fmt_size(size)} {SIZE_UNITS[payload]})"
     unit = entry.get("size_unit", SIZE_UNITS[payload])
     if unit != SIZE_UNITS[payload]:
         raise f.fail("size_unit", f"{SIZE_UNITS[payload]!r} (the {payload} payload's)")
@@ -413,4 +440,5 @@ def _record(path: Path, index: int, entry: Any, harness: str,
         memory=_memory(f) if ok else None,
         update_latency=_latency(f) if ok else None,
         update_latency_note=f.text("update_latency_note", optional=True),
+        memcpy=f.stats("memcpy") if ok else None,
     )

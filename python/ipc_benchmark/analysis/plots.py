@@ -10,7 +10,7 @@ from matplotlib.ticker import EngFormatter
 
 from .compare import Pair, harness_pairs, speedups
 from .dataset import HARNESS_LABELS, Dataset, Group
-from .load import SIZE_UNITS, Record, Stats
+from .load import SIZE_UNITS, Record, Stats, fmt_size
 from .plotstyle import (Styles, dodge, figure, finish, label, ratio_axis, seconds, size_axis,
                         value_axis)
 from .report import Plot
@@ -292,8 +292,8 @@ def latency_distribution(dataset: Dataset, styles: Styles, out: Path,
         for y, (_, st) in zip(ys, rows):
             ax.annotate(seconds(st.median), (st.max, y), xytext=(9, 0),
                         textcoords="offset points", va="center", fontsize=8, color="0.25")
-        ax.set_title(f"Read latency at {size:,} {g.unit}\n{g.label}, all readers' "
-                     "reads pooled")
+        ax.set_title(f"Read latency at {fmt_size(size, grouped=True)} {g.unit}\n"
+                     f"{g.label}, all readers' reads pooled")
     return Plot(name, finish(fig, axes, caption, out / name), " ".join(caption))
 
 
@@ -442,7 +442,8 @@ def scaling(dataset: Dataset, styles: Styles, out: Path, payload: str = "seed") 
             ax.set_xticks(counts, [str(n) for n in counts])
             ax.set_xlabel("readers")
             value_axis(ax, values, axis_name, axis_unit)
-            ax.set_title(f"{axis_name.split(',')[0].capitalize()} at {size:,} {unit}\n"
+            ax.set_title(f"{axis_name.split(',')[0].capitalize()} at "
+                         f"{fmt_size(size, grouped=True)} {unit}\n"
                          f"{HARNESS_LABELS[harness]}, {workload} workload{shown}",
                          fontsize=10)
     return Plot(name, finish(fig, axes, caption, out / name), " ".join(caption))

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from .dataset import Dataset  # noqa: E402
+from .load import Size, fmt_size  # noqa: E402
 
 #: A span (largest / smallest) from which an axis is drawn in log scale.
 LOG_SPAN = 10.0
@@ -106,7 +107,7 @@ def figure(panels: int, caption: list[str], height: float = PANEL[1],
     return fig, grid[:panels]
 
 
-def size_axis(ax: Axes, sizes: list[int], unit: str = "entries") -> bool:
+def size_axis(ax: Axes, sizes: list[Size], unit: str = "entries") -> bool:
     """Payload sizes on x (``unit``: "entries" or "MiB"), each measured size a labelled
     tick; True if in log scale."""
     log = spans_decades([float(s) for s in sizes])
@@ -116,7 +117,7 @@ def size_axis(ax: Axes, sizes: list[int], unit: str = "entries") -> bool:
     else:
         pad = (sizes[-1] - sizes[0]) * 0.08 or sizes[0] * 0.2
         ax.set_xlim(sizes[0] - pad, sizes[-1] + pad)
-    ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
+    ax.set_xticks(sizes, [fmt_size(s, grouped=True) for s in sizes])
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(SIZE_LABELS.get(unit, unit) + (", log scale" if log else ""))
     return log
@@ -155,7 +156,7 @@ def ratio_axis(ax: Axes, ratios: list[float], name: str) -> None:
     ax.set_ylabel(name + ", log scale")
 
 
-def dodge(sizes: list[int], k: int, n: int, log: bool, span: float) -> list[float]:
+def dodge(sizes: list[Size], k: int, n: int, log: bool, span: float) -> list[float]:
     """x positions of series k of n, shifted a little so that whiskers do not overlap."""
     shift = (k - (n - 1) / 2) / max(n, 1)
     if log:

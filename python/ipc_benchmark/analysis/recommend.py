@@ -30,7 +30,7 @@ from ..backends import Properties, properties
 from ..formatting import fmt_bytes, fmt_ratio, fmt_time
 from .compare import median
 from .dataset import Dataset, Group
-from .load import Record, Stats
+from .load import Record, Size, Stats, fmt_size
 
 #: What a backend is ranked on: op -> (what the evidence calls it, "time" or "bytes").
 MEASURES = {"read": ("read", "time"), "write": ("write", "time"),
@@ -68,7 +68,7 @@ def _spread(r: Record, op: str) -> Stats | None:
     return r.read if op == "read" else r.write if op == "write" else None
 
 
-def ranking(group: Group, op: str, size: int, among: list[str]) -> list[tuple[float, str]]:
+def ranking(group: Group, op: str, size: Size, among: list[str]) -> list[tuple[float, str]]:
     """(value, backend) of ``op`` at ``size``, best first, for the backends measured
     there."""
     ranked = []
@@ -92,7 +92,7 @@ def fastest(group: Group, op: str, what: str, among: list[str] | None = None
     ranked = ranking(group, op, size, pool)
     best_value, best = ranked[0]
     kind = "" if op == "memory" else " median"
-    text = f"{what}{kind} {shown(best_value, op)} at {size} {group.unit}"
+    text = f"{what}{kind} {shown(best_value, op)} at {fmt_size(size)} {group.unit}"
     if len(ranked) > 1:
         next_value, runner_up = ranked[1]
         text += f"; next `{runner_up}` {shown(next_value, op)}"
@@ -159,7 +159,7 @@ def _questions(dataset: Dataset, payload: str) -> list[Recommendation]:
     return out
 
 
-def _best_ours(group: Group, op: str, size: int) -> tuple[float, str] | None:
+def _best_ours(group: Group, op: str, size: Size) -> tuple[float, str] | None:
     ours = [b for b in candidates(group)
             if (r := group.ok(b, size)) is not None and r.implementation == "rust"]
     ranked = ranking(group, op, size, ours)
@@ -169,7 +169,7 @@ def _best_ours(group: Group, op: str, size: int) -> tuple[float, str] | None:
 def _peer_finding(group: Group, peer: str) -> str | None:
     """Where ``peer`` beats every Rust backend of the group, and what it loses there."""
     ops = ("read", "write", "update", "memory")
-    wins: dict[str, list[int]] = {}
+    wins: dict[str, list[Size]] = {}
     for size in group.sizes:
         rec = group.ok(peer, size)
         for op in ops:
@@ -189,8 +189,8 @@ def _peer_finding(group: Group, peer: str) -> str | None:
         assert rec is not None and mine is not None
         theirs = value(rec, op)
         assert theirs is not None
-        parts.append(f"{name[op]} at {', '.join(map(str, sizes))} {group.unit} "
-                     f"(at {size}: {shown(theirs, op)} against `{mine[1]}`'s "
+        parts.append(f"{name[op]} at {', '.join(map(fmt_size, sizes))} {group.unit} "
+                     f"(at {fmt_size(size)}: {shown(theirs, op)} against `{mine[1]}`'s "
                      f"{shown(mine[0], op)})")
     losses = []
     rec = group.ok(peer, at)

@@ -11,10 +11,11 @@ from ..backends import properties
 from ..formatting import fmt_rate, fmt_ratio, fmt_time
 from .compare import harness_pairs, peer_pairs, speedups
 from .dataset import HARNESS_LABELS, Dataset
-from .load import Record
+from .load import Record, fmt_size
 from .recommend import Recommendation, peer_findings
 from .tables import (by_size, fmt_signed_bytes, markdown, memory_cell, rate_cell, read_cell,
                      update_cell, write_cell)
+from .targets import HEADER as TARGETS_HEADER, table_rows, training_groups
 
 #: Metadata shown in the environment table, in this order (docs/results-schema.md).
 ENVIRONMENT = ("harness", "created_utc", "host", "os", "cpu_model", "cpu_cores", "ranks",
@@ -144,7 +145,7 @@ def _latency_table(dataset: Dataset) -> str:
             st = r.read
             rows.append([f"`{b}`", fmt_time(st.min), fmt_time(st.median), fmt_time(st.p90),
                          fmt_time(st.p99), fmt_time(st.max), str(st.count)])
-        parts += [f"{g.label}, {size} {g.unit}:",
+        parts += [f"{g.label}, {fmt_size(size)} {g.unit}:",
                   markdown(["backend", "min", "p50", "p90", "p99", "max", "reads"], rows)]
     return "\n\n".join(parts)
 
@@ -205,7 +206,7 @@ def every_backend(dataset: Dataset) -> str:
                             for by_size in g.series.values()
                             if (r := by_size.get(size)) is not None
                             and r.update_latency is None and r.update_latency_note})
-            parts += [f"{g.label}, {size} {g.unit}, {g.readers_text}:",
+            parts += [f"{g.label}, {fmt_size(size)} {g.unit}, {g.readers_text}:",
                       markdown(["backend", "impl", *EVERY_BACKEND], rows, left=4)]
             if notes:
                 parts.append("Update latency not measured: " + "; ".join(notes) + ".")
@@ -213,6 +214,18 @@ def every_backend(dataset: Dataset) -> str:
         ["Times are medians and p99s per operation; update latency runs from the writer "
          "starting `write()` to a reader holding the new snapshot; peak RSS is the largest "
          "reader's. `-`: not measured."] + parts)
+
+
+def _training_targets(dataset: Dataset) -> str:
+    parts = ["The training payload's targets of issue 18 (rules: "
+             "`python/ipc_benchmark/analysis/targets.py`): each a ratio of two medians of "
+             "the same run, met when it is at most the limit. memcpy is the writer's copy of "
+             "all the weights into fresh memory, timed in the case of the record named. "
+             "Figures in seconds: `training_targets.csv`."]
+    for g in training_groups(dataset):
+        parts += [f"{g.label}, {g.readers_text}:",
+                  markdown(TARGETS_HEADER, table_rows(g), left=len(TARGETS_HEADER))]
+    return "\n\n".join(parts)
 
 
 def _peer_tables(dataset: Dataset) -> str:
@@ -257,8 +270,8 @@ def _scaling_tables(dataset: Dataset) -> str:
                            f"{fmt_time(r.write.median if r.write else None)} / "
                            f"{fmt_rate(r.aggregate_reads_per_s)}")
             rows.append(row)
-        parts += [f"{g.label}, {size} {g.unit}, write median / reads per second of all "
-                  "readers together:",
+        parts += [f"{g.label}, {fmt_size(size)} {g.unit}, write median / reads per second "
+                  "of all readers together:",
                   markdown(["backend", *(f"{n} reader{'s' if n != 1 else ''}"
                                          for n in counts)], rows)]
     return "\n\n".join(parts) if parts else (
@@ -296,6 +309,11 @@ def render(dataset: Dataset, recs: list[Recommendation], plots: list[Plot]) -> s
 
     sections += [
         ("Every backend", every_backend(dataset)),
+    ]
+    if "training" in dataset.payloads:
+        sections.append(("Training payload against the issue's targets",
+                         _training_targets(dataset)))
+    sections += [
         ("Environment", environment(dataset)),
         ("Figures", _plots(plots)),
         ("Write time (median)", per_group(write_cell)),

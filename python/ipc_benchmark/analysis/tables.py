@@ -10,7 +10,8 @@ from typing import Callable
 
 from ..formatting import fmt_bytes, fmt_rate, fmt_time
 from .dataset import Dataset, Group
-from .load import Record, Stats
+from .load import Record, Stats, fmt_size
+from .targets import write_csv as write_targets_csv
 
 _IDENTITY = ["harness", "workload", "backend", "display_name", "implementation", "reference",
              "data_size", "status", "payload", "size_unit", "readers", "cross_node"]
@@ -42,7 +43,8 @@ def _stats(s: Stats | None) -> list[object]:
 
 
 def write_csvs(dataset: Dataset, out: Path) -> list[Path]:
-    """write_summary.csv, read_summary.csv and memory_summary.csv. The original's columns
+    """write_summary.csv, read_summary.csv, memory_summary.csv and, with training
+    records, training_targets.csv (targets.py). The original's columns
     (write_time, avg_read_time, throughput) keep their names and meaning; times are in
     seconds, memory in bytes, an empty cell is a value not measured (every time of a
     failed or skipped record)."""
@@ -74,7 +76,8 @@ def write_csvs(dataset: Dataset, out: Path) -> list[Path]:
             writer.writerow(header)
             writer.writerows([["" if v is None else v for v in row] for row in rows])
         paths.append(path)
-    return paths
+    targets = write_targets_csv(dataset, out)
+    return paths + ([targets] if targets is not None else [])
 
 
 def markdown(header: list[str], rows: list[list[str]], left: int = 1) -> str:
@@ -91,7 +94,7 @@ def markdown(header: list[str], rows: list[list[str]], left: int = 1) -> str:
 def by_size(group: Group, cell: Callable[[Record], str]) -> str:
     """Backends down, sizes across; FAILED (or SKIPPED) for a record that did not
     succeed, "-" for none."""
-    header = ["backend", "impl"] + [f"{s} {group.unit}" for s in group.sizes]
+    header = ["backend", "impl"] + [f"{fmt_size(s)} {group.unit}" for s in group.sizes]
     rows = []
     for backend, records in group.series.items():
         impl = next(iter(records.values())).implementation
