@@ -61,14 +61,14 @@ pytest: build native
 # The MPI benchmark: rank 0 writes, 3 readers read, every backend, every size
 # (docs/benchmark.md), in the Python harness and then the native one; then the analysis
 # of both (benchmark_plots/report.md).
-# Both workloads in both harnesses: whole-snapshot reads, then single-key reads (get);
-# then the training payload (NumPy arrays: 1, 10 and 100 MiB of weights), full reads.
+# Both workloads in both harnesses: whole-snapshot reads (with 1, 2 and 3 readers: the
+# scaling curve), then single-key reads (get); then the training payload (NumPy arrays: 1, 10 and 100 MiB of weights), full reads.
 BENCH_FILES = benchmark_results.json benchmark_results_rust.json \
 	benchmark_results_get.json benchmark_results_rust_get.json \
 	benchmark_results_training.json benchmark_results_rust_training.json
 bench: build native
-	mpiexec -n 4 python benchmark_mpi.py --output benchmark_results.json
-	mpiexec -n 4 target/release/ipc-mpi-bench --output benchmark_results_rust.json
+	mpiexec -n 4 python benchmark_mpi.py --readers 1,2,3 --output benchmark_results.json
+	mpiexec -n 4 target/release/ipc-mpi-bench --readers 1,2,3 --output benchmark_results_rust.json
 	mpiexec -n 4 python benchmark_mpi.py --workload get --output benchmark_results_get.json
 	mpiexec -n 4 target/release/ipc-mpi-bench --workload get --output benchmark_results_rust_get.json
 	mpiexec -n 4 python benchmark_mpi.py --payload training --output benchmark_results_training.json
