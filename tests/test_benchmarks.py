@@ -20,6 +20,7 @@ RUNS = {
     "zmq_store.py": ["--rounds", "1", "--size", "200", "--samples", "3"],
     "codec.py": ["--sizes", "10", "100", "--repeat", "3"],
     "held_snapshot.py": ["--entries", "100", "--mib", "0.1", "--samples", "3"],
+    "arrays.py": ["--sizes", "0.01", "0.1", "--reads", "6"],
 }
 
 

@@ -11,13 +11,13 @@ the writer that started it dies, so a killed writer leaves no server behind.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import sys
 from multiprocessing.managers import BaseManager, DictProxy
 from pathlib import Path
 from typing import Any, Callable
+
+from ._private import exit_with_parent
 
 SOCKET = "manager.sock"
 AUTHKEY = "authkey"
@@ -37,23 +37,12 @@ class StoreManager(BaseManager):
 
 StoreManager.register("store", callable=_store, proxytype=DictProxy)
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _exit_with_parent(parent: int) -> None:
-    """SIGTERM this process when its parent exits (Linux's PR_SET_PDEATHSIG)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        sys.exit(1)
-
-
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m ipc_benchmark.peers._manager_server DIRECTORY",
               file=sys.stderr)
         return 2
-    _exit_with_parent(int(os.environ.get("IPCB_MANAGER_PARENT", os.getppid())))
+    exit_with_parent(int(os.environ.get("IPCB_MANAGER_PARENT", os.getppid())))
     directory = Path(argv[1])
     authkey = (directory / AUTHKEY).read_bytes()
     manager = StoreManager(address=str(directory / SOCKET), authkey=authkey)

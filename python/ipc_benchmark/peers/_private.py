@@ -14,6 +14,7 @@ stop a server whose writer crashed before cleanup.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -24,6 +25,9 @@ from pathlib import Path
 
 from .._core import IPCError
 from ..reference._names import temp_path
+
+#: Linux's prctl option that signals a process when its parent dies.
+_PR_SET_PDEATHSIG = 1
 
 #: The server's pid, one decimal line, written as soon as the server is started.
 PID_FILE = "server.pid"
@@ -153,3 +157,13 @@ def stop_leftover_server(directory: Path) -> int | None:
 
 def remove_dir(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def exit_with_parent(parent: int) -> None:
+    """SIGTERM this process when ``parent`` (the writer that started it) dies, so a
+    killed writer leaves no server behind (Linux's PR_SET_PDEATHSIG, which survives
+    exec); exits at once if the parent is already gone."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        raise SystemExit(1)

@@ -28,6 +28,7 @@ import os
 import pickle
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,7 +111,10 @@ class RedisBackend(PeerBackend):
         sock = directory / SOCKET
         # Persistence off (no RDB, no AOF): a benchmark store, like the others, lives
         # only as long as its writer. TCP off: only the socket in the 0700 directory.
-        command = [binary, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm",
+        # Started through _with_parent, so that it dies with this writer even if the
+        # writer is killed before its cleanup.
+        command = [sys.executable, "-m", "ipc_benchmark.peers._with_parent",
+                   str(os.getpid()), binary, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm",
                    "700", "--dir", str(directory), "--save", "", "--appendonly", "no",
                    "--logfile", str(log), "--daemonize", "no"]
         # The server's output goes to its log; stdin and stdout are not the rank's.
