@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from ipc_benchmark.leftovers import find_leftovers
+
 #: What MPICH leaves when a job is aborted: mpiexec's topology file for its proxies and
 #: the ranks' shared-memory segments. A job that ends normally removes both.
 MPICH_LEFTOVERS = ((Path("/tmp"), "hydra_hwloc_xmlfile_*"), (Path("/dev/shm"), "mpich_shm_*"))
@@ -61,3 +63,11 @@ def run_python(code: str, *, timeout: float = 60) -> subprocess.CompletedProcess
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout
     )
+
+
+@pytest.fixture
+def store(unique_name: str) -> Iterator[str]:
+    """A store name; the test fails if anything of it is left in /dev/shm or /tmp."""
+    yield unique_name
+    left = [p.name for p in find_leftovers() if unique_name in p.name]
+    assert left == [], f"the test left {left} behind"

@@ -7,7 +7,7 @@ import os
 import random
 import signal
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -36,14 +36,6 @@ CHECK_INTERVAL = 0.1
 @pytest.fixture(params=sorted(KINDS))
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture
-def store(unique_name: str) -> Iterator[str]:
-    """A store name; the test fails if anything of it is left in /dev/shm or /tmp."""
-    yield unique_name
-    left = [p.name for p in find_leftovers() if unique_name in p.name]
-    assert left == [], f"the test left {left} behind"
 
 
 def open_store(kind: str, name: str, is_writer: bool) -> Any:

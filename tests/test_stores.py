@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,7 +13,6 @@ from ipc_benchmark import (
     StoreClosedError,
     UsageError,
 )
-from ipc_benchmark.leftovers import find_leftovers
 
 from .stores import KINDS, ctx, open_store, try_to_write
 
@@ -22,14 +20,6 @@ from .stores import KINDS, ctx, open_store, try_to_write
 @pytest.fixture(params=sorted(KINDS))
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture
-def store(unique_name: str) -> Iterator[str]:
-    """A store name; the test fails if anything of it is left in /dev/shm or /tmp."""
-    yield unique_name
-    left = [p.name for p in find_leftovers() if unique_name in p.name]
-    assert left == [], f"the test left {left} behind"
 
 
 def test_second_writer_is_refused_until_the_first_is_gone(kind: str, store: str) -> None:

@@ -5,7 +5,6 @@ fallback through every store."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -34,13 +33,6 @@ VIEWS = {"shm", "zmq"}
 @pytest.fixture(params=sorted(KINDS))
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture
-def store(unique_name: str) -> Iterator[str]:
-    yield unique_name
-    left = [p.name for p in find_leftovers() if unique_name in p.name]
-    assert left == [], f"the test left {left} behind"
 
 
 def open_store(kind: str, name: str, is_writer: bool, **options: Any) -> Any:
