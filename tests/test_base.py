@@ -81,3 +81,23 @@ def test_context_manager_cleans_up() -> None:
         b.write({"a": 1})
         assert "ctx" in _STORES
     assert "ctx" not in _STORES
+
+
+def test_default_snapshot_is_one_read_labelled_by_what_it_read() -> None:
+    class Moving(DictBackend):
+        """The writer publishes between any two reads."""
+
+        reads = 0
+
+        def read(self) -> dict[str, Any] | None:
+            self.reads += 1
+            self.write({"n": self.reads})
+            return super().read()
+
+    b = Moving()
+    b.initialize("moving", True)
+    with b.snapshot() as snap:
+        assert b.reads == 1
+        assert dict(snap) == {"n": 1}
+        assert snap.version == 1  # the version of the data held, not of a later read
+    b.cleanup()

@@ -75,7 +75,10 @@ class IPCBackend(ABC):
         decodes a key only when it is accessed; a context manager that releases it (see
         ``Snapshot``). The default holds a ``read()`` (a private copy); the native
         backends hold the snapshot itself."""
-        return Snapshot(DictHeld(self.read(), self.version))
+        # One read, labelled by what it read: asking ``version`` would read again, and
+        # might see a newer snapshot than the one held.
+        data = self.read()
+        return Snapshot(DictHeld(data, self._observe(data)))
 
     @property
     def version(self) -> int:
@@ -84,7 +87,10 @@ class IPCBackend(ABC):
         The default cannot see the writer's counter, so it reads the whole snapshot and
         counts the distinct ones it has seen: two identical writes in a row count once.
         """
-        snapshot = self.read()
+        return self._observe(self.read())
+
+    def _observe(self, snapshot: dict[str, Any] | None) -> int:
+        """The version of ``snapshot``, just read, by the counting ``version`` describes."""
         if snapshot is None:
             return getattr(self, "_observed_version", 0)
         digest = hashlib.blake2b(serialize(snapshot), digest_size=16).digest()

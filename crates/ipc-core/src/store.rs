@@ -60,16 +60,32 @@ pub trait HeldSnapshot: Send + Sync + 'static {
     fn keys_with<R, E: ReadError>(&self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R, E>;
 }
 
-/// [`HeldSnapshot::decode_with`] for a held blob.
-pub fn decode_held_blob<S: SinkOf<V, E>, V, E: ReadError>(
-    blob: &[u8],
-    key: Option<KeyRef<'_>>,
-    sink: &mut S,
-) -> Result<Option<V>, E> {
-    let blob = Blob::parse(blob)?;
-    match key {
-        None => blob.decode(sink).map(Some),
-        Some(key) => blob.get(key, sink),
+/// A held snapshot that is one whole blob (a shared-memory segment, a ZeroMQ message):
+/// the rest of [`HeldSnapshot`] follows from its id and its bytes.
+pub trait HeldBlob: Send + Sync + 'static {
+    fn id(&self) -> SnapshotId;
+    fn blob(&self) -> &[u8];
+}
+
+impl<T: HeldBlob> HeldSnapshot for T {
+    fn id(&self) -> SnapshotId {
+        HeldBlob::id(self)
+    }
+
+    fn address(&self) -> *const u8 {
+        self.blob().as_ptr()
+    }
+
+    fn decode_with<S: SinkOf<V, E>, V, E: ReadError>(
+        &self,
+        key: Option<KeyRef<'_>>,
+        sink: &mut S,
+    ) -> Result<Option<V>, E> {
+        decode_blob(Some((HeldBlob::id(self), self.blob())), key, |_| sink)
+    }
+
+    fn keys_with<R, E: ReadError>(&self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R, E> {
+        Ok(blob_keys(Some(self.blob()), f)?)
     }
 }
 

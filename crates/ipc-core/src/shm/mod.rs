@@ -23,7 +23,7 @@ use crate::codec::KeyRef;
 use crate::error::{Error, Result};
 use crate::names;
 use crate::process::Owner;
-use crate::store::{self, HeldSnapshot, ReadError, SinkOf, SnapshotId, Store};
+use crate::store::{self, HeldBlob, ReadError, SinkOf, SnapshotId, Store};
 use crate::trust::Trust;
 
 pub use head::{HeadHandle, Stats, CHECK_INTERVAL};
@@ -433,25 +433,13 @@ impl Store for ShmStore {
     }
 }
 
-impl HeldSnapshot for Held {
+impl HeldBlob for Held {
     fn id(&self) -> SnapshotId {
         Held::id(self)
     }
 
-    fn address(&self) -> *const u8 {
-        self.blob().as_ptr()
-    }
-
-    fn decode_with<S: SinkOf<V, E>, V, E: ReadError>(
-        &self,
-        key: Option<KeyRef<'_>>,
-        sink: &mut S,
-    ) -> Result<Option<V>, E> {
-        store::decode_held_blob(self.blob(), key, sink)
-    }
-
-    fn keys_with<R, E: ReadError>(&self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R, E> {
-        Ok(store::blob_keys(Some(self.blob()), f)?)
+    fn blob(&self) -> &[u8] {
+        Held::blob(self)
     }
 }
 

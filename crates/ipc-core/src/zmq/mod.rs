@@ -25,7 +25,7 @@ use crate::codec::KeyRef;
 use crate::error::{Error, Result};
 use crate::names;
 use crate::process::{self, Owner};
-use crate::store::{self, HeldSnapshot, ReadError, SinkOf, SnapshotId, Store};
+use crate::store::{self, HeldBlob, ReadError, SinkOf, SnapshotId, Store};
 use crate::trust::Trust;
 use publisher::Publisher;
 use puller::Puller;
@@ -101,25 +101,13 @@ impl Frame {
 
 /// A held ZeroMQ snapshot is the received message: libzmq never reuses a message's
 /// buffer while a reference to it lives.
-impl HeldSnapshot for Frame {
+impl HeldBlob for Frame {
     fn id(&self) -> SnapshotId {
         Frame::id(self)
     }
 
-    fn address(&self) -> *const u8 {
-        self.blob().as_ptr()
-    }
-
-    fn decode_with<S: SinkOf<V, E>, V, E: ReadError>(
-        &self,
-        key: Option<KeyRef<'_>>,
-        sink: &mut S,
-    ) -> Result<Option<V>, E> {
-        store::decode_held_blob(self.blob(), key, sink)
-    }
-
-    fn keys_with<R, E: ReadError>(&self, f: impl FnOnce(&[KeyRef<'_>]) -> R) -> Result<R, E> {
-        Ok(store::blob_keys(Some(self.blob()), f)?)
+    fn blob(&self) -> &[u8] {
+        Frame::blob(self)
     }
 }
 
