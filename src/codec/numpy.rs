@@ -386,23 +386,32 @@ pub unsafe fn array<'py>(
     let descr = descr(py, dtype)?;
     let array_type = npyffi::get_type_object(py, NpyTypes::PyArray_Type);
     let aligned = (data.as_ptr() as usize) % dtype.itemsize() == 0;
-    match owner {
-        Some(owner) if aligned => {
-            // NewFromDescr steals `descr`; without WRITEABLE in the flags the view is
-            // read-only, and NumPy refuses to make it writable again (it does not own
-            // the memory and its base is not writable).
-            let ptr = PY_ARRAY_API.PyArray_NewFromDescr(
-                py,
-                array_type,
-                descr,
-                dims.len() as c_int,
-                dims.as_mut_ptr(),
-                std::ptr::null_mut(),
-                data.as_ptr() as *mut c_void,
-                NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED,
-                std::ptr::null_mut(),
-            );
-            let arr = Bound::from_owned_ptr_or_err(py, ptr)?;
+    // A view when the memory is kept alive and aligned; otherwise NumPy allocates (NULL
+    // data) and the bytes are copied in below.
+    let view = owner.filter(|_| aligned);
+    let (ptr_in, flags) = match view {
+        Some(_) => (
+            data.as_ptr() as *mut c_void,
+            NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED,
+        ),
+        None => (std::ptr::null_mut(), 0),
+    };
+    // NewFromDescr steals `descr`. A view is created without WRITEABLE, and NumPy refuses
+    // to make it writable again (it does not own the memory, its base is not writable).
+    let ptr = PY_ARRAY_API.PyArray_NewFromDescr(
+        py,
+        array_type,
+        descr,
+        dims.len() as c_int,
+        dims.as_mut_ptr(),
+        std::ptr::null_mut(),
+        ptr_in,
+        flags,
+        std::ptr::null_mut(),
+    );
+    let arr = Bound::from_owned_ptr_or_err(py, ptr)?;
+    match view {
+        Some(owner) => {
             // Steals the new reference to `owner`, also on failure.
             if PY_ARRAY_API.PyArray_SetBaseObject(
                 py,
@@ -412,30 +421,16 @@ pub unsafe fn array<'py>(
             {
                 return Err(PyErr::fetch(py));
             }
-            Ok(arr)
         }
-        _ => {
-            // NULL data: NumPy allocates a C-ordered array, filled here.
-            let ptr = PY_ARRAY_API.PyArray_NewFromDescr(
-                py,
-                array_type,
-                descr,
-                dims.len() as c_int,
-                dims.as_mut_ptr(),
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                0,
-                std::ptr::null_mut(),
-            );
-            let arr = Bound::from_owned_ptr_or_err(py, ptr)?;
+        None => {
             let fields = &mut (*ptr.cast::<PyArrayObject>()).fields;
             if !data.is_empty() {
                 std::ptr::copy_nonoverlapping(data.as_ptr(), fields.data.cast::<u8>(), data.len());
             }
             fields.flags &= !NPY_ARRAY_WRITEABLE;
-            Ok(arr)
         }
     }
+    Ok(arr)
 }
 
 /// A NumPy scalar of `dtype` from its little-endian bytes (`itemsize` of them: the

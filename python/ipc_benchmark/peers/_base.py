@@ -20,10 +20,12 @@ class PeerBackend(IPCBackend):
     """
 
     _owner_pid: int | None = None
+    _is_writer = False
 
-    def _opened(self) -> None:
+    def _opened(self, is_writer: bool) -> None:
         """Call at the start of initialize."""
         self._owner_pid = os.getpid()
+        self._is_writer = is_writer
 
     def _in_forked_child(self) -> bool:
         return self._owner_pid is not None and os.getpid() != self._owner_pid
@@ -33,6 +35,12 @@ class PeerBackend(IPCBackend):
             raise UsageError(f"{self.get_name()}: opened by process {self._owner_pid}, "
                              f"so process {os.getpid()} (a fork of it) cannot use it; "
                              "open the store again in the child")
+
+    def _check_writer(self) -> None:
+        """``_check_process``, and that this end is the writer: what ``write`` needs."""
+        self._check_process()
+        if not self._is_writer:
+            raise UsageError(f"{self.get_name()}: write() on a reader")
 
     def cleanup(self) -> None:
         if self._in_forked_child():

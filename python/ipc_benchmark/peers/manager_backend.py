@@ -43,15 +43,13 @@ class ManagerBackend(PeerBackend):
         self._proxy: Any = None
         self._server: subprocess.Popen[bytes] | None = None
         self._dir: Path | None = None
-        self._is_writer = False
         self._written: set[str] = set()
 
     def get_name(self) -> str:
         return "multiprocessing.Manager dict"
 
     def initialize(self, name: str, is_writer: bool) -> None:
-        self._opened()
-        self._is_writer = is_writer
+        self._opened(is_writer)
         directory = _private.private_dir(KIND, name)
         _private.socket_path(directory, SOCKET)  # checks its length
         if is_writer:
@@ -107,9 +105,7 @@ class ManagerBackend(PeerBackend):
         return self._proxy
 
     def write(self, data: dict[str, Any]) -> None:
-        self._check_process()
-        if not self._is_writer:
-            raise IPCError("manager: write() on a reader")
+        self._check_writer()
         store = self._store()
         store.update(data)
         for stale in self._written - data.keys():

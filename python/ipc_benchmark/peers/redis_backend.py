@@ -72,7 +72,6 @@ class RedisBackend(PeerBackend):
         self._server: subprocess.Popen[bytes] | None = None
         self._dir: Path | None = None
         self._prefix = ""
-        self._is_writer = False
 
     def get_name(self) -> str:
         return "Redis (pickle)"
@@ -80,8 +79,7 @@ class RedisBackend(PeerBackend):
     def initialize(self, name: str, is_writer: bool) -> None:
         import redis
 
-        self._opened()
-        self._is_writer = is_writer
+        self._opened(is_writer)
         self._prefix = os_name(KIND, name)  # also checks the name
         if self.url is not None:
             self._client = redis.Redis.from_url(self.url, socket_timeout=self.timeout)
@@ -150,9 +148,7 @@ class RedisBackend(PeerBackend):
         return self._client
 
     def write(self, data: dict[str, Any]) -> None:
-        self._check_process()
-        if not self._is_writer:
-            raise IPCError("redis: write() on a reader")
+        self._check_writer()
         snapshot = pickle.dumps(data, protocol=5)
         fields = {k: pickle.dumps(v, protocol=5) for k, v in data.items()}
         pipe = self._redis().pipeline(transaction=True)

@@ -48,16 +48,14 @@ class SharedMemoryDictBackend(PeerBackend):
     def __init__(self) -> None:
         self._name: str | None = None
         self._smd: Any = None
-        self._is_writer = False
         self._written: set[str] = set()
 
     def get_name(self) -> str:
         return "shared-memory-dict 0.7.2"
 
     def initialize(self, name: str, is_writer: bool) -> None:
-        self._opened()
+        self._opened(is_writer)
         self._name = os_name(KIND, name)  # checks the name
-        self._is_writer = is_writer
         if is_writer and Path("/dev/shm", SEGMENT_PREFIX + self._name).exists():
             raise IPCError(f"shared-memory-dict: /dev/shm/{SEGMENT_PREFIX}{self._name} "
                            "already exists (an open store, or a crashed run's: "
@@ -80,9 +78,7 @@ class SharedMemoryDictBackend(PeerBackend):
         return smd
 
     def write(self, data: dict[str, Any]) -> None:
-        self._check_process()
-        if not self._is_writer:
-            raise IPCError("shared-memory-dict: write() on a reader")
+        self._check_writer()
         if self._name is None:
             raise IPCError("shared-memory-dict: not initialized, or already cleaned up")
         if self._smd is None:

@@ -54,16 +54,14 @@ class UltraDictBackend(PeerBackend):
     def __init__(self) -> None:
         self._name: str | None = None
         self._ud: Any = None
-        self._is_writer = False
         self._written: set[str] = set()
 
     def get_name(self) -> str:
         return "UltraDict 0.0.6"
 
     def initialize(self, name: str, is_writer: bool) -> None:
-        self._opened()
+        self._opened(is_writer)
         self._name = os_name(KIND, name)  # checks the name
-        self._is_writer = is_writer
         if is_writer:
             taken = [s for s in self._segments() if s.exists()]
             if taken:
@@ -90,9 +88,7 @@ class UltraDictBackend(PeerBackend):
         return self._ud
 
     def write(self, data: dict[str, Any]) -> None:
-        self._check_process()
-        if not self._is_writer:
-            raise IPCError("ultradict: write() on a reader")
+        self._check_writer()
         if self._name is None:
             raise IPCError("ultradict: not initialized, or already cleaned up")
         if self._ud is None:
