@@ -3,8 +3,8 @@
 //! holder is in tests/test_views.py: it needs a second process.)
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
 use std::thread;
 
 use ipc_core::shm::{Held, ShmStore, SLOTS};
@@ -156,11 +156,17 @@ fn holds_taken_and_dropped_under_a_busy_writer_never_see_a_rewrite() {
     let mut writer = ShmStore::create(&name).unwrap();
     writer.publish(&blob(1)).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
+    // Checks done by all readers so far: the writer keeps publishing until they have
+    // checked enough, however the threads are scheduled; it starts once all are attached.
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Arc::new(Barrier::new(4));
     let readers: Vec<_> = (0..3)
         .map(|window| {
-            let (name, stop) = (name.clone(), stop.clone());
+            let (name, stop, done, started) =
+                (name.clone(), stop.clone(), done.clone(), started.clone());
             thread::spawn(move || {
                 let mut reader = ShmStore::attach(&name).unwrap();
+                started.wait();
                 let mut kept: VecDeque<Arc<Held>> = VecDeque::new();
                 let mut checks = 0u64;
                 while !stop.load(Ordering::Relaxed) {
@@ -173,17 +179,21 @@ fn holds_taken_and_dropped_under_a_busy_writer_never_see_a_rewrite() {
                     }
                     kept.iter().for_each(|h| check(h));
                     checks += kept.len() as u64;
+                    done.fetch_add(kept.len() as u64, Ordering::Relaxed);
                 }
                 checks
             })
         })
         .collect();
-    for v in 2..3000 {
+    started.wait();
+    let mut v = 2;
+    while v < 3000 || done.load(Ordering::Relaxed) < 300 {
         writer.publish(&blob(v)).unwrap();
+        v += 1;
     }
     stop.store(true, Ordering::Relaxed);
     let checks: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
-    assert!(checks > 100, "{checks} checks");
+    assert!(checks >= 300, "{checks} checks");
     let stats = writer.stats().unwrap();
     assert!(stats.recycled > 1000, "{stats:?}");
     writer.close().unwrap();
